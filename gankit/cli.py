@@ -1,0 +1,149 @@
+"""The ``gankit`` command line. It parses, calls library functions, and maps GankitError to exit status 2."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gankit.errors import GankitError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="gankit: train, resume, sample and evaluate GANs with one command each.",
+)
+
+SetOption = Annotated[list[str] | None, typer.Option("--set", help="override a config key: --set train.steps=1000 (repeatable)")]
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr, force=True)
+
+
+@app.command()
+def presets() -> None:
+    """List the ready-made experiments with one-line descriptions."""
+    from gankit.config import preset_names, read_preset
+
+    names = preset_names()
+    width = max(len(n) for n in names)
+    for name in names:
+        description = read_preset(name).get("description", "")
+        typer.echo(f"{name:<{width}}  {description}")
+
+
+@app.command()
+def train(
+    source: Annotated[str, typer.Argument(metavar="PRESET|FILE.yaml", help="a preset name (see `gankit presets`) or a YAML config")],
+    set_: SetOption = None,
+    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="where numbered run directories are made")] = Path("runs"),
+    name: Annotated[str | None, typer.Option("--name", help="run name (default: the config's name)")] = None,
+) -> None:
+    """Train a model; the last line printed is the run directory."""
+    from gankit.config import load_config
+    from gankit.train.loop import train as train_run
+
+    cfg = load_config(source, set_ or [])
+    if name is not None and (not name or "/" in name or name.startswith(".")):
+        raise GankitError(f"--name must be a plain name without '/' (got {name!r})")
+    run = train_run(cfg, runs_dir, name)
+    typer.echo(str(run))
+
+
+@app.command()
+def resume(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory made by `gankit train`")],
+    set_: SetOption = None,
+) -> None:
+    """Continue a run from its last checkpoint (only train.steps may be changed)."""
+    from gankit.train.loop import resume as resume_run
+
+    run = resume_run(run_dir, set_ or [])
+    typer.echo(str(run))
+
+
+def _check_output(out: Path) -> None:
+    parent = out.parent if out.suffix else out.parent
+    if not parent.exists():
+        raise GankitError(f"cannot write {out}: directory {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK):
+        raise GankitError(f"cannot write {out}: directory {parent} is not writable")
+    if out.is_dir() and out.suffix:
+        raise GankitError(f"cannot write {out}: it is a directory")
+
+
+@app.command()
+def sample(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    n: Annotated[int, typer.Option("--n", help="number of samples")] = 64,
+    out: Annotated[Path, typer.Option("--out", help="OUT.npz (arrays), OUT.png (a picture) or OUT/ (one PNG per sample)")] = Path("samples.npz"),
+    seed: Annotated[int, typer.Option("--seed", help="noise seed")] = 0,
+    label: Annotated[int | None, typer.Option("--label", help="class label, for conditional models")] = None,
+    no_ema: Annotated[bool, typer.Option("--no-ema", help="use the raw generator, not its moving average")] = False,
+) -> None:
+    """Draw N samples from a run's last checkpoint."""
+    from gankit.sampling import draw_samples, save_samples
+    from gankit.train.loop import load_run
+
+    if n <= 0:
+        raise GankitError(f"--n must be a positive number of samples (got {n})")
+    if seed < 0:
+        raise GankitError(f"--seed must be zero or more (got {seed})")
+    _check_output(out)
+    _, state, _ = load_run(run_dir)
+    if label is not None:
+        raise GankitError(f"--label is for conditional models; {run_dir} ({state.cfg.variant}) is unconditional")
+    if not out.suffix:
+        raise GankitError(f"a directory of per-sample PNGs is for image models; {state.cfg.data.name} samples are points: use --out {out}.npz or {out}.png")
+    samples = draw_samples(state, n, seed, use_ema=not no_ema)
+    save_samples(state, samples, out)
+    typer.echo(str(out))
+
+
+@app.command(name="eval")
+def eval_(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    metrics: Annotated[str, typer.Option("--metrics", help="comma-separated metric names")] = "modes",
+    n: Annotated[int | None, typer.Option("--n", help="number of samples (default: the metric's protocol)")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="noise seed")] = 0,
+    no_ema: Annotated[bool, typer.Option("--no-ema", help="use the raw generator, not its moving average")] = False,
+) -> None:
+    """Evaluate a run's last checkpoint; results (with their protocol) go to RUN_DIR/eval.json."""
+    import json
+
+    from gankit.metrics import evaluate, parse_metric_names
+
+    names = parse_metric_names(metrics)
+    results = evaluate(run_dir, names, n=n, seed=seed, use_ema=not no_ema)
+    for name, entry in results.items():
+        typer.echo(f"{name}: {json.dumps(entry['value'])}")
+    typer.echo(str(Path(run_dir) / "eval.json"))
+
+
+def main() -> None:
+    _setup_logging()
+    try:
+        app(standalone_mode=False)
+    except GankitError as exc:
+        message = " ".join(str(exc).split())
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted; `gankit resume RUN_DIR` continues from the last checkpoint", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors: print them on one line, exit 2
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            print(f"error: {' '.join(exc.format_message().split())}; see `gankit --help`", file=sys.stderr)
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise

@@ -1,0 +1,422 @@
+"""Typed configuration: dataclasses, YAML presets, ``--set`` overrides and validation.
+
+A config is loaded from a preset name (``gankit/presets/NAME.yaml``) or a YAML file, overridden with
+``--set a.b=value`` (the value is read as YAML and converted to the key's type), and validated as a whole
+before anything runs. Every error is a :class:`GankitError` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gankit.errors import GankitError
+
+
+@dataclass
+class DataConfig:
+    """What the real samples are. Toy fields are read only by the toy distributions."""
+
+    name: str = "ring"
+    mean: float = 4.0
+    std: float | None = None
+    radius: float = 2.0
+    modes: int = 8
+    grid_size: int = 5
+    spacing: float = 2.0
+
+
+@dataclass
+class NetConfig:
+    """One player's network."""
+
+    arch: str = "mlp"
+    width: int = 128
+    depth: int = 3
+    activation: str = "relu"
+    norm: str = "none"
+
+
+@dataclass
+class ModelConfig:
+    z_dim: int = 2
+    z_prior: str = "normal"
+    g: NetConfig = field(default_factory=NetConfig)
+    d: NetConfig = field(default_factory=NetConfig)
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = "adam"
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    momentum: float = 0.0
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+
+@dataclass
+class OptimConfig:
+    g: OptimizerConfig = field(default_factory=OptimizerConfig)
+    d: OptimizerConfig = field(default_factory=OptimizerConfig)
+
+
+@dataclass
+class LossConfig:
+    """The adversarial game: ``nonsaturating`` (-log D(G(z)) for G) or ``minimax`` (log(1 - D(G(z))))."""
+
+    name: str = "nonsaturating"
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 5000
+    batch_size: int = 256
+    seed: int = 0
+    d_steps: int = 1
+    log_every: int = 100
+    sample_every: int = 1000
+    ckpt_every: int = 1000
+    sample_n: int = 2500
+    device: str = "auto"
+    ema: float = 0.0
+    ema_start: int = 0
+    progress: str = "auto"
+
+
+@dataclass
+class Config:
+    name: str = "experiment"
+    description: str = ""
+    variant: str = "gan"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+# --------------------------------------------------------------------------------------------- building
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _is_dataclass_type(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _type_name(tp: Any) -> str:
+    if tp is type(None):
+        return "null"
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        args = typing.get_args(tp)
+        return f"a list of {len(args)} {_type_name(args[0])}s"
+    if _is_dataclass_type(tp):
+        return "a section (mapping)"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(tp, str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Convert a YAML value to the field type ``tp`` or raise a GankitError naming ``key``."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except GankitError:
+                continue
+        raise GankitError(f"{key} must be {_type_name(tp)} (got {value!r})")
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise GankitError(f"{key} must be {_type_name(tp)}, e.g. [0.5, 0.999] (got {value!r})")
+        return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
+    if _is_dataclass_type(tp):
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise GankitError(f"{key} is a section: give it as a mapping of keys (got {value!r})")
+        return _build(tp, value, key)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise GankitError(f"{key} must be true or false (got {value!r})")
+    if tp is int:
+        if isinstance(value, bool):
+            raise GankitError(f"{key} must be an integer (got {value!r})")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                as_float = float(value)
+            except ValueError:
+                as_float = math.nan
+            if as_float.is_integer():
+                return int(as_float)
+        raise GankitError(f"{key} must be an integer (got {value!r})")
+    if tp is float:
+        if isinstance(value, bool):
+            raise GankitError(f"{key} must be a number (got {value!r})")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise GankitError(f"{key} must be a number (got {value!r})")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise GankitError(f"{key} must be a string (got {value!r})")
+    raise TypeError(f"unsupported config field type {tp!r} for {key}")
+
+
+def _unknown_key(key: str, known: list[str]) -> GankitError:
+    name = key.rsplit(".", 1)[-1]
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else f"; known keys here: {', '.join(known)}"
+    return GankitError(f"unknown config key '{key}'{hint}")
+
+
+def _build(cls: type, raw: dict[str, Any], prefix: str = "") -> Any:
+    hints = _hints(cls)
+    kwargs = {}
+    for key, value in raw.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if key not in hints:
+            raise _unknown_key(path, list(hints))
+        kwargs[key] = _coerce(value, hints[key], path)
+    return cls(**kwargs)
+
+
+def config_from_dict(raw: dict[str, Any]) -> Config:
+    """Build a :class:`Config` from a plain mapping (unknown keys and wrong types raise)."""
+    if not isinstance(raw, dict):
+        raise GankitError("a config must be a YAML mapping of keys (name, variant, data, model, ...)")
+    return _build(Config, raw)
+
+
+def config_to_dict(cfg: Config) -> dict[str, Any]:
+    """A plain, YAML- and checkpoint-friendly mapping (tuples become lists)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(dataclasses.asdict(cfg))
+
+
+def flatten(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            out.update(flatten(value, path))
+        else:
+            out[path] = value
+    return out
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """Apply ``a.b=value`` strings; the value is parsed as YAML and converted to the key's type."""
+    raw = config_to_dict(cfg)
+    for item in overrides:
+        if "=" not in item:
+            raise GankitError(f"--set expects key=value, e.g. --set train.steps=1000 (got '{item}')")
+        key, text = item.split("=", 1)
+        key = key.strip()
+        parts = key.split(".")
+        node: Any = raw
+        cls: type = Config
+        for i, part in enumerate(parts):
+            hints = _hints(cls)
+            path = ".".join(parts[: i + 1])
+            if part not in hints:
+                raise _unknown_key(path, list(hints))
+            tp = hints[part]
+            if i < len(parts) - 1:
+                if not _is_dataclass_type(tp):
+                    raise GankitError(f"{path} is not a section, so '{key}' does not exist")
+                node = node[part]
+                cls = tp
+            else:
+                if _is_dataclass_type(tp):
+                    raise GankitError(f"{key} is a section; set one of its keys, e.g. --set {key}.{next(iter(_hints(tp)))}=...")
+                try:
+                    value = yaml.safe_load(text) if text.strip() else ""
+                except yaml.YAMLError:
+                    value = text
+                node[part] = value
+    return config_from_dict(raw)
+
+
+# --------------------------------------------------------------------------------------------- loading
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("gankit.presets")
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _read_yaml(text: str, where: str) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise GankitError(f"{where} is not valid YAML{at}: {problem}; fix the file and try again") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise GankitError(f"{where} must be a YAML mapping of config keys (name, variant, data, ...)")
+    return raw
+
+
+def read_preset(name: str) -> dict[str, Any]:
+    path = resources.files("gankit.presets") / f"{name}.yaml"
+    return _read_yaml(path.read_text(), f"preset '{name}'")
+
+
+def load_config(source: str, overrides: list[str] | None = None) -> Config:
+    """Load a preset name or a YAML file, apply overrides and validate."""
+    looks_like_file = source.endswith((".yaml", ".yml")) or "/" in source or Path(source).exists()
+    if looks_like_file:
+        path = Path(source)
+        if not path.is_file():
+            raise GankitError(f"config file '{source}' does not exist; give a preset name (see `gankit presets`) or a YAML file")
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GankitError(f"cannot read config file '{source}': {exc}") from None
+        raw = _read_yaml(text, f"config file '{source}'")
+        raw.setdefault("name", path.stem)
+    else:
+        names = preset_names()
+        if source not in names:
+            close = difflib.get_close_matches(source, names, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise GankitError(f"unknown preset '{source}'; {hint}run `gankit presets` to list them")
+        raw = read_preset(source)
+    cfg = apply_overrides(config_from_dict(raw), overrides or [])
+    validate(cfg)
+    return cfg
+
+
+def save_config(cfg: Config, path: Path) -> None:
+    """Write the resolved config as YAML, atomically (a temporary file renamed into place)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    os.replace(tmp, path)
+
+
+def load_saved_config(path: Path) -> Config:
+    """Read a run directory's ``config.yaml``."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise GankitError(f"cannot read {path}: {exc.strerror}") from None
+    cfg = config_from_dict(_read_yaml(text, str(path)))
+    validate(cfg)
+    return cfg
+
+
+# --------------------------------------------------------------------------------------------- validation
+
+
+def _choice(key: str, value: str, choices: list[str]) -> None:
+    if value not in choices:
+        close = difflib.get_close_matches(value, choices, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise GankitError(f"{key}: unknown name '{value}'; {hint}choose one of: {', '.join(choices)}")
+
+
+def _positive(key: str, value: float, *, allow_zero: bool = False) -> None:
+    bad = not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero)
+    if bad:
+        need = "zero or more" if allow_zero else "greater than zero"
+        raise GankitError(f"{key} must be {need} (got {value})")
+
+
+def validate(cfg: Config) -> None:
+    """Check every value before anything runs; raise a GankitError naming the key."""
+    from gankit.data import DATASETS
+    from gankit.losses import GAMES
+    from gankit.nets import ACTIVATIONS, ARCHITECTURES, NORMS
+    from gankit.variants import VARIANTS
+
+    _choice("variant", cfg.variant, sorted(VARIANTS))
+    _choice("data.name", cfg.data.name, sorted(DATASETS))
+    _choice("loss.name", cfg.loss.name, sorted(GAMES))
+    if not cfg.name or any(c in cfg.name for c in "/\\\0") or cfg.name.startswith("."):
+        raise GankitError(f"name must be a plain name without '/' (got {cfg.name!r})")
+    if cfg.data.std is not None:
+        _positive("data.std", cfg.data.std)
+    _positive("data.radius", cfg.data.radius)
+    _positive("data.spacing", cfg.data.spacing)
+    _positive("data.modes", cfg.data.modes)
+    _positive("data.grid_size", cfg.data.grid_size)
+    if not math.isfinite(cfg.data.mean):
+        raise GankitError(f"data.mean must be a finite number (got {cfg.data.mean})")
+
+    _positive("model.z_dim", cfg.model.z_dim)
+    _choice("model.z_prior", cfg.model.z_prior, ["normal", "uniform"])
+    for player in ("g", "d"):
+        net: NetConfig = getattr(cfg.model, player)
+        _choice(f"model.{player}.arch", net.arch, sorted(ARCHITECTURES))
+        _choice(f"model.{player}.activation", net.activation, sorted(ACTIVATIONS))
+        _choice(f"model.{player}.norm", net.norm, sorted(NORMS))
+        _positive(f"model.{player}.width", net.width)
+        _positive(f"model.{player}.depth", net.depth)
+
+    for group in ("g", "d"):
+        opt: OptimizerConfig = getattr(cfg.optim, group)
+        key = f"optim.{group}"
+        _choice(f"{key}.name", opt.name, ["adam", "rmsprop", "sgd"])
+        _positive(f"{key}.lr", opt.lr)
+        _positive(f"{key}.eps", opt.eps)
+        _positive(f"{key}.momentum", opt.momentum, allow_zero=True)
+        _positive(f"{key}.weight_decay", opt.weight_decay, allow_zero=True)
+        for i, beta in enumerate(opt.betas):
+            if not 0.0 <= beta < 1.0:
+                raise GankitError(f"{key}.betas[{i}] must be in [0, 1) (got {beta})")
+
+    t = cfg.train
+    for key in ("steps", "batch_size", "d_steps", "log_every", "sample_every", "ckpt_every", "sample_n"):
+        _positive(f"train.{key}", getattr(t, key))
+    if t.seed < 0:
+        raise GankitError(f"train.seed must be zero or more (got {t.seed})")
+    _choice("train.device", t.device, ["auto", "cpu", "cuda"])
+    _choice("train.progress", t.progress, ["auto", "bar", "lines", "off"])
+    if not 0.0 <= t.ema < 1.0:
+        raise GankitError(f"train.ema is the EMA decay of the generator, in [0, 1) with 0 = off (got {t.ema})")
+    _positive("train.ema_start", t.ema_start, allow_zero=True)

@@ -1,0 +1,61 @@
+"""One-file checkpoints, written atomically and loaded as plain data (``weights_only=True``)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gankit.errors import GankitError
+
+REQUIRED_KEYS = ("gankit_version", "config", "step", "models", "ema", "optimizers", "schedulers", "rng", "variant_state")
+
+
+def save_checkpoint(payload: dict[str, Any], path: Path) -> None:
+    """Write ``payload`` to ``path`` atomically: temporary file in the same directory, flush + fsync, rename.
+
+    A reader (or a crash) sees either the previous file or the new one, never a partial file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a gankit checkpoint as plain data; any problem is a GankitError saying what to do."""
+    path = Path(path)
+    if not path.is_file():
+        raise GankitError(
+            f"no checkpoint at {path}: the run has not reached its first checkpoint (train.ckpt_every) or the file was moved"
+        )
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # corrupt zip, truncated file, foreign pickle: all mean "not a usable checkpoint"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GankitError(
+            f"{path} is not a readable gankit checkpoint ({reason[:160]}); it may be truncated or corrupt — "
+            "restore it from a copy or start a new run"
+        ) from None
+    if not isinstance(payload, dict) or any(k not in payload for k in REQUIRED_KEYS):
+        missing = [k for k in REQUIRED_KEYS if not isinstance(payload, dict) or k not in payload]
+        raise GankitError(f"{path} is not a gankit checkpoint (missing: {', '.join(missing)}); point to a run made by `gankit train`")
+    return payload

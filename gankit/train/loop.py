@@ -1,0 +1,318 @@
+"""The one training loop. It runs any variant's steps and never looks at the variant's name."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from gankit import __version__
+from gankit.config import Config, config_from_dict, config_to_dict, flatten, save_config
+from gankit.data import build_dataset
+from gankit.errors import GankitError
+from gankit.train.checkpoint import load_checkpoint, save_checkpoint
+from gankit.train.ema import make_ema, update_ema
+from gankit.train.progress import Progress
+from gankit.train.rundir import MetricsLog, checkpoint_path, create_run_dir, open_run_dir, truncate_metrics
+from gankit.train.watchdog import find_non_finite, raise_diverged
+from gankit.variants import VARIANTS, StepContext, Variant
+
+log = logging.getLogger("gankit")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise GankitError("train.device is 'cuda' but no CUDA GPU is visible; use --set train.device=cpu (or auto)")
+    return torch.device(name)
+
+
+def derived_seeds(seed: int) -> tuple[int, int, int]:
+    """Independent seeds for model init, the noise stream and the data stream, from one ``train.seed``."""
+    init, noise, data = np.random.SeedSequence(seed).generate_state(3, dtype=np.uint32)
+    return int(init), int(noise), int(data)
+
+
+@dataclass
+class TrainState:
+    """Everything a run needs to continue: the variant, its EMA copies, the streams of randomness."""
+
+    cfg: Config
+    device: torch.device
+    data: Any
+    variant: Variant
+    stream: Any
+    noise: torch.Generator
+    ema: dict[str, nn.Module] = field(default_factory=dict)
+    step: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def sampling_players(self) -> dict[str, nn.Module]:
+        """The players with EMA copies substituted, as used for samples."""
+        return {**self.variant.players, **self.ema}
+
+
+def build_state(cfg: Config, device: torch.device | None = None) -> TrainState:
+    """Seed everything from ``train.seed`` and build data, players, optimisers and streams."""
+    device = device or resolve_device(cfg.train.device)
+    init_seed, noise_seed, data_seed = derived_seeds(cfg.train.seed)
+    random.seed(cfg.train.seed)
+    np.random.seed(cfg.train.seed)
+    torch.manual_seed(init_seed)
+    data = build_dataset(cfg.data)
+    variant = VARIANTS[cfg.variant].build(cfg, data, device)
+    stream = data.stream(cfg.train.batch_size, data_seed)
+    noise = torch.Generator(device=device).manual_seed(noise_seed)
+    ema = make_ema(variant.players, variant.ema_players) if cfg.train.ema > 0 else {}
+    return TrainState(cfg, device, data, variant, stream, noise, ema)
+
+
+# ------------------------------------------------------------------------------------------- checkpoints
+
+
+def _numpy_rng_state() -> dict[str, Any]:
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss), "cached": float(cached)}
+
+
+def _set_numpy_rng_state(state: dict[str, Any]) -> None:
+    keys = state["keys"].numpy().astype(np.uint32)
+    np.random.set_state((state["kind"], keys, state["pos"], state["has_gauss"], state["cached"]))
+
+
+def checkpoint_payload(state: TrainState) -> dict[str, Any]:
+    v = state.variant
+    rng = {
+        "python": random.getstate(),
+        "numpy": _numpy_rng_state(),
+        "torch": torch.get_rng_state(),
+        "cuda": [s for s in torch.cuda.get_rng_state_all()] if state.device.type == "cuda" else [],
+        "noise": state.noise.get_state(),
+        "data": state.stream.state_dict(),
+    }
+    return {
+        "gankit_version": __version__,
+        "config": config_to_dict(state.cfg),
+        "step": state.step,
+        "elapsed": state.elapsed,
+        "models": {name: m.state_dict() for name, m in v.players.items()},
+        "ema": {name: m.state_dict() for name, m in state.ema.items()},
+        "optimizers": {name: o.state_dict() for name, o in v.optimizers.items()},
+        "schedulers": {name: s.state_dict() for name, s in v.schedulers.items()},
+        "rng": rng,
+        "variant_state": v.state,
+    }
+
+
+def _load_modules(modules: dict[str, Any], states: dict[str, Any], what: str, path: Path) -> None:
+    if set(modules) != set(states):
+        raise GankitError(f"{path} holds {what} {sorted(states)} but this config builds {sorted(modules)}; it belongs to another config")
+    for name, module in modules.items():
+        try:
+            module.load_state_dict(states[name])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            first = str(exc).strip().splitlines()[0][:200]
+            raise GankitError(f"{path}: {what} '{name}' does not match its config ({first}); the checkpoint belongs to another config") from None
+
+
+def restore_weights(state: TrainState, payload: dict[str, Any], path: Path) -> None:
+    """Load players and EMA copies (enough for sampling and evaluation)."""
+    _load_modules(state.variant.players, payload["models"], "model", path)
+    if state.ema:
+        _load_modules(state.ema, payload["ema"] or {name: payload["models"][name] for name in state.ema}, "EMA model", path)
+
+
+def restore_state(state: TrainState, payload: dict[str, Any], path: Path) -> None:
+    """Load everything, so that training continues as if it had never stopped."""
+    restore_weights(state, payload, path)
+    v = state.variant
+    _load_modules(v.optimizers, payload["optimizers"], "optimiser", path)
+    _load_modules(v.schedulers, payload["schedulers"], "scheduler", path)
+    v.state.clear()
+    v.state.update(payload["variant_state"])
+    rng = payload["rng"]
+    try:
+        random.setstate(tuple(x if not isinstance(x, list) else tuple(x) for x in rng["python"]))
+        _set_numpy_rng_state(rng["numpy"])
+        torch.set_rng_state(rng["torch"].cpu())
+        if state.device.type == "cuda" and rng["cuda"]:
+            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+        state.noise.set_state(rng["noise"].cpu() if state.device.type == "cpu" else rng["noise"])
+        state.stream.load_state_dict(rng["data"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise GankitError(f"{path}: its random-number state is unreadable ({exc}); the checkpoint is damaged") from None
+    state.step = int(payload["step"])
+    state.elapsed = float(payload.get("elapsed", 0.0))
+
+
+def load_run(run: str | Path, device: torch.device | None = None, *, full: bool = False) -> tuple[Path, TrainState, dict[str, Any]]:
+    """Open a run directory and rebuild its state from ``checkpoints/last.pt``."""
+    path = open_run_dir(run)
+    ckpt_file = checkpoint_path(path)
+    payload = load_checkpoint(ckpt_file)
+    cfg = _checkpoint_config(payload, ckpt_file)
+    state = build_state(cfg, device)
+    (restore_state if full else restore_weights)(state, payload, ckpt_file)
+    state.step = int(payload["step"])
+    return path, state, payload
+
+
+def _checkpoint_config(payload: dict[str, Any], path: Path) -> Config:
+    from gankit.config import validate
+
+    try:
+        cfg = config_from_dict(payload["config"])
+        validate(cfg)
+    except GankitError as exc:
+        raise GankitError(f"{path}: its saved config is not valid for this gankit version ({exc})") from None
+    return cfg
+
+
+# ------------------------------------------------------------------------------------------- the loop
+
+
+def _snapshot(state: TrainState, path: Path, fixed_seed: int) -> None:
+    """Draw the run's picture from fixed noise (EMA generator when enabled), without touching training RNG."""
+    from gankit.sampling import draw_samples, write_picture
+
+    samples = draw_samples(state, state.cfg.train.sample_n, fixed_seed)
+    write_picture(state, samples, path, title=f"{state.cfg.name} — step {state.step}")
+
+
+def _open_tensorboard(folder: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is an optional extra
+        return None
+    return SummaryWriter(log_dir=str(folder))
+
+
+def run_loop(state: TrainState, run: Path) -> None:
+    """Iterate from ``state.step`` to ``train.steps``: each iteration runs every step of the variant in order."""
+    cfg, v, device = state.cfg, state.variant, state.device
+    t = cfg.train
+    fixed_seed = derived_seeds(t.seed + 1)[1]
+    ckpt_file = checkpoint_path(run)
+    last_ckpt = f"the last good checkpoint (step {state.step}) is kept at {ckpt_file}" if ckpt_file.exists() else "no checkpoint had been written yet"
+    metrics = MetricsLog(run / "metrics.jsonl")
+    tb = _open_tensorboard(run / "tb")
+    progress = Progress(t.progress, state.step, t.steps, cfg.name)
+    sums: dict[str, Tensor] = {}
+    count = 0
+    clock = time.perf_counter()
+    for module in v.players.values():
+        module.train()
+    try:
+        if state.step == 0:
+            _snapshot(state, run / "samples" / "step-000000.png", fixed_seed)
+        while state.step < t.steps:
+            it = state.step + 1
+            iteration_losses: dict[str, Tensor] = {}
+            for step in v.steps:
+                if it % step.every:
+                    continue
+                trainable = {p for group in step.updates for p in v.groups[group]}
+                for name, module in v.players.items():
+                    module.requires_grad_(name in trainable)
+                for _ in range(step.repeat):
+                    batch = {k: x.to(device, non_blocking=True) for k, x in state.stream.next().items()} if step.uses_data else {}
+                    ctx = StepContext(v.players, batch, t.batch_size, state.noise, it, device)
+                    losses = step.objective(ctx)
+                    means = {k: value.mean() for k, value in losses.items()}
+                    total = torch.stack(list(means.values())).sum()
+                    for group in step.updates:
+                        v.optimizers[group].zero_grad(set_to_none=True)
+                    total.backward()
+                    for group in step.updates:
+                        v.optimizers[group].step()
+                    for k, value in means.items():
+                        detached = value.detach()
+                        iteration_losses[k] = detached
+                        sums[k] = sums[k] + detached if k in sums else detached.clone()
+            for module in v.players.values():
+                module.requires_grad_(True)
+            for scheduler in v.schedulers.values():
+                scheduler.step()
+            if state.ema:
+                update_ema(state.ema, v.players, t.ema if it > t.ema_start else 0.0)
+            bad = find_non_finite(iteration_losses, v.players)
+            if bad is not None:
+                raise_diverged(bad, it, last_ckpt)
+            state.step = it
+            count += 1
+            now = time.perf_counter()
+            state.elapsed += now - clock
+            clock = now
+            if it % t.log_every == 0 or it == t.steps:
+                values = {k: float(s) / count for k, s in sums.items()}
+                metrics.write({"step": it, **values, "time": round(state.elapsed, 3)})
+                if tb is not None:
+                    for k, value in values.items():
+                        tb.add_scalar(f"loss/{k}", value, it)
+                progress.report(it, values)
+                sums, count = {}, 0
+            else:
+                progress.advance(it)
+            if it % t.sample_every == 0 or it == t.steps:
+                _snapshot(state, run / "samples" / f"step-{it:06d}.png", fixed_seed)
+            if it % t.ckpt_every == 0 or it == t.steps:
+                save_checkpoint(checkpoint_payload(state), ckpt_file)
+                last_ckpt = f"the last good checkpoint (step {it}) is kept at {ckpt_file}"
+    finally:
+        progress.close()
+        metrics.close()
+        if tb is not None:
+            tb.close()
+
+
+def train(cfg: Config, runs_dir: Path, name: str | None = None) -> Path:
+    """Create a run directory, write the resolved config, train; return the run directory."""
+    state = build_state(cfg)
+    run = create_run_dir(runs_dir, name or cfg.name)
+    save_config(cfg, run / "config.yaml")
+    log.info("run directory: %s (device %s)", run, state.device)
+    run_loop(state, run)
+    return run
+
+
+def resume(run_dir: str | Path, overrides: list[str] | None = None) -> Path:
+    """Continue a run from its last checkpoint to ``train.steps`` (which ``--set train.steps=N`` may raise).
+
+    Any other changed setting is refused, naming the keys.
+    """
+    from gankit.config import apply_overrides, validate
+
+    run = open_run_dir(run_dir)
+    ckpt_file = checkpoint_path(run)
+    payload = load_checkpoint(ckpt_file)
+    saved = _checkpoint_config(payload, ckpt_file)
+    cfg = apply_overrides(saved, overrides or [])
+    validate(cfg)
+    before, after = flatten(config_to_dict(saved)), flatten(config_to_dict(cfg))
+    changed = sorted(k for k in before if before[k] != after[k] and k != "train.steps")
+    if changed:
+        raise GankitError(
+            f"resume continues the same run, so only train.steps may change; refused changes to: {', '.join(changed)}. "
+            "Start a new run with `gankit train` instead"
+        )
+    step = int(payload["step"])
+    if cfg.train.steps <= step:
+        raise GankitError(
+            f"{run} is already at step {step} of train.steps={cfg.train.steps}; raise it, e.g. --set train.steps={step * 2}"
+        )
+    state = build_state(cfg)
+    restore_state(state, payload, ckpt_file)
+    save_config(cfg, run / "config.yaml")
+    truncate_metrics(run / "metrics.jsonl", step)
+    log.info("resuming %s at step %d of %d (device %s)", run, step, cfg.train.steps, state.device)
+    run_loop(state, run)
+    return run

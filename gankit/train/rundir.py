@@ -1,0 +1,104 @@
+"""Numbered run directories: ``runs/NNNNN-<name>/`` with config, metrics, samples, checkpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from gankit.errors import GankitError
+
+RUN_PATTERN = re.compile(r"^(\d{5})-")
+
+
+def create_run_dir(runs_dir: Path, name: str) -> Path:
+    """Create ``runs_dir/NNNNN-name`` with the next free number (never reuses an existing directory)."""
+    runs_dir = Path(runs_dir)
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GankitError(f"cannot create runs directory {runs_dir}: {exc.strerror}; choose another with --runs-dir") from None
+    if not runs_dir.is_dir():
+        raise GankitError(f"{runs_dir} is not a directory; choose another with --runs-dir")
+    if not os.access(runs_dir, os.W_OK):
+        raise GankitError(f"runs directory {runs_dir} is not writable; choose another with --runs-dir")
+    taken = [int(m.group(1)) for p in runs_dir.iterdir() if (m := RUN_PATTERN.match(p.name))]
+    number = max(taken, default=-1) + 1
+    while True:
+        path = runs_dir / f"{number:05d}-{name}"
+        try:
+            path.mkdir()
+        except FileExistsError:
+            number += 1
+            continue
+        except OSError as exc:
+            raise GankitError(f"cannot create run directory {path}: {exc.strerror}") from None
+        break
+    (path / "samples").mkdir()
+    (path / "checkpoints").mkdir()
+    return path
+
+
+def checkpoint_path(run: Path) -> Path:
+    return Path(run) / "checkpoints" / "last.pt"
+
+
+def open_run_dir(run: str | Path, *, need_checkpoint: bool = True) -> Path:
+    """Check that ``run`` is a gankit run directory (and has a checkpoint); return its path."""
+    path = Path(run)
+    if not path.exists():
+        raise GankitError(f"run directory {path} does not exist; give a directory made by `gankit train` (e.g. runs/00000-gan-ring)")
+    if not path.is_dir():
+        raise GankitError(f"{path} is not a directory; give a run directory made by `gankit train`")
+    if not (path / "config.yaml").is_file():
+        raise GankitError(f"{path} is not a gankit run directory (no config.yaml); give a directory made by `gankit train`")
+    if need_checkpoint and not checkpoint_path(path).is_file():
+        raise GankitError(
+            f"{path} has no checkpoint yet (checkpoints/last.pt); train longer than train.ckpt_every steps or resume it"
+        )
+    return path
+
+
+class MetricsLog:
+    """Appends one JSON object per log interval to ``metrics.jsonl``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.file = self.path.open("a")
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Drop records logged after ``step`` (they belong to steps that are about to be redone on resume)."""
+    path = Path(path)
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a kill
+        if isinstance(record, dict) and record.get("step", 0) <= step:
+            kept.append(line)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(line + "\n" for line in kept))
+    os.replace(tmp, path)
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    records = []
+    for line in Path(path).read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records

@@ -1,0 +1,58 @@
+"""The GAN of Goodfellow et al. (2014): Algorithm 1 with k discriminator steps per generator step.
+
+The game (``loss.name``) picks the generator's cost: ``minimax`` (saturating log(1 - D(G(z)))) or
+``nonsaturating`` (-log D(G(z))); the discriminator always minimises the cross-entropy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from gankit.config import Config
+from gankit.losses import GAMES
+from gankit.nets import build_discriminator, build_generator
+from gankit.variants.base import Step, StepContext, Variant, latent, make_optimizer, register
+
+
+@register("gan", "Goodfellow et al. (2014): G and D, minimax or non-saturating game, k D-steps per G-step")
+def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
+    game = GAMES[cfg.loss.name]
+    z_dim, prior = cfg.model.z_dim, cfg.model.z_prior
+    players = {
+        "g": build_generator(cfg.model.g, z_dim, data.shape).to(device),
+        "d": build_discriminator(cfg.model.d, data.shape).to(device),
+    }
+
+    def d_objective(ctx: StepContext) -> dict[str, Tensor]:
+        real = ctx.batch["x"]
+        with torch.no_grad():
+            fake = ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device))
+        return game.d_loss(ctx.players["d"](real), ctx.players["d"](fake))
+
+    def g_objective(ctx: StepContext) -> dict[str, Tensor]:
+        fake = ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device))
+        return {"g": game.g_loss(ctx.players["d"](fake))}
+
+    def generate(players: dict[str, nn.Module], n: int, rng: torch.Generator, labels: Tensor | None = None) -> Tensor:
+        return players["g"](latent(n, z_dim, prior, rng, rng.device))
+
+    def probe(players: dict[str, nn.Module], x: Tensor) -> Tensor:
+        return game.probability(players["d"](x)).reshape(-1)
+
+    return Variant(
+        players=players,
+        groups={"g": ("g",), "d": ("d",)},
+        optimizers={
+            "g": make_optimizer(list(players["g"].parameters()), cfg.optim.g),
+            "d": make_optimizer(list(players["d"].parameters()), cfg.optim.d),
+        },
+        steps=[
+            Step("d", updates=("d",), objective=d_objective, repeat=cfg.train.d_steps),
+            Step("g", updates=("g",), objective=g_objective, uses_data=False),
+        ],
+        generate=generate,
+        probe=probe,
+    )

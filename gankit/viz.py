@@ -1,0 +1,88 @@
+"""Pictures: toy plots (1-D densities with D(x), 2-D scatter) written as PNG.
+
+Uses matplotlib's object API (no pyplot state), imported only when a picture is drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def _figure(width: float, height: float):  # noqa: ANN202 - matplotlib type
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=110, layout="constrained")
+
+
+def plot_1d(
+    dataset,  # noqa: ANN001 - a GaussianMixture
+    samples: Tensor,
+    path: Path,
+    probe: Callable[[Tensor], Tensor] | None = None,
+    title: str = "",
+) -> None:
+    """Data density, generator density (histogram) and D(x), as in Goodfellow et al. (2014), Figure 1."""
+    x = samples.detach().float().cpu().reshape(-1).numpy()
+    centres = dataset.centres.reshape(-1).numpy()
+    lo = min(centres.min() - 5 * dataset.std, np.percentile(x, 0.5) if x.size else centres.min())
+    hi = max(centres.max() + 5 * dataset.std, np.percentile(x, 99.5) if x.size else centres.max())
+    grid = torch.linspace(float(lo), float(hi), 400)
+    fig = _figure(7, 3.6)
+    ax = fig.add_subplot()
+    data_pdf = dataset.log_density(grid[:, None]).exp().numpy()
+    ax.plot(grid.numpy(), data_pdf, color="black", linestyle=":", linewidth=2, label="data density $p_{data}$")
+    if x.size:
+        ax.hist(x, bins=80, range=(float(lo), float(hi)), density=True, color="tab:green", alpha=0.45, label="generator density $p_g$")
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
+    ax.set_xlim(float(lo), float(hi))
+    handles, labels = ax.get_legend_handles_labels()
+    if probe is not None:
+        ax2 = ax.twinx()
+        d = probe(grid[:, None]).detach().float().cpu().numpy()
+        ax2.plot(grid.numpy(), d, color="tab:blue", linestyle="--", linewidth=2, label="discriminator D(x)")
+        ax2.axhline(0.5, color="tab:blue", linewidth=0.6, alpha=0.5)
+        ax2.set_ylim(0, 1)
+        ax2.set_ylabel("D(x)")
+        h2, l2 = ax2.get_legend_handles_labels()
+        handles, labels = handles + h2, labels + l2
+    ax.legend(handles, labels, loc="upper left", fontsize=8, framealpha=0.8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.savefig(path)
+
+
+def plot_2d(dataset, samples: Tensor, path: Path, title: str = "", real: Tensor | None = None) -> None:  # noqa: ANN001
+    """Real (grey) vs generated (orange) points, with the mixture centres marked."""
+    fake = samples.detach().float().cpu().numpy()
+    centres = dataset.centres.numpy()
+    span = np.abs(centres).max() + 6 * dataset.std + 0.5
+    fig = _figure(5, 5)
+    ax = fig.add_subplot()
+    if real is not None:
+        r = real.detach().float().cpu().numpy()
+        ax.scatter(r[:, 0], r[:, 1], s=3, color="0.55", alpha=0.5, linewidths=0, label="real")
+    ax.scatter(fake[:, 0], fake[:, 1], s=3, color="tab:orange", alpha=0.6, linewidths=0, label="generated")
+    ax.scatter(centres[:, 0], centres[:, 1], s=30, marker="+", color="black", label="mode centres")
+    ax.set_xlim(-span, span)
+    ax.set_ylim(-span, span)
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=7, markerscale=3, framealpha=0.8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.savefig(path)
+
+
+def plot_points(dataset, samples: Tensor, path: Path, probe=None, title: str = "", real: Tensor | None = None) -> None:  # noqa: ANN001
+    """Pick the plot by the data's dimension (1-D densities or 2-D scatter)."""
+    if dataset.dim == 1:
+        plot_1d(dataset, samples, path, probe=probe, title=title)
+    elif dataset.dim == 2:
+        plot_2d(dataset, samples, path, title=title, real=real)
+    else:
+        raise ValueError(f"no point plot for {dataset.dim}-D data")
