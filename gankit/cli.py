@@ -70,7 +70,7 @@ def resume(
 
 
 def _check_output(out: Path) -> None:
-    parent = out.parent if out.suffix else out.parent
+    parent = out.parent
     if not parent.exists():
         raise GankitError(f"cannot write {out}: directory {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK):

@@ -29,7 +29,7 @@ def eval_mode(players: dict[str, nn.Module]) -> Iterator[None]:
 
 
 @torch.no_grad()
-def draw_samples(state, n: int, seed: int, *, use_ema: bool = True, labels: Tensor | None = None) -> Tensor:  # noqa: ANN001
+def draw_samples(state, n: int, seed: int, *, use_ema: bool = True, labels: Tensor | None = None) -> Tensor:
     """``n`` samples (float32, CPU) from noise seeded by ``seed``, drawn in eval mode."""
     players = state.sampling_players if use_ema else state.variant.players
     rng = torch.Generator(device=state.device).manual_seed(seed)
@@ -42,7 +42,7 @@ def draw_samples(state, n: int, seed: int, *, use_ema: bool = True, labels: Tens
     return torch.cat(chunks)
 
 
-def write_picture(state, samples: Tensor, path: Path, title: str = "") -> None:  # noqa: ANN001
+def write_picture(state, samples: Tensor, path: Path, title: str = "") -> None:
     """The run's picture of ``samples``: a density plot with D(x) for 1-D data, a scatter for 2-D data."""
     from gankit.viz import plot_points
 
@@ -62,7 +62,7 @@ def write_picture(state, samples: Tensor, path: Path, title: str = "") -> None: 
     plot_points(data, samples, path, probe=probe, title=title, real=real)
 
 
-def save_samples(state, samples: Tensor, out: Path, labels: Tensor | None = None) -> None:  # noqa: ANN001
+def save_samples(state, samples: Tensor, out: Path, labels: Tensor | None = None) -> None:
     """Write samples to ``out``: ``.npz`` (``samples`` [, ``labels``]) or ``.png`` (a picture)."""
     out = Path(out)
     suffix = out.suffix.lower()

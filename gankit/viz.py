@@ -13,14 +13,14 @@ import torch
 from torch import Tensor
 
 
-def _figure(width: float, height: float):  # noqa: ANN202 - matplotlib type
+def _figure(width: float, height: float):
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=110, layout="constrained")
 
 
 def plot_1d(
-    dataset,  # noqa: ANN001 - a GaussianMixture
+    dataset,
     samples: Tensor,
     path: Path,
     probe: Callable[[Tensor], Tensor] | None = None,
@@ -57,7 +57,7 @@ def plot_1d(
     fig.savefig(path)
 
 
-def plot_2d(dataset, samples: Tensor, path: Path, title: str = "", real: Tensor | None = None) -> None:  # noqa: ANN001
+def plot_2d(dataset, samples: Tensor, path: Path, title: str = "", real: Tensor | None = None) -> None:
     """Real (grey) vs generated (orange) points, with the mixture centres marked."""
     fake = samples.detach().float().cpu().numpy()
     centres = dataset.centres.numpy()
@@ -78,7 +78,7 @@ def plot_2d(dataset, samples: Tensor, path: Path, title: str = "", real: Tensor 
     fig.savefig(path)
 
 
-def plot_points(dataset, samples: Tensor, path: Path, probe=None, title: str = "", real: Tensor | None = None) -> None:  # noqa: ANN001
+def plot_points(dataset, samples: Tensor, path: Path, probe=None, title: str = "", real: Tensor | None = None) -> None:
     """Pick the plot by the data's dimension (1-D densities or 2-D scatter)."""
     if dataset.dim == 1:
         plot_1d(dataset, samples, path, probe=probe, title=title)

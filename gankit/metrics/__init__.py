@@ -21,7 +21,7 @@ class Metric:
     description: str
 
 
-def _modes(state, n: int, seed: int, use_ema: bool) -> dict[str, Any]:  # noqa: ANN001
+def _modes(state, n: int, seed: int, use_ema: bool) -> dict[str, Any]:
     from gankit.sampling import draw_samples
 
     data = state.data
