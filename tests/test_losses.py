@@ -1,0 +1,116 @@
+"""Losses against their formulas, the seed's gradient argument, and the theory of the optimal discriminator."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from gankit.config import DataConfig
+from gankit.data.toy import gaussian_1d
+from gankit.losses import GAMES, bce_d_loss, nonsaturating_g_loss, per_sample, saturating_g_loss
+from gankit.nets import MLP
+
+
+def test_bce_d_loss_matches_log_formula():
+    real = torch.tensor([-2.0, 0.0, 3.0])
+    fake = torch.tensor([1.5, -0.5, 0.0])
+    out = bce_d_loss(real, fake)
+    d_real, d_fake = torch.sigmoid(real), torch.sigmoid(fake)
+    torch.testing.assert_close(out["d_real"], -torch.log(d_real))
+    torch.testing.assert_close(out["d_fake"], -torch.log(1 - d_fake))
+    # The batch means add up to -V(D, G) of the minimax game.
+    value = torch.log(d_real).mean() + torch.log(1 - d_fake).mean()
+    torch.testing.assert_close(out["d_real"].mean() + out["d_fake"].mean(), -value)
+
+
+def test_generator_losses_match_their_formulas():
+    logits = torch.tensor([-3.0, -0.2, 0.0, 2.5])
+    p = torch.sigmoid(logits)
+    torch.testing.assert_close(saturating_g_loss(logits), torch.log(1 - p))
+    torch.testing.assert_close(nonsaturating_g_loss(logits), -torch.log(p))
+
+
+def test_losses_are_finite_for_extreme_logits():
+    logits = torch.tensor([-1e4, -100.0, 100.0, 1e4])
+    for values in (*bce_d_loss(logits, logits).values(), saturating_g_loss(logits), nonsaturating_g_loss(logits)):
+        assert torch.isfinite(values).all()
+    # -log D for a confidently rejected sample is about -logit (softplus, not log(sigmoid) = -inf).
+    assert nonsaturating_g_loss(torch.tensor([-100.0])).item() == pytest.approx(100.0)
+
+
+def test_losses_are_per_sample_for_patch_logits():
+    logits = torch.randn(5, 1, 4, 4)
+    out = nonsaturating_g_loss(logits)
+    assert out.shape == (5,)
+    torch.testing.assert_close(out, torch.nn.functional.softplus(-logits).mean(dim=(1, 2, 3)))
+    assert per_sample(torch.ones(3, 2, 2)).shape == (3,)
+
+
+@pytest.mark.parametrize("logit", [-30.0, -15.0, -8.0])
+def test_saturating_gradient_vanishes_where_nonsaturating_does_not(logit: float):
+    """Where D(G(z)) -> 0 the minimax generator's gradient vanishes, the non-saturating one does not (seed, NIPS tutorial).
+
+    Closed forms with respect to the logit l: d/dl log(1 - sigmoid(l)) = -sigmoid(l) and
+    d/dl [-log sigmoid(l)] = -sigmoid(-l) = -(1 - sigmoid(l)).
+    """
+    l_sat = torch.tensor([logit], requires_grad=True)
+    saturating_g_loss(l_sat).sum().backward()
+    l_ns = torch.tensor([logit], requires_grad=True)
+    nonsaturating_g_loss(l_ns).sum().backward()
+    d_fake = 1 / (1 + math.exp(-logit))
+    assert l_sat.grad.item() == pytest.approx(-d_fake, rel=1e-5)
+    assert l_ns.grad.item() == pytest.approx(-(1 - d_fake), rel=1e-5)
+    assert abs(l_sat.grad.item()) < 5e-4
+    assert abs(l_ns.grad.item()) > 0.999
+
+
+def test_both_games_push_the_generator_the_same_way_near_equilibrium():
+    logits = torch.linspace(-1, 1, 9, requires_grad=True)
+    for game in GAMES.values():
+        grad = torch.autograd.grad(game.g_loss(logits).sum(), logits)[0]
+        assert (grad < 0).all()  # both want a larger D(G(z))
+
+
+def _normal_pdf(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    return torch.exp(-0.5 * ((x - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
+
+
+def test_trained_discriminator_is_optimal_and_value_is_jsd():
+    """Goodfellow et al. (2014), Prop. 1 and Thm. 1: D*(x) = p_data/(p_data + p_g) and V(D*, G) = -log 4 + 2 JSD."""
+    torch.manual_seed(0)
+    data = gaussian_1d(DataConfig(name="gaussian1d", mean=4.0, std=0.5))
+    g_mean, g_std = 3.3, 0.8  # a fixed generator: x = 3.3 + 0.8 z
+    d = MLP(1, (1,), width=64, depth=2, activation="elu").double()
+    opt = torch.optim.Adam(d.parameters(), lr=3e-3)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 2500)
+    rng = torch.Generator().manual_seed(0)
+    for _ in range(2500):
+        real = data.sample(512, rng).double()
+        fake = g_mean + g_std * torch.randn(512, 1, generator=rng, dtype=torch.float64)
+        losses = bce_d_loss(d(real - 4.0), d(fake - 4.0))  # centring the input is the network's business, not the loss's
+        loss = sum(v.mean() for v in losses.values())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+
+    with torch.no_grad():
+        grid = torch.linspace(2.6, 5.2, 60, dtype=torch.float64)[:, None]
+        p_data, p_g = _normal_pdf(grid, 4.0, 0.5), _normal_pdf(grid, g_mean, g_std)
+        optimal = p_data / (p_data + p_g)
+        trained = torch.sigmoid(d(grid - 4.0))
+        assert (trained - optimal).abs().max().item() < 0.05
+
+        x = torch.linspace(-4.0, 12.0, 20001, dtype=torch.float64)[:, None]
+        dx = (x[1] - x[0]).item()
+        p_data, p_g = _normal_pdf(x, 4.0, 0.5), _normal_pdf(x, g_mean, g_std)
+        m = 0.5 * (p_data + p_g)
+        kl = lambda p, q: (p * torch.log(torch.clamp(p, min=1e-300) / q)).sum().item() * dx  # noqa: E731
+        jsd = 0.5 * kl(p_data, m) + 0.5 * kl(p_g, m)
+        logits = d(x - 4.0)
+        value = (p_data * -nn.functional.softplus(-logits) + p_g * -nn.functional.softplus(logits)).sum().item() * dx
+        assert value == pytest.approx(-math.log(4) + 2 * jsd, abs=0.05)
+        assert jsd > 0.05  # the distributions differ, so the check is not trivially -log 4
