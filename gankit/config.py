@@ -270,12 +270,23 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
             else:
                 if _is_dataclass_type(tp):
                     raise GankitError(f"{key} is a section; set one of its keys, e.g. --set {key}.{next(iter(_hints(tp)))}=...")
-                try:
-                    value = yaml.safe_load(text) if text.strip() else ""
-                except yaml.YAMLError:
-                    value = text
-                node[part] = value
+                node[part] = _parse_override(text, tp)
     return config_from_dict(raw)
+
+
+def _parse_override(text: str, tp: Any) -> Any:
+    """Read an override's value as YAML, except that a string field takes the text as written
+    (so ``--set train.progress=off`` is the string 'off', not YAML's boolean)."""
+    stripped = text.strip()
+    quoted = len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\""
+    if tp is str and not quoted:
+        return stripped
+    if stripped.lower() in ("null", "~", "none") and tp is not str:
+        return None
+    try:
+        return yaml.safe_load(stripped) if stripped else ""
+    except yaml.YAMLError:
+        return stripped
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -416,7 +427,7 @@ def validate(cfg: Config) -> None:
     if t.seed < 0:
         raise GankitError(f"train.seed must be zero or more (got {t.seed})")
     _choice("train.device", t.device, ["auto", "cpu", "cuda"])
-    _choice("train.progress", t.progress, ["auto", "bar", "lines", "off"])
+    _choice("train.progress", t.progress, ["auto", "bar", "lines", "none", "off"])
     if not 0.0 <= t.ema < 1.0:
         raise GankitError(f"train.ema is the EMA decay of the generator, in [0, 1) with 0 = off (got {t.ema})")
     _positive("train.ema_start", t.ema_start, allow_zero=True)

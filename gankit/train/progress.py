@@ -17,7 +17,7 @@ def _format(values: dict[str, float]) -> str:
 
 
 class Progress:
-    """``mode``: ``bar`` (tqdm), ``lines`` (one log line per update), ``off``; ``auto`` picks ``bar`` on a TTY."""
+    """``mode``: ``bar`` (tqdm), ``lines`` (one log line per update), ``none``; ``auto`` picks ``bar`` on a TTY."""
 
     def __init__(self, mode: str, start: int, total: int, desc: str) -> None:
         if mode == "auto":
@@ -26,7 +26,6 @@ class Progress:
         self.start, self.total = start, total
         self.t0 = time.perf_counter()
         self.bar = tqdm(total=total, initial=start, desc=desc, dynamic_ncols=True, file=sys.stderr) if mode == "bar" else None
-        self.warnings: list[str] = []
 
     def advance(self, step: int) -> None:
         if self.bar is not None:

@@ -1,0 +1,126 @@
+"""Exact resume on CPU: N steps straight == N/2 steps + resume, and == killed (SIGKILL) + resume."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from tests.conftest import run_cli, set_args
+
+N = 600
+OVERRIDES = [
+    f"train.steps={N}",
+    "train.batch_size=64",
+    "train.log_every=25",
+    "train.sample_every=10000",
+    "train.ckpt_every=50",
+    "train.d_steps=2",
+    "train.ema=0.99",
+    "train.ema_start=10",
+    "train.device=cpu",
+    "train.progress=none",
+    "model.g.width=64",
+    "model.d.width=64",
+]
+
+
+def assert_identical(a: Any, b: Any, where: str = "checkpoint") -> None:
+    """Every tensor torch.equal, every other value ==, recursively."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape, where
+        assert torch.equal(a, b), f"{where} differs"
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and set(a) == set(b), f"{where}: keys {sorted(a)} vs {sorted(b)}"
+        for key in a:
+            assert_identical(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple)) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_identical(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def load(run: Path) -> dict[str, Any]:
+    return torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+
+
+def losses(run: Path) -> list[dict[str, Any]]:
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "time"} for r in records]
+
+
+def compare_runs(reference: Path, other: Path) -> None:
+    a, b = load(reference), load(other)
+    assert a["step"] == b["step"] == N
+    for key in ("models", "ema", "optimizers", "schedulers", "rng", "variant_state"):
+        assert_identical(a[key], b[key], key)
+    assert a["ema"], "EMA should be part of this test"
+    assert losses(reference) == losses(other)  # same losses logged, each step exactly once
+
+
+def train(runs: Path, overrides: list[str]) -> Path:
+    result = run_cli("train", "gan-ring", "--runs-dir", str(runs), *set_args(overrides))
+    assert result.returncode == 0, result.stderr
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory) -> Path:
+    return train(tmp_path_factory.mktemp("straight"), OVERRIDES)
+
+
+def test_half_then_resume_is_bit_identical(straight, tmp_path):
+    run = train(tmp_path, [*OVERRIDES, f"train.steps={N // 2}"])
+    assert load(run)["step"] == N // 2
+    result = run_cli("resume", str(run), "--set", f"train.steps={N}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(run)
+    compare_runs(straight, run)
+
+
+def test_sigkill_at_a_random_step_then_resume_is_bit_identical(straight, tmp_path):
+    rng = random.Random()
+    cmd = [sys.executable, "-m", "gankit", "train", "gan-ring", "--runs-dir", str(tmp_path), *set_args(OVERRIDES)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        ckpt = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            found = list(tmp_path.glob("*/checkpoints/last.pt"))
+            if found:
+                ckpt = found[0]
+                break
+            time.sleep(0.01)
+        assert ckpt is not None, "no checkpoint appeared"
+        time.sleep(rng.uniform(0.0, 0.6))  # a random step after the first checkpoint
+        assert proc.poll() is None, "the run finished before it could be killed; raise N"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    run = ckpt.parent.parent
+    killed_at = load(run)["step"]
+    assert 50 <= killed_at < N
+    result = run_cli("resume", str(run))
+    assert result.returncode == 0, result.stderr
+    compare_runs(straight, run)
+
+
+def test_resume_of_a_finished_run_without_more_steps_is_refused(straight):
+    before = (straight / "checkpoints" / "last.pt").read_bytes()
+    result = run_cli("resume", str(straight))
+    assert result.returncode == 2
+    assert "already at step" in result.stderr and f"train.steps={N * 2}" in result.stderr
+    assert (straight / "checkpoints" / "last.pt").read_bytes() == before
