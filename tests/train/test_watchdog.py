@@ -1,0 +1,67 @@
+"""A non-finite loss or weight stops the run at once and keeps the last good checkpoint."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from gankit.config import load_config, save_config
+from gankit.errors import TrainingDiverged
+from gankit.train.checkpoint import load_checkpoint
+from gankit.train.loop import build_state, run_loop
+from gankit.train.rundir import create_run_dir, read_metrics
+from gankit.train.watchdog import find_non_finite
+from tests.conftest import TINY
+
+
+def poisoned_state(tmp_path, poison):
+    cfg = load_config("gan-ring", [*TINY, "train.steps=40", "train.ckpt_every=10", "train.progress=none"])
+    state = build_state(cfg)
+    run = create_run_dir(tmp_path, cfg.name)
+    save_config(cfg, run / "config.yaml")
+    step = state.variant.steps[-1]
+    original = step.objective
+
+    def objective(ctx):
+        out = original(ctx)
+        if ctx.step == 15:
+            poison(ctx, out)
+        return out
+
+    step.objective = objective
+    return state, run
+
+
+def test_nan_loss_stops_the_run_within_the_step(tmp_path):
+    def poison(ctx, out):
+        out["g"] = out["g"] * math.nan
+
+    state, run = poisoned_state(tmp_path, poison)
+    with pytest.raises(TrainingDiverged) as info:
+        run_loop(state, run)
+    message = str(info.value)
+    assert "step 15" in message and "loss 'g'" in message and "(step 10)" in message
+    assert state.step == 14
+    ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert ckpt["step"] == 10
+    assert all(torch.isfinite(t).all() for m in ckpt["models"].values() for t in m.values())
+    assert max(r["step"] for r in read_metrics(run / "metrics.jsonl")) <= 14
+
+
+def test_non_finite_weight_is_caught(tmp_path):
+    def poison(ctx, out):
+        with torch.no_grad():
+            next(ctx.players["g"].parameters()).view(-1)[0] = math.inf
+
+    state, run = poisoned_state(tmp_path, poison)
+    with pytest.raises(TrainingDiverged, match="weights of player 'g'"):
+        run_loop(state, run)
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 10
+
+
+def test_find_non_finite_names_the_culprit():
+    players = {"g": torch.nn.Linear(2, 2)}
+    assert find_non_finite({"a": torch.tensor(1.0)}, players) is None
+    assert "loss 'b'" in find_non_finite({"a": torch.tensor(1.0), "b": torch.tensor(math.inf)}, players)
