@@ -1,0 +1,99 @@
+"""The one loop: repeat (k D-steps), every (lazy terms), who gets updated, logging, EMA."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+
+import pytest
+import torch
+from torch import nn
+
+from gankit.config import load_config, save_config
+from gankit.train.ema import make_ema, update_ema
+from gankit.train.loop import TrainState, build_state, derived_seeds, run_loop
+from gankit.train.rundir import create_run_dir, read_metrics
+from gankit.variants import Step, Variant
+from tests.conftest import TINY
+
+
+def counting_state(steps: int):
+    cfg = load_config("gan-ring", [*TINY, f"train.steps={steps}", "train.log_every=1", "train.progress=none"])
+    base = build_state(cfg)
+    players = {"a": nn.Linear(2, 1), "b": nn.Linear(2, 1), "g": nn.Linear(2, 2)}
+    calls: list[tuple[str, int, bool, bool]] = []
+
+    def objective_a(ctx):
+        calls.append(("a", ctx.step, players["a"].weight.requires_grad, players["b"].weight.requires_grad))
+        return {"a": players["a"](ctx.batch["x"]).reshape(-1) ** 2}
+
+    def objective_b(ctx):
+        assert ctx.batch == {}
+        calls.append(("b", ctx.step, players["a"].weight.requires_grad, players["b"].weight.requires_grad))
+        return {"b": players["b"](torch.ones(ctx.n, 2)).reshape(-1)}
+
+    variant = Variant(
+        players=players,
+        groups={"a": ("a",), "b": ("b",)},
+        optimizers={"a": torch.optim.SGD(players["a"].parameters(), lr=0.1), "b": torch.optim.SGD(players["b"].parameters(), lr=0.1)},
+        steps=[Step("a", ("a",), objective_a, repeat=3), Step("b", ("b",), objective_b, every=4, uses_data=False)],
+        generate=lambda p, n, rng, labels=None: p["g"](torch.randn(n, 2, generator=rng)),
+    )
+    state = TrainState(cfg, base.device, base.data, variant, base.stream, base.noise)
+    return state, calls
+
+
+def test_repeat_every_and_only_updated_players_train(tmp_path):
+    state, calls = counting_state(8)
+    b_before = state.variant.players["b"].weight.detach().clone()
+    g_before = state.variant.players["g"].weight.detach().clone()
+    run = create_run_dir(tmp_path, "count")
+    save_config(state.cfg, run / "config.yaml")
+    run_loop(state, run)
+    a_calls = [c for c in calls if c[0] == "a"]
+    b_calls = [c for c in calls if c[0] == "b"]
+    assert len(a_calls) == 3 * 8
+    assert [c[1] for c in b_calls] == [4, 8]
+    assert all(c[2] and not c[3] for c in a_calls)  # during a's step only a is trainable
+    assert all(c[3] and not c[2] for c in b_calls)
+    assert not torch.equal(state.variant.players["b"].weight, b_before)
+    assert torch.equal(state.variant.players["g"].weight, g_before)  # in no optimiser group: never changes
+    records = read_metrics(run / "metrics.jsonl")
+    assert [r["step"] for r in records] == list(range(1, 9))
+    assert "b" in records[3] and "b" not in records[0]
+
+
+def test_progress_lines_are_logged(tmp_path, caplog):
+    cfg = load_config("gan-ring", [*TINY, "train.steps=10", "train.log_every=5", "train.progress=lines"])
+    state = build_state(cfg)
+    run = create_run_dir(tmp_path, "lines")
+    with caplog.at_level(logging.INFO, logger="gankit"):
+        run_loop(state, run)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
+    assert len(lines) == 2 and lines[-1].startswith("step 10/10 ") and "it/s" in lines[-1] and "ETA" in lines[-1]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorboard") is None, reason="tensorboard not installed")
+def test_tensorboard_events_are_written_when_installed(tmp_path):
+    cfg = load_config("gan-ring", [*TINY, "train.steps=5", "train.log_every=1", "train.progress=none"])
+    run = create_run_dir(tmp_path, "tb")
+    run_loop(build_state(cfg), run)
+    assert any(p.name.startswith("events.out.tfevents") for p in (run / "tb").iterdir())
+
+
+def test_ema_is_the_exponential_average():
+    players = {"g": nn.Linear(3, 3)}
+    ema = make_ema(players, ("g",))
+    start = ema["g"].weight.detach().clone()
+    with torch.no_grad():
+        players["g"].weight.add_(1.0)
+    update_ema(ema, players, 0.9)
+    torch.testing.assert_close(ema["g"].weight, 0.9 * start + 0.1 * players["g"].weight)
+    assert not ema["g"].weight.requires_grad and not ema["g"].training
+
+
+def test_same_seed_same_init_other_seed_other_init():
+    cfg = load_config("gan-ring", TINY)
+    a, b = build_state(cfg), build_state(cfg)
+    assert torch.equal(next(a.variant.players["g"].parameters()), next(b.variant.players["g"].parameters()))
+    assert len(set(derived_seeds(0))) == 3 and derived_seeds(0) != derived_seeds(1)
