@@ -31,6 +31,8 @@ def plot_1d(
     centres = dataset.centres.reshape(-1).numpy()
     lo = min(centres.min() - 5 * dataset.std, np.percentile(x, 0.5) if x.size else centres.min())
     hi = max(centres.max() + 5 * dataset.std, np.percentile(x, 99.5) if x.size else centres.max())
+    pad = 0.05 * (hi - lo)
+    lo, hi = lo - pad, hi + pad
     grid = torch.linspace(float(lo), float(hi), 400)
     fig = _figure(7, 3.6)
     ax = fig.add_subplot()
