@@ -29,14 +29,18 @@ def _setup_logging() -> None:
 
 @app.command()
 def presets() -> None:
-    """List the ready-made experiments with one-line descriptions."""
+    """List the ready-made experiments (and the variants they use) with one-line descriptions."""
     from gankit.config import preset_names, read_preset
+    from gankit.variants import VARIANTS
 
     names = preset_names()
-    width = max(len(n) for n in names)
+    width = max(len(n) for n in [*names, *VARIANTS])
     for name in names:
         description = read_preset(name).get("description", "")
         typer.echo(f"{name:<{width}}  {description}")
+    typer.echo("\nvariants (config key `variant`):")
+    for name, entry in sorted(VARIANTS.items()):
+        typer.echo(f"{name:<{width}}  {entry.description}")
 
 
 @app.command()
