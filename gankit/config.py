@@ -25,9 +25,22 @@ from gankit.errors import GankitError
 
 @dataclass
 class DataConfig:
-    """What the real samples are. Toy fields are read only by the toy distributions."""
+    """What the real samples are.
+
+    Images: ``split`` (train, test, all), ``root`` (folder or .npz path), ``image_size`` (resize to a square),
+    ``resize`` (bilinear, nearest, pad), ``channels`` (1 or 3, to convert a folder), ``labels`` (classes from a
+    folder's sub-directories), ``skip_bad`` (skip unreadable files). Toys: ``mean``, ``std``, ``radius``,
+    ``modes``, ``grid_size``, ``spacing``.
+    """
 
     name: str = "ring"
+    split: str = "train"
+    root: str | None = None
+    image_size: int | None = None
+    resize: str = "bilinear"
+    channels: int | None = None
+    labels: bool = False
+    skip_bad: bool = False
     mean: float = 4.0
     std: float | None = None
     radius: float = 2.0
@@ -76,6 +89,7 @@ class LossConfig:
     """The adversarial game: ``nonsaturating`` (-log D(G(z)) for G) or ``minimax`` (log(1 - D(G(z))))."""
 
     name: str = "nonsaturating"
+    class_weight: float = 1.0
 
 
 @dataclass
@@ -388,8 +402,15 @@ def validate(cfg: Config) -> None:
     _choice("variant", cfg.variant, sorted(VARIANTS))
     _choice("data.name", cfg.data.name, sorted(DATASETS))
     _choice("loss.name", cfg.loss.name, sorted(GAMES))
+    _positive("loss.class_weight", cfg.loss.class_weight, allow_zero=True)
     if not cfg.name or any(c in cfg.name for c in "/\\\0") or cfg.name.startswith("."):
         raise GankitError(f"name must be a plain name without '/' (got {cfg.name!r})")
+    _choice("data.split", cfg.data.split, ["train", "test", "all"])
+    _choice("data.resize", cfg.data.resize, ["bilinear", "nearest", "pad"])
+    if cfg.data.image_size is not None and not 4 <= cfg.data.image_size <= 4096:
+        raise GankitError(f"data.image_size must be between 4 and 4096 pixels (got {cfg.data.image_size})")
+    if cfg.data.channels not in (None, 1, 3):
+        raise GankitError(f"data.channels must be 1 (greyscale) or 3 (colour) (got {cfg.data.channels})")
     if cfg.data.std is not None:
         _positive("data.std", cfg.data.std)
     _positive("data.radius", cfg.data.radius)

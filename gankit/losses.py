@@ -47,6 +47,11 @@ def nonsaturating_g_loss(fake_logits: Tensor) -> Tensor:
     return per_sample(F.softplus(-fake_logits))
 
 
+def classification_loss(class_logits: Tensor, labels: Tensor) -> Tensor:
+    """Per-sample cross-entropy -log softmax(class_logits)[label] (the auxiliary classifier of Odena et al., 2017)."""
+    return F.cross_entropy(class_logits, labels, reduction="none")
+
+
 @dataclass(frozen=True)
 class Game:
     """A pair of losses: the discriminator's (per-sample terms by name) and the generator's."""

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from gankit.data.images import to_unit_range
 from gankit.errors import GankitError
 
 CHUNK = 8192
@@ -32,6 +33,11 @@ def eval_mode(players: dict[str, nn.Module]) -> Iterator[None]:
 def draw_samples(state, n: int, seed: int, *, use_ema: bool = True, labels: Tensor | None = None) -> Tensor:
     """``n`` samples (float32, CPU) from noise seeded by ``seed``, drawn in eval mode."""
     players = state.sampling_players if use_ema else state.variant.players
+    classes = state.variant.num_classes
+    if classes and labels is None:
+        labels = torch.arange(n) % classes  # balanced over the classes
+    if labels is not None and not classes:
+        raise GankitError(f"labels were given but the '{state.cfg.variant}' model is unconditional")
     rng = torch.Generator(device=state.device).manual_seed(seed)
     chunks = []
     with eval_mode(players):
@@ -42,13 +48,25 @@ def draw_samples(state, n: int, seed: int, *, use_ema: bool = True, labels: Tens
     return torch.cat(chunks)
 
 
-def write_picture(state, samples: Tensor, path: Path, title: str = "") -> None:
-    """The run's picture of ``samples``: a density plot with D(x) for 1-D data, a scatter for 2-D data."""
-    from gankit.viz import plot_points
+def snapshot_labels(state, n: int) -> Tensor | None:
+    """For a conditional model's picture: one row per class (as in Mirza & Osindero's MNIST figure)."""
+    classes = state.variant.num_classes
+    if not classes or classes > 100:
+        return None
+    per_row = max(1, n // classes)
+    return torch.arange(classes).repeat_interleave(per_row)
+
+
+def write_picture(state, samples: Tensor, path: Path, title: str = "", nrow: int | None = None) -> None:
+    """The run's picture of ``samples``: an image grid for images, a density plot with D(x) for 1-D data,
+    a scatter against the real data for 2-D data."""
+    from gankit.viz import plot_points, save_image_grid
 
     data = state.data
-    if getattr(data, "kind", None) != "points":
-        raise GankitError(f"no picture for data of kind {getattr(data, 'kind', '?')!r}")
+    if data.kind == "images":
+        side = samples.shape[-1]
+        save_image_grid(to_unit_range(samples), path, nrow=nrow, scale=max(1, 64 // side))
+        return
     probe = None
     if state.variant.probe is not None and data.dim == 1:
         players = state.variant.players
@@ -63,9 +81,14 @@ def write_picture(state, samples: Tensor, path: Path, title: str = "") -> None:
 
 
 def save_samples(state, samples: Tensor, out: Path, labels: Tensor | None = None) -> None:
-    """Write samples to ``out``: ``.npz`` (``samples`` [, ``labels``]) or ``.png`` (a picture)."""
+    """Write samples to ``out``: ``.npz`` (``samples`` [, ``labels``]; images as N, C, H, W in [0, 1]),
+    ``.png`` (a picture), or, for images, a directory of one PNG per sample."""
+    from gankit.viz import save_image, save_image_grid
+
     out = Path(out)
     suffix = out.suffix.lower()
+    if state.data.kind == "images":
+        samples = to_unit_range(samples)
     if suffix == ".npz":
         arrays = {"samples": samples.numpy().astype(np.float32)}
         if labels is not None:
@@ -74,6 +97,15 @@ def save_samples(state, samples: Tensor, out: Path, labels: Tensor | None = None
         np.savez(tmp, **arrays)
         tmp.replace(out)
     elif suffix == ".png":
-        write_picture(state, samples, out, title=f"{state.cfg.name}: {len(samples)} samples")
+        if state.data.kind == "images":
+            per_row = None if labels is None else int((labels == labels[0]).sum())
+            save_image_grid(samples, out, nrow=per_row, scale=max(1, 64 // samples.shape[-1]))
+        else:
+            write_picture(state, samples, out, title=f"{state.cfg.name}: {len(samples)} samples")
+    elif not suffix and state.data.kind == "images":
+        out.mkdir(parents=True, exist_ok=True)
+        width = len(str(len(samples) - 1))
+        for i, image in enumerate(samples):
+            save_image(image, out / f"{i:0{width}d}.png")
     else:
         raise GankitError(f"--out must end in .npz (arrays) or .png (a picture) for this model (got '{out}')")

@@ -88,3 +88,35 @@ def plot_points(dataset, samples: Tensor, path: Path, probe=None, title: str = "
         plot_2d(dataset, samples, path, title=title, real=real)
     else:
         raise ValueError(f"no point plot for {dataset.dim}-D data")
+
+
+def image_grid(images: Tensor, nrow: int | None = None, padding: int = 2, pad_value: float = 1.0) -> np.ndarray:
+    """Tile (N, C, H, W) images in [0, 1] into one uint8 array (H', W', C) with ``nrow`` images per row."""
+    images = images.detach().float().cpu().clamp(0, 1)
+    n, c, h, w = images.shape
+    nrow = nrow or max(1, int(np.ceil(np.sqrt(n))))
+    rows = int(np.ceil(n / nrow))
+    grid = torch.full((c, rows * (h + padding) + padding, nrow * (w + padding) + padding), pad_value)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        top, left = padding + r * (h + padding), padding + col * (w + padding)
+        grid[:, top : top + h, left : left + w] = images[i]
+    array = (grid * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return array[:, :, 0] if c == 1 else array
+
+
+def save_image_grid(images: Tensor, path: Path, nrow: int | None = None, scale: int = 1) -> None:
+    """Write an image grid as PNG; ``scale`` enlarges small images (nearest neighbour) so they can be seen."""
+    from PIL import Image
+
+    img = Image.fromarray(image_grid(images, nrow))
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
+    img.save(path)
+
+
+def save_image(image: Tensor, path: Path) -> None:
+    """One (C, H, W) image in [0, 1] as PNG."""
+    from PIL import Image
+
+    Image.fromarray(image_grid(image[None], nrow=1, padding=0)).save(path)

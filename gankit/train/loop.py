@@ -182,10 +182,13 @@ def _checkpoint_config(payload: dict[str, Any], path: Path) -> Config:
 
 def _snapshot(state: TrainState, path: Path, fixed_seed: int) -> None:
     """Draw the run's picture from fixed noise (EMA generator when enabled), without touching training RNG."""
-    from gankit.sampling import draw_samples, write_picture
+    from gankit.sampling import draw_samples, snapshot_labels, write_picture
 
-    samples = draw_samples(state, state.cfg.train.sample_n, fixed_seed)
-    write_picture(state, samples, path, title=f"{state.cfg.name} — step {state.step}")
+    labels = snapshot_labels(state, state.cfg.train.sample_n)
+    n = state.cfg.train.sample_n if labels is None else len(labels)
+    samples = draw_samples(state, n, fixed_seed, labels=labels)
+    nrow = None if labels is None else n // state.variant.num_classes
+    write_picture(state, samples, path, title=f"{state.cfg.name} — step {state.step}", nrow=nrow)
 
 
 def _open_tensorboard(folder: Path) -> Any:

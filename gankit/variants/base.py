@@ -53,7 +53,8 @@ class Variant:
     ``players``: named networks. ``groups``: optimiser group -> the players it updates. ``optimizers``:
     group -> optimiser. ``steps``: the ordered phases. ``generate(players, n, rng, labels)`` turns noise into
     samples; ``probe(players, x)`` gives D(x) as a probability, for plots; ``ema_players``: the players an
-    exponential moving average is kept of when ``train.ema`` > 0. ``state``: variant state that must be
+    exponential moving average is kept of when ``train.ema`` > 0; ``num_classes`` > 0 marks a conditional
+    variant, whose ``generate`` takes one label per sample. ``state``: variant state that must be
     checkpointed (image pools, running averages): a dict of tensors, numbers and lists.
     """
 
@@ -64,6 +65,7 @@ class Variant:
     generate: Callable[..., Tensor]
     probe: Callable[[dict[str, nn.Module], Tensor], Tensor] | None = None
     ema_players: tuple[str, ...] = ("g",)
+    num_classes: int = 0
     schedulers: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
 
@@ -76,6 +78,11 @@ def make_optimizer(params: list[nn.Parameter], cfg: OptimizerConfig) -> torch.op
     if cfg.name == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     raise ValueError(f"unknown optimiser {cfg.name!r}")  # validate() rejects it before this point
+
+
+def random_labels(n: int, num_classes: int, rng: torch.Generator, device: torch.device) -> Tensor:
+    """Labels drawn uniformly from ``rng``, for the fake half of a conditional game."""
+    return torch.randint(num_classes, (n,), generator=rng, device=device)
 
 
 def latent(n: int, z_dim: int, prior: str, rng: torch.Generator, device: torch.device) -> Tensor:

@@ -1,0 +1,95 @@
+"""Conditional GANs: G(z, y) and D(x, y) model p(x | y).
+
+- ``cgan``: the label is an input of both players (Mirza & Osindero, 2014): one-hot concatenated to z in G,
+  one-hot planes concatenated to the image in D.
+- ``projection``: D adds the projection term <embed(y), phi(x)> to its logit (Miyato & Koyama, 2018).
+- ``acgan``: D is unconditional but has an auxiliary classifier head; both players also minimise the class
+  cross-entropy, weighted by ``loss.class_weight`` (Odena et al., 2017).
+
+Real labels come with the batch; fake labels are drawn uniformly at random.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from gankit.config import Config
+from gankit.errors import GankitError
+from gankit.losses import GAMES, classification_loss
+from gankit.nets import build_discriminator, build_generator
+from gankit.variants.base import Step, StepContext, Variant, latent, make_optimizer, random_labels, register
+
+
+def _build_conditional(cfg: Config, data: Any, device: torch.device, conditioning: str) -> Variant:
+    classes = getattr(data, "num_classes", 0)
+    if not classes:
+        raise GankitError(f"variant '{cfg.variant}' needs labelled data; '{cfg.data.name}' has no labels (for a folder, --set data.labels=true)")
+    game = GAMES[cfg.loss.name]
+    z_dim, prior, weight = cfg.model.z_dim, cfg.model.z_prior, cfg.loss.class_weight
+    auxiliary = conditioning == "aux"
+    players = {
+        "g": build_generator(cfg.model.g, z_dim, data.shape, num_classes=classes).to(device),
+        "d": build_discriminator(cfg.model.d, data.shape, num_classes=classes, conditioning=conditioning).to(device),
+    }
+
+    def discriminate(d: nn.Module, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+        return d.heads(x, None if auxiliary else y)
+
+    def d_objective(ctx: StepContext) -> dict[str, Tensor]:
+        real, y_real = ctx.batch["x"], ctx.batch["y"]
+        y_fake = random_labels(ctx.n, classes, ctx.rng, ctx.device)
+        with torch.no_grad():
+            fake = ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device), y_fake)
+        out_real, out_fake = discriminate(ctx.players["d"], real, y_real), discriminate(ctx.players["d"], fake, y_fake)
+        losses = game.d_loss(out_real["logits"], out_fake["logits"])
+        if auxiliary:
+            losses["d_class_real"] = weight * classification_loss(out_real["class_logits"], y_real)
+            losses["d_class_fake"] = weight * classification_loss(out_fake["class_logits"], y_fake)
+        return losses
+
+    def g_objective(ctx: StepContext) -> dict[str, Tensor]:
+        y_fake = random_labels(ctx.n, classes, ctx.rng, ctx.device)
+        fake = ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device), y_fake)
+        out = discriminate(ctx.players["d"], fake, y_fake)
+        losses = {"g": game.g_loss(out["logits"])}
+        if auxiliary:
+            losses["g_class"] = weight * classification_loss(out["class_logits"], y_fake)
+        return losses
+
+    def generate(players: dict[str, nn.Module], n: int, rng: torch.Generator, labels: Tensor | None = None) -> Tensor:
+        if labels is None:
+            labels = torch.arange(n, device=rng.device) % classes
+        return players["g"](latent(n, z_dim, prior, rng, rng.device), labels.to(rng.device))
+
+    return Variant(
+        players=players,
+        groups={"g": ("g",), "d": ("d",)},
+        optimizers={
+            "g": make_optimizer(list(players["g"].parameters()), cfg.optim.g),
+            "d": make_optimizer(list(players["d"].parameters()), cfg.optim.d),
+        },
+        steps=[
+            Step("d", updates=("d",), objective=d_objective, repeat=cfg.train.d_steps),
+            Step("g", updates=("g",), objective=g_objective, uses_data=False),
+        ],
+        generate=generate,
+        num_classes=classes,
+    )
+
+
+@register("cgan", "Mirza & Osindero (2014): label concatenated to G's noise and to D's input")
+def build_cgan(cfg: Config, data: Any, device: torch.device) -> Variant:
+    return _build_conditional(cfg, data, device, "concat")
+
+
+@register("projection", "Miyato & Koyama (2018): projection discriminator, logit + <embed(y), phi(x)>")
+def build_projection(cfg: Config, data: Any, device: torch.device) -> Variant:
+    return _build_conditional(cfg, data, device, "projection")
+
+
+@register("acgan", "Odena et al. (2017): auxiliary classifier GAN, D also predicts the class")
+def build_acgan(cfg: Config, data: Any, device: torch.device) -> Variant:
+    return _build_conditional(cfg, data, device, "aux")
