@@ -93,6 +93,8 @@ def sample(
     no_ema: Annotated[bool, typer.Option("--no-ema", help="use the raw generator, not its moving average")] = False,
 ) -> None:
     """Draw N samples from a run's last checkpoint."""
+    import torch
+
     from gankit.sampling import draw_samples, save_samples
     from gankit.train.loop import load_run
 
@@ -102,13 +104,69 @@ def sample(
         raise GankitError(f"--seed must be zero or more (got {seed})")
     _check_output(out)
     _, state, _ = load_run(run_dir)
+    labels = None
     if label is not None:
-        raise GankitError(f"--label is for conditional models; {run_dir} ({state.cfg.variant}) is unconditional")
-    if not out.suffix:
+        classes = state.variant.num_classes
+        if not classes:
+            raise GankitError(f"--label is for conditional models; {run_dir} ({state.cfg.variant}) is unconditional")
+        if not 0 <= label < classes:
+            raise GankitError(f"--label must be between 0 and {classes - 1} for this model (got {label})")
+        labels = torch.full((n,), label, dtype=torch.long)
+    elif state.variant.num_classes:
+        labels = torch.arange(n) % state.variant.num_classes
+    if not out.suffix and state.data.kind != "images":
         raise GankitError(f"a directory of per-sample PNGs is for image models; {state.cfg.data.name} samples are points: use --out {out}.npz or {out}.png")
-    samples = draw_samples(state, n, seed, use_ema=not no_ema)
-    save_samples(state, samples, out)
+    samples = draw_samples(state, n, seed, use_ema=not no_ema, labels=labels)
+    save_samples(state, samples, out, labels=labels)
     typer.echo(str(out))
+
+
+@app.command()
+def interpolate(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory of an image model")],
+    out: Annotated[Path, typer.Option("--out", help="OUT.png (a grid, one path per row) or OUT.gif (an animation)")] = Path("interpolation.png"),
+    steps: Annotated[int, typer.Option("--steps", help="images per path (PNG) or per leg (GIF)")] = 10,
+    rows: Annotated[int, typer.Option("--rows", help="number of paths")] = 8,
+    seed: Annotated[int, typer.Option("--seed", help="noise seed")] = 0,
+    no_ema: Annotated[bool, typer.Option("--no-ema", help="use the raw generator, not its moving average")] = False,
+) -> None:
+    """Spherical interpolation in z between random points: a PNG strip per row, or a looping GIF."""
+    from gankit.sampling import interpolation_frames
+    from gankit.train.loop import load_run
+    from gankit.viz import image_grid, save_gif
+
+    if steps < 2 or rows < 1:
+        raise GankitError(f"--steps must be at least 2 and --rows at least 1 (got {steps}, {rows})")
+    suffix = out.suffix.lower()
+    if suffix not in (".png", ".gif"):
+        raise GankitError(f"--out must end in .png or .gif (got '{out}')")
+    _check_output(out)
+    _, state, _ = load_run(run_dir)
+    if suffix == ".png":
+        from PIL import Image
+
+        frames = interpolation_frames(state, rows, steps, seed, use_ema=not no_ema)
+        Image.fromarray(image_grid(frames.reshape(-1, *frames.shape[2:]), nrow=steps)).save(out)
+    else:
+        frames = interpolation_frames(state, rows, steps, seed, keyframes=4, use_ema=not no_ema)
+        scale = max(1, 64 // frames.shape[-1])
+        pictures = []
+        for t in range(frames.shape[1]):
+            grid = image_grid(frames[:, t], nrow=min(rows, 8))
+            pictures.append(grid.repeat(scale, 0).repeat(scale, 1))
+        save_gif(pictures, out)
+    typer.echo(str(out))
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    seed: Annotated[int, typer.Option("--seed", help="noise seed for the interpolation")] = 0,
+) -> None:
+    """Write RUN_DIR/report.md: loss curves, latest samples, an interpolation and the metrics of eval.json."""
+    from gankit.report import write_report
+
+    typer.echo(str(write_report(run_dir, seed=seed)))
 
 
 @app.command(name="eval")

@@ -98,7 +98,8 @@ def save_samples(state, samples: Tensor, out: Path, labels: Tensor | None = None
         tmp.replace(out)
     elif suffix == ".png":
         if state.data.kind == "images":
-            per_row = None if labels is None else int((labels == labels[0]).sum())
+            varied = labels is not None and len(torch.unique(labels)) > 1 and state.variant.num_classes <= 100
+            per_row = state.variant.num_classes if varied else None  # labels cycle 0..K-1: one class per column
             save_image_grid(samples, out, nrow=per_row, scale=max(1, 64 // samples.shape[-1]))
         else:
             write_picture(state, samples, out, title=f"{state.cfg.name}: {len(samples)} samples")
@@ -109,3 +110,34 @@ def save_samples(state, samples: Tensor, out: Path, labels: Tensor | None = None
             save_image(image, out / f"{i:0{width}d}.png")
     else:
         raise GankitError(f"--out must end in .npz (arrays) or .png (a picture) for this model (got '{out}')")
+
+
+def slerp(z0: Tensor, z1: Tensor, t: Tensor) -> Tensor:
+    """Spherical interpolation between rows of z0 and z1 at fractions t (White, 2016): stays on the shell
+    where Gaussian noise lives, unlike a straight line through the origin's low-density middle."""
+    a, b = z0 / z0.norm(dim=-1, keepdim=True), z1 / z1.norm(dim=-1, keepdim=True)
+    omega = torch.acos((a * b).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so) * z0 + (torch.sin(t * omega) / so) * z1
+
+
+@torch.no_grad()
+def interpolation_frames(state, rows: int, steps: int, seed: int, *, keyframes: int = 1, use_ema: bool = True) -> Tensor:
+    """Images along spherical paths in z: ``rows`` paths through ``keyframes + 1`` random points, ``steps``
+    images per leg. Returns (rows, keyframes * steps, C, H, W) in [0, 1]; conditional models keep one class per row."""
+    from gankit.variants.base import latent
+
+    v = state.variant
+    if state.data.kind != "images" or v.decode is None:
+        raise GankitError(f"interpolation is for image generators; '{state.cfg.name}' makes {state.data.kind}")
+    players = state.sampling_players if use_ema else v.players
+    rng = torch.Generator(device=state.device).manual_seed(seed)
+    points = latent(rows * (keyframes + 1), v.z_dim, v.z_prior, rng, state.device).reshape(keyframes + 1, rows, v.z_dim)
+    if keyframes > 1:
+        points[-1] = points[0]  # a closed loop, for animations
+    t = torch.linspace(0, 1, steps + 1, device=state.device)[:-1] if keyframes > 1 else torch.linspace(0, 1, steps, device=state.device)
+    zs = torch.cat([slerp(points[k][:, None], points[k + 1][:, None], t[None, :, None]) for k in range(keyframes)], dim=1)
+    labels = (torch.arange(rows) % v.num_classes).repeat_interleave(zs.shape[1]) if v.num_classes else None
+    with eval_mode(players):
+        images = v.decode(players, zs.reshape(-1, v.z_dim), None if labels is None else labels.to(state.device))
+    return to_unit_range(images.float().cpu()).reshape(rows, zs.shape[1], *images.shape[1:])

@@ -120,3 +120,29 @@ def save_image(image: Tensor, path: Path) -> None:
     from PIL import Image
 
     Image.fromarray(image_grid(image[None], nrow=1, padding=0)).save(path)
+
+
+def save_gif(frames: list[np.ndarray], path: Path, fps: int = 12) -> None:
+    """An animated GIF that loops forever, from uint8 frames (H, W) or (H, W, 3)."""
+    from PIL import Image
+
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0, optimize=False)
+
+
+def plot_losses(records: list[dict], path: Path, title: str = "") -> None:
+    """Loss curves from metrics.jsonl records, one line per loss."""
+    keys = [k for k in records[0] if k not in ("step", "time")] if records else []
+    fig = _figure(7, 3.6)
+    ax = fig.add_subplot()
+    steps = [r["step"] for r in records]
+    for key in keys:
+        ax.plot(steps, [r.get(key, np.nan) for r in records], label=key, linewidth=1.2)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (batch mean)")
+    ax.grid(alpha=0.3)
+    if keys:
+        ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.savefig(path)

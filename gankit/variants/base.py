@@ -54,7 +54,8 @@ class Variant:
     group -> optimiser. ``steps``: the ordered phases. ``generate(players, n, rng, labels)`` turns noise into
     samples; ``probe(players, x)`` gives D(x) as a probability, for plots; ``ema_players``: the players an
     exponential moving average is kept of when ``train.ema`` > 0; ``num_classes`` > 0 marks a conditional
-    variant, whose ``generate`` takes one label per sample. ``state``: variant state that must be
+    variant, whose ``generate`` takes one label per sample. ``decode(players, z, labels)`` maps given noise
+    (``z_dim``-dimensional, ``z_prior``) to samples, for latent interpolations. ``state``: variant state that must be
     checkpointed (image pools, running averages): a dict of tensors, numbers and lists.
     """
 
@@ -66,6 +67,9 @@ class Variant:
     probe: Callable[[dict[str, nn.Module], Tensor], Tensor] | None = None
     ema_players: tuple[str, ...] = ("g",)
     num_classes: int = 0
+    z_dim: int = 0
+    z_prior: str = "normal"
+    decode: Callable[..., Tensor] | None = None
     schedulers: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
 

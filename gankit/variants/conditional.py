@@ -59,10 +59,13 @@ def _build_conditional(cfg: Config, data: Any, device: torch.device, conditionin
             losses["g_class"] = weight * classification_loss(out["class_logits"], y_fake)
         return losses
 
-    def generate(players: dict[str, nn.Module], n: int, rng: torch.Generator, labels: Tensor | None = None) -> Tensor:
+    def decode(players: dict[str, nn.Module], z: Tensor, labels: Tensor | None = None) -> Tensor:
         if labels is None:
-            labels = torch.arange(n, device=rng.device) % classes
-        return players["g"](latent(n, z_dim, prior, rng, rng.device), labels.to(rng.device))
+            labels = torch.arange(len(z), device=z.device) % classes
+        return players["g"](z, labels.to(z.device))
+
+    def generate(players: dict[str, nn.Module], n: int, rng: torch.Generator, labels: Tensor | None = None) -> Tensor:
+        return decode(players, latent(n, z_dim, prior, rng, rng.device), labels)
 
     return Variant(
         players=players,
@@ -77,6 +80,9 @@ def _build_conditional(cfg: Config, data: Any, device: torch.device, conditionin
         ],
         generate=generate,
         num_classes=classes,
+        z_dim=z_dim,
+        z_prior=prior,
+        decode=decode,
     )
 
 

@@ -36,8 +36,11 @@ def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
         fake = ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device))
         return {"g": game.g_loss(ctx.players["d"](fake))}
 
+    def decode(players: dict[str, nn.Module], z: Tensor, labels: Tensor | None = None) -> Tensor:
+        return players["g"](z)
+
     def generate(players: dict[str, nn.Module], n: int, rng: torch.Generator, labels: Tensor | None = None) -> Tensor:
-        return players["g"](latent(n, z_dim, prior, rng, rng.device))
+        return decode(players, latent(n, z_dim, prior, rng, rng.device))
 
     def probe(players: dict[str, nn.Module], x: Tensor) -> Tensor:
         return game.probability(players["d"](x)).reshape(-1)
@@ -55,4 +58,7 @@ def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
         ],
         generate=generate,
         probe=probe,
+        z_dim=z_dim,
+        z_prior=prior,
+        decode=decode,
     )

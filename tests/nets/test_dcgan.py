@@ -1,0 +1,76 @@
+"""DCGAN follows the lectures' guidelines: strided convolutions, no pooling, BN placement, ReLU/tanh, LeakyReLU."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from gankit.errors import GankitError
+from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_layout
+
+
+@pytest.mark.parametrize(("size", "channels"), [(28, 1), (32, 1), (32, 3), (64, 1), (64, 3), (16, 1)])
+def test_output_shapes(size, channels):
+    g, d = DCGANGenerator(16, (channels, size, size), width=8), DCGANDiscriminator((channels, size, size), width=8)
+    x = g(torch.randn(5, 16))
+    assert x.shape == (5, channels, size, size)
+    assert x.min() >= -1 and x.max() <= 1
+    assert d(x).shape == (5, 1)
+    heads = d.heads(x)
+    assert heads["features"].shape[0] == 5
+
+
+def _ordered(module: nn.Module) -> list[nn.Module]:
+    return [m for m in module.modules() if not isinstance(m, nn.Sequential) and m is not module and list(m.children()) == []]
+
+
+@pytest.mark.parametrize("size", [28, 32, 64])
+def test_guidelines(size):
+    g, d = DCGANGenerator(16, (3, size, size), width=8), DCGANDiscriminator((3, size, size), width=8)
+    for net in (g, d):
+        assert not any(isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Linear)) for m in net.modules())
+    g_layers = _ordered(g)
+    assert isinstance(g_layers[-1], nn.Tanh) and isinstance(g_layers[-2], nn.ConvTranspose2d)  # no BN on G's output
+    convs = [i for i, m in enumerate(g_layers) if isinstance(m, nn.ConvTranspose2d)]
+    for i in convs[:-1]:  # every other G layer: ConvT -> BN -> ReLU
+        assert isinstance(g_layers[i + 1], nn.BatchNorm2d) and isinstance(g_layers[i + 2], nn.ReLU)
+    assert all(m.stride == (2, 2) for m in (g_layers[i] for i in convs[1:]))
+    d_layers = _ordered(d.body)
+    assert isinstance(d_layers[0], nn.Conv2d) and isinstance(d_layers[1], nn.LeakyReLU)  # no BN on D's input
+    assert d_layers[1].negative_slope == 0.2
+    d_convs = [i for i, m in enumerate(d_layers) if isinstance(m, nn.Conv2d)]
+    assert all(d_layers[i].stride == (2, 2) for i in d_convs)
+    for i in d_convs[1:]:
+        assert isinstance(d_layers[i + 1], nn.BatchNorm2d) and isinstance(d_layers[i + 2], nn.LeakyReLU)
+
+
+def test_init_is_normal_0_02():
+    torch.manual_seed(0)
+    g = DCGANGenerator(100, (1, 64, 64), width=64)
+    weights = torch.cat([m.weight.flatten() for m in g.modules() if isinstance(m, nn.ConvTranspose2d)])
+    assert abs(weights.mean().item()) < 1e-3 and weights.std().item() == pytest.approx(0.02, rel=0.02)
+    bn = torch.cat([m.weight.flatten() for m in g.modules() if isinstance(m, nn.BatchNorm2d)])
+    assert bn.mean().item() == pytest.approx(1.0, abs=0.01)
+
+
+def test_conditioning_changes_outputs_per_label():
+    g = DCGANGenerator(8, (1, 28, 28), width=8, num_classes=10).eval()
+    z = torch.randn(1, 8).repeat(2, 1)
+    a, b = g(z, torch.tensor([1, 2]))
+    assert not torch.equal(a, b)
+    for mode in ("concat", "projection"):
+        d = DCGANDiscriminator((1, 28, 28), width=8, num_classes=10, conditioning=mode).eval()
+        x = torch.randn(1, 1, 28, 28).repeat(2, 1, 1, 1)
+        out = d(x, torch.tensor([3, 4]))
+        assert out.shape == (2, 1) and out[0] != out[1]
+    aux = DCGANDiscriminator((1, 28, 28), width=8, num_classes=10, conditioning="aux")
+    assert aux.heads(torch.randn(3, 1, 28, 28))["class_logits"].shape == (3, 10)
+
+
+def test_unsupported_sizes_are_user_errors():
+    with pytest.raises(GankitError, match="4\\*2\\^k"):
+        dcgan_layout(30)
+    with pytest.raises(GankitError, match="square"):
+        DCGANGenerator(8, (1, 28, 32))
+    assert dcgan_layout(28) == (7, 2) and dcgan_layout(64) == (4, 4)
