@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 BENCH_SEEDS ?= 3
 
-.PHONY: install demo test test-all lint bench bench-toy clean
+.PHONY: install demo judge test test-all lint bench bench-toy bench-images clean
 
 install: $(VENV)/.installed
 
@@ -17,10 +17,19 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install
-	$(VENV)/bin/gankit train gan-ring --runs-dir runs | tee .demo-run
-	$(VENV)/bin/gankit eval $$(tail -n 1 .demo-run) --metrics modes
-	$(VENV)/bin/gankit sample $$(tail -n 1 .demo-run) --n 2500 --out $$(tail -n 1 .demo-run)/samples.png
-	@echo "pictures: $$(tail -n 1 .demo-run)/samples/  metrics: $$(tail -n 1 .demo-run)/eval.json"
+	@start=$$(date +%s); \
+	$(VENV)/bin/gankit train dcgan-mnist --runs-dir runs | tee .demo-run && run=$$(tail -n 1 .demo-run) && \
+	$(VENV)/bin/gankit sample $$run --n 10000 --out $$run/samples-10k.npz && \
+	$(VENV)/bin/gankit sample $$run --n 100 --out $$run/samples-grid.png && \
+	$(VENV)/bin/gankit interpolate $$run --out $$run/interpolation.gif && \
+	$(VENV)/bin/gankit eval $$run --metrics judge --n 10000 && \
+	$(VENV)/bin/gankit report $$run && \
+	echo "" && echo "demo done in $$(( $$(date +%s) - start )) s (including install checks)" && \
+	echo "report:   $$run/report.md" && echo "pictures: $$run/samples/ $$run/samples-grid.png $$run/interpolation.gif $$run/report/" && \
+	echo "metrics:  $$run/eval.json"
+
+judge: install
+	$(PY) scripts/train_judge.py
 
 test: install
 	$(PY) -m pytest -q -m "not slow" -p no:cacheprovider
@@ -31,10 +40,13 @@ test-all: install
 lint: install
 	$(VENV)/bin/ruff check gankit tests bench
 
-bench: bench-toy
+bench: bench-toy bench-images
 
 bench-toy: install
 	$(PY) bench/toy.py --seeds $(BENCH_SEEDS) --out docs/results/toy.md
+
+bench-images: install
+	$(PY) bench/images.py --out docs/results/images.md
 
 clean:
 	rm -rf $(VENV) .demo-run
