@@ -142,19 +142,22 @@ def interpolate(
         raise GankitError(f"--out must end in .png or .gif (got '{out}')")
     _check_output(out)
     _, state, _ = load_run(run_dir)
-    if suffix == ".png":
-        from PIL import Image
+    try:
+        if suffix == ".png":
+            from PIL import Image
 
-        frames = interpolation_frames(state, rows, steps, seed, use_ema=not no_ema)
-        Image.fromarray(image_grid(frames.reshape(-1, *frames.shape[2:]), nrow=steps)).save(out)
-    else:
-        frames = interpolation_frames(state, rows, steps, seed, keyframes=4, use_ema=not no_ema)
-        scale = max(1, 64 // frames.shape[-1])
-        pictures = []
-        for t in range(frames.shape[1]):
-            grid = image_grid(frames[:, t], nrow=min(rows, 8))
-            pictures.append(grid.repeat(scale, 0).repeat(scale, 1))
-        save_gif(pictures, out)
+            frames = interpolation_frames(state, rows, steps, seed, use_ema=not no_ema)
+            Image.fromarray(image_grid(frames.reshape(-1, *frames.shape[2:]), nrow=steps)).save(out)
+        else:
+            frames = interpolation_frames(state, rows, steps, seed, keyframes=4, use_ema=not no_ema)
+            scale = max(1, 64 // frames.shape[-1])
+            pictures = []
+            for t in range(frames.shape[1]):
+                grid = image_grid(frames[:, t], nrow=min(rows, 8))
+                pictures.append(grid.repeat(scale, 0).repeat(scale, 1))
+            save_gif(pictures, out)
+    except OSError as exc:
+        raise GankitError(f"cannot write {out}: {exc.strerror or exc}; choose another --out") from None
     typer.echo(str(out))
 
 
@@ -189,23 +192,31 @@ def eval_(
     typer.echo(str(Path(run_dir) / "eval.json"))
 
 
+def _print_error(message: str) -> None:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+
+
 def main() -> None:
     _setup_logging()
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
     except GankitError as exc:
-        message = " ".join(str(exc).split())
-        print(f"error: {message}", file=sys.stderr)
+        _print_error(str(exc))
         sys.exit(2)
     except KeyboardInterrupt:
-        print("interrupted; `gankit resume RUN_DIR` continues from the last checkpoint", file=sys.stderr)
-        sys.exit(130)
-    except Exception as exc:  # click's usage errors: print them on one line, exit 2
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            print(f"error: {' '.join(exc.format_message().split())}; see `gankit --help`", file=sys.stderr)
+        rc = 130
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:
+        # Usage errors from typer's click (bundled or not): duck-typed, printed on one line.
+        if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
+            message = exc.format_message()
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                print(message, file=sys.stderr)
+            else:
+                _print_error(f"{message}; see `gankit --help`")
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
         raise
+    if rc == 130:
+        print("interrupted; `gankit resume RUN_DIR` continues from the last checkpoint", file=sys.stderr)
+    sys.exit(rc if isinstance(rc, int) else 0)

@@ -445,8 +445,8 @@ def validate(cfg: Config) -> None:
     t = cfg.train
     for key in ("steps", "batch_size", "d_steps", "log_every", "sample_every", "ckpt_every", "sample_n"):
         _positive(f"train.{key}", getattr(t, key))
-    if t.seed < 0:
-        raise GankitError(f"train.seed must be zero or more (got {t.seed})")
+    if not 0 <= t.seed < 2**32:
+        raise GankitError(f"train.seed must be between 0 and 2**32 - 1 (got {t.seed})")
     _choice("train.device", t.device, ["auto", "cpu", "cuda"])
     _choice("train.progress", t.progress, ["auto", "bar", "lines", "none", "off"])
     if not 0.0 <= t.ema < 1.0:

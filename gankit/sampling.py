@@ -81,6 +81,15 @@ def write_picture(state, samples: Tensor, path: Path, title: str = "", nrow: int
 
 
 def save_samples(state, samples: Tensor, out: Path, labels: Tensor | None = None) -> None:
+    """Write samples (see :func:`_write_samples`); a failed write is a GankitError and leaves no partial file."""
+    try:
+        _write_samples(state, samples, out, labels)
+    except OSError as exc:
+        Path(out).with_name(f".{Path(out).stem}.tmp.npz").unlink(missing_ok=True)
+        raise GankitError(f"cannot write {out}: {exc.strerror or exc}; choose another --out") from None
+
+
+def _write_samples(state, samples: Tensor, out: Path, labels: Tensor | None = None) -> None:
     """Write samples to ``out``: ``.npz`` (``samples`` [, ``labels``]; images as N, C, H, W in [0, 1]),
     ``.png`` (a picture), or, for images, a directory of one PNG per sample."""
     from gankit.viz import save_image, save_image_grid
