@@ -105,6 +105,7 @@ class TrainConfig:
     device: str = "auto"
     ema: float = 0.0
     ema_start: int = 0
+    augment: str = ""
     progress: str = "auto"
 
 
@@ -452,3 +453,7 @@ def validate(cfg: Config) -> None:
     if not 0.0 <= t.ema < 1.0:
         raise GankitError(f"train.ema is the EMA decay of the generator, in [0, 1) with 0 = off (got {t.ema})")
     _positive("train.ema_start", t.ema_start, allow_zero=True)
+    from gankit.augment import AUGMENTS, parse_augment
+
+    for name in parse_augment(t.augment):
+        _choice("train.augment", name, sorted(AUGMENTS))

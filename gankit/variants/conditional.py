@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from gankit.augment import make_augment
 from gankit.config import Config
 from gankit.errors import GankitError
 from gankit.losses import GAMES, classification_loss
@@ -30,20 +31,21 @@ def _build_conditional(cfg: Config, data: Any, device: torch.device, conditionin
     game = GAMES[cfg.loss.name]
     z_dim, prior, weight = cfg.model.z_dim, cfg.model.z_prior, cfg.loss.class_weight
     auxiliary = conditioning == "aux"
+    augment = make_augment(cfg.train.augment)  # DiffAugment: random differentiable transforms of both real and fake inputs of D
     players = {
         "g": build_generator(cfg.model.g, z_dim, data.shape, num_classes=classes).to(device),
         "d": build_discriminator(cfg.model.d, data.shape, num_classes=classes, conditioning=conditioning).to(device),
     }
 
-    def discriminate(d: nn.Module, x: Tensor, y: Tensor) -> dict[str, Tensor]:
-        return d.heads(x, None if auxiliary else y)
+    def discriminate(d: nn.Module, x: Tensor, y: Tensor, rng: torch.Generator) -> dict[str, Tensor]:
+        return d.heads(augment(x, rng), None if auxiliary else y)
 
     def d_objective(ctx: StepContext) -> dict[str, Tensor]:
         real, y_real = ctx.batch["x"], ctx.batch["y"]
         y_fake = random_labels(ctx.n, classes, ctx.rng, ctx.device)
         with torch.no_grad():
             fake = ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device), y_fake)
-        out_real, out_fake = discriminate(ctx.players["d"], real, y_real), discriminate(ctx.players["d"], fake, y_fake)
+        out_real, out_fake = discriminate(ctx.players["d"], real, y_real, ctx.rng), discriminate(ctx.players["d"], fake, y_fake, ctx.rng)
         losses = game.d_loss(out_real["logits"], out_fake["logits"])
         if auxiliary:
             losses["d_class_real"] = weight * classification_loss(out_real["class_logits"], y_real)
@@ -53,7 +55,7 @@ def _build_conditional(cfg: Config, data: Any, device: torch.device, conditionin
     def g_objective(ctx: StepContext) -> dict[str, Tensor]:
         y_fake = random_labels(ctx.n, classes, ctx.rng, ctx.device)
         fake = ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device), y_fake)
-        out = discriminate(ctx.players["d"], fake, y_fake)
+        out = discriminate(ctx.players["d"], fake, y_fake, ctx.rng)
         losses = {"g": game.g_loss(out["logits"])}
         if auxiliary:
             losses["g_class"] = weight * classification_loss(out["class_logits"], y_fake)

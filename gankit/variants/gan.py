@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from gankit.augment import make_augment
 from gankit.config import Config
 from gankit.losses import GAMES
 from gankit.nets import build_discriminator, build_generator
@@ -21,6 +22,7 @@ from gankit.variants.base import Step, StepContext, Variant, latent, make_optimi
 def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
     game = GAMES[cfg.loss.name]
     z_dim, prior = cfg.model.z_dim, cfg.model.z_prior
+    augment = make_augment(cfg.train.augment)  # DiffAugment: random differentiable transforms of both real and fake inputs of D
     players = {
         "g": build_generator(cfg.model.g, z_dim, data.shape).to(device),
         "d": build_discriminator(cfg.model.d, data.shape).to(device),
@@ -30,11 +32,11 @@ def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
         real = ctx.batch["x"]
         with torch.no_grad():
             fake = ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device))
-        return game.d_loss(ctx.players["d"](real), ctx.players["d"](fake))
+        return game.d_loss(ctx.players["d"](augment(real, ctx.rng)), ctx.players["d"](augment(fake, ctx.rng)))
 
     def g_objective(ctx: StepContext) -> dict[str, Tensor]:
         fake = ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device))
-        return {"g": game.g_loss(ctx.players["d"](fake))}
+        return {"g": game.g_loss(ctx.players["d"](augment(fake, ctx.rng)))}
 
     def decode(players: dict[str, nn.Module], z: Tensor, labels: Tensor | None = None) -> Tensor:
         return players["g"](z)
