@@ -37,5 +37,5 @@ def test_gradients_flow_and_generator_makes_it_reproducible():
 
 
 def test_unknown_augment_is_refused():
-    with pytest.raises(GankitError, match="train.augment"):
+    with pytest.raises(GankitError, match=r"train\.augment"):
         load_config("dcgan-mnist", ["train.augment=translation,rotate"])

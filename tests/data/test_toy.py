@@ -40,7 +40,7 @@ def test_gaussian_1d_is_the_seeds_example():
 def test_samples_spread_around_their_nearest_centre_with_the_given_std(name: str):
     data = build_dataset(DataConfig(name=name))
     x = data.sample(50_000, torch.Generator().manual_seed(1))
-    distance, nearest = torch.cdist(x, data.centres).min(dim=1)
+    _, nearest = torch.cdist(x, data.centres).min(dim=1)
     per_axis_std = (x - data.centres[nearest]).std(dim=0)
     torch.testing.assert_close(per_axis_std, torch.full((data.dim,), data.std), rtol=0.03, atol=0)
     counts = torch.bincount(nearest, minlength=len(data.centres)).float()
