@@ -134,7 +134,7 @@ def test_folder_skip_bad_and_channel_conversion(tmp_path, caplog):
 
 
 def test_folder_needs_a_root(tmp_path):
-    with pytest.raises(GankitError, match="needs data.root"):
+    with pytest.raises(GankitError, match=r"needs data\.root"):
         build_dataset(DataConfig(name="folder"))
     with pytest.raises(GankitError, match="not a directory"):
         build_dataset(DataConfig(name="folder", root=str(tmp_path / "nope")))
@@ -172,7 +172,7 @@ def test_npz_missing_and_corrupt(tmp_path):
         build_dataset(DataConfig(name="npz", root=str(tmp_path / "no.npz")))
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"garbage")
-    with pytest.raises(GankitError, match="not a readable .npz"):
+    with pytest.raises(GankitError, match=r"not a readable \.npz"):
         build_dataset(DataConfig(name="npz", root=str(bad)))
 
 

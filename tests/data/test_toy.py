@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gankit.config import DataConfig
-from gankit.data import DATASETS, build_dataset
+from gankit.data import build_dataset
 
 
 def test_ring_has_8_modes_of_radius_2_at_angles_2pi_k_over_8():
@@ -36,7 +36,7 @@ def test_gaussian_1d_is_the_seeds_example():
     assert x.std().item() == pytest.approx(0.5, abs=0.01)
 
 
-@pytest.mark.parametrize("name", sorted(DATASETS))
+@pytest.mark.parametrize("name", ["gaussian1d", "ring", "grid"])
 def test_samples_spread_around_their_nearest_centre_with_the_given_std(name: str):
     data = build_dataset(DataConfig(name=name))
     x = data.sample(50_000, torch.Generator().manual_seed(1))
