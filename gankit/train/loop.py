@@ -95,7 +95,7 @@ def checkpoint_payload(state: TrainState) -> dict[str, Any]:
         "python": random.getstate(),
         "numpy": _numpy_rng_state(),
         "torch": torch.get_rng_state(),
-        "cuda": [s for s in torch.cuda.get_rng_state_all()] if state.device.type == "cuda" else [],
+        "cuda": list(torch.cuda.get_rng_state_all()) if state.device.type == "cuda" else [],
         "noise": state.noise.get_state(),
         "data": state.stream.state_dict(),
     }
@@ -146,7 +146,7 @@ def restore_state(state: TrainState, payload: dict[str, Any], path: Path) -> Non
         torch.set_rng_state(rng["torch"].cpu())
         if state.device.type == "cuda" and rng["cuda"]:
             torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
-        state.noise.set_state(rng["noise"].cpu() if state.device.type == "cpu" else rng["noise"])
+        state.noise.set_state(rng["noise"].cpu())  # generator states are CPU byte tensors, also for CUDA generators
         state.stream.load_state_dict(rng["data"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise GankitError(f"{path}: its random-number state is unreadable ({exc}); the checkpoint is damaged") from None
