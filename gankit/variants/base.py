@@ -96,6 +96,38 @@ def latent(n: int, z_dim: int, prior: str, rng: torch.Generator, device: torch.d
     return torch.randn(n, z_dim, generator=rng, device=device)
 
 
+def adversarial_pair(
+    cfg: Config,
+    players: dict[str, nn.Module],
+    d_objective: Objective,
+    g_objective: Objective,
+    decode: Callable[..., Tensor],
+    **extra: Any,
+) -> Variant:
+    """The common shape of Algorithm 1: players ``g`` and ``d`` with their own optimisers, ``train.d_steps``
+    discriminator steps on real batches, then one generator step on noise alone. ``decode(players, z, labels)``
+    maps noise to samples; ``extra`` sets the other Variant fields (probe, num_classes, ...)."""
+    z_dim, prior = cfg.model.z_dim, cfg.model.z_prior
+
+    def generate(players: dict[str, nn.Module], n: int, rng: torch.Generator, labels: Tensor | None = None) -> Tensor:
+        return decode(players, latent(n, z_dim, prior, rng, rng.device), labels)
+
+    return Variant(
+        players=players,
+        groups={"g": ("g",), "d": ("d",)},
+        optimizers={name: make_optimizer(list(players[name].parameters()), getattr(cfg.optim, name)) for name in ("g", "d")},
+        steps=[
+            Step("d", updates=("d",), objective=d_objective, repeat=cfg.train.d_steps),
+            Step("g", updates=("g",), objective=g_objective, uses_data=False),
+        ],
+        generate=generate,
+        z_dim=z_dim,
+        z_prior=prior,
+        decode=decode,
+        **extra,
+    )
+
+
 VariantBuilder = Callable[[Config, Any, torch.device], Variant]
 
 

@@ -21,7 +21,7 @@ from gankit.config import Config
 from gankit.errors import GankitError
 from gankit.losses import GAMES, classification_loss
 from gankit.nets import build_discriminator, build_generator
-from gankit.variants.base import Step, StepContext, Variant, latent, make_optimizer, random_labels, register
+from gankit.variants.base import StepContext, Variant, adversarial_pair, latent, random_labels, register
 
 
 def _build_conditional(cfg: Config, data: Any, device: torch.device, conditioning: str) -> Variant:
@@ -66,26 +66,7 @@ def _build_conditional(cfg: Config, data: Any, device: torch.device, conditionin
             labels = torch.arange(len(z), device=z.device) % classes
         return players["g"](z, labels.to(z.device))
 
-    def generate(players: dict[str, nn.Module], n: int, rng: torch.Generator, labels: Tensor | None = None) -> Tensor:
-        return decode(players, latent(n, z_dim, prior, rng, rng.device), labels)
-
-    return Variant(
-        players=players,
-        groups={"g": ("g",), "d": ("d",)},
-        optimizers={
-            "g": make_optimizer(list(players["g"].parameters()), cfg.optim.g),
-            "d": make_optimizer(list(players["d"].parameters()), cfg.optim.d),
-        },
-        steps=[
-            Step("d", updates=("d",), objective=d_objective, repeat=cfg.train.d_steps),
-            Step("g", updates=("g",), objective=g_objective, uses_data=False),
-        ],
-        generate=generate,
-        num_classes=classes,
-        z_dim=z_dim,
-        z_prior=prior,
-        decode=decode,
-    )
+    return adversarial_pair(cfg, players, d_objective, g_objective, decode, num_classes=classes)
 
 
 @register("cgan", "Mirza & Osindero (2014): label concatenated to G's noise and to D's input")

@@ -15,7 +15,7 @@ from gankit.augment import make_augment
 from gankit.config import Config
 from gankit.losses import GAMES
 from gankit.nets import build_discriminator, build_generator
-from gankit.variants.base import Step, StepContext, Variant, latent, make_optimizer, register
+from gankit.variants.base import StepContext, Variant, adversarial_pair, latent, register
 
 
 @register("gan", "Goodfellow et al. (2014): G and D, minimax or non-saturating game, k D-steps per G-step")
@@ -41,26 +41,7 @@ def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
     def decode(players: dict[str, nn.Module], z: Tensor, labels: Tensor | None = None) -> Tensor:
         return players["g"](z)
 
-    def generate(players: dict[str, nn.Module], n: int, rng: torch.Generator, labels: Tensor | None = None) -> Tensor:
-        return decode(players, latent(n, z_dim, prior, rng, rng.device))
-
     def probe(players: dict[str, nn.Module], x: Tensor) -> Tensor:
         return game.probability(players["d"](x)).reshape(-1)
 
-    return Variant(
-        players=players,
-        groups={"g": ("g",), "d": ("d",)},
-        optimizers={
-            "g": make_optimizer(list(players["g"].parameters()), cfg.optim.g),
-            "d": make_optimizer(list(players["d"].parameters()), cfg.optim.d),
-        },
-        steps=[
-            Step("d", updates=("d",), objective=d_objective, repeat=cfg.train.d_steps),
-            Step("g", updates=("g",), objective=g_objective, uses_data=False),
-        ],
-        generate=generate,
-        probe=probe,
-        z_dim=z_dim,
-        z_prior=prior,
-        decode=decode,
-    )
+    return adversarial_pair(cfg, players, d_objective, g_objective, decode, probe=probe)
