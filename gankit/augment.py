@@ -11,21 +11,26 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 
 def translation(x: Tensor, rng: torch.Generator, ratio: float = 0.125) -> Tensor:
-    """Shift each image by a random whole number of pixels, up to ``ratio`` of its size in each direction."""
+    """Shift each image by a random whole number of pixels, up to ``ratio`` of its size in each direction.
+
+    One nearest-neighbour ``grid_sample``: with integer shifts every output pixel reads exactly one input pixel.
+    """
     b, _, h, w = x.shape
     max_dy, max_dx = max(1, round(h * ratio)), max(1, round(w * ratio))
-    dy = torch.randint(-max_dy, max_dy + 1, (b,), generator=rng, device=rng.device).to(x.device)
-    dx = torch.randint(-max_dx, max_dx + 1, (b,), generator=rng, device=rng.device).to(x.device)
-    rows = torch.arange(h, device=x.device)[None, :] - dy[:, None]  # source row for each output row
-    cols = torch.arange(w, device=x.device)[None, :] - dx[:, None]
-    valid = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]
-    shifted = x[torch.arange(b, device=x.device)[:, None, None], :, rows.clamp(0, h - 1)[:, :, None], cols.clamp(0, w - 1)[:, None, :]]
-    shifted = shifted.permute(0, 3, 1, 2)  # advanced indexing put channels last
-    return torch.where(valid[:, None], shifted, torch.full_like(shifted, -1.0))
+    dy = torch.randint(-max_dy, max_dy + 1, (b,), generator=rng, device=rng.device).to(x.device, x.dtype)
+    dx = torch.randint(-max_dx, max_dx + 1, (b,), generator=rng, device=rng.device).to(x.device, x.dtype)
+    theta = torch.zeros(b, 2, 3, device=x.device, dtype=x.dtype)
+    theta[:, 0, 0] = 1
+    theta[:, 1, 1] = 1
+    theta[:, 0, 2] = -2 * dx / w  # normalised coordinates span 2 over the image: one pixel is 2 / size
+    theta[:, 1, 2] = -2 * dy / h
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x + 1, grid, mode="nearest", padding_mode="zeros", align_corners=False) - 1
 
 
 def cutout(x: Tensor, rng: torch.Generator, ratio: float = 0.5) -> Tensor:

@@ -20,6 +20,21 @@ def test_translation_shifts_whole_pixels_and_fills_with_background():
     assert not torch.equal(out[0], out[1]) or not torch.equal(out[1], out[2])
 
 
+def _shifted(img: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    h, w = img.shape
+    out = torch.full_like(img, -1.0)
+    out[max(0, dy) : h + min(0, dy), max(0, dx) : w + min(0, dx)] = img[max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)]
+    return out
+
+
+def test_translation_is_an_exact_integer_shift():
+    x = torch.rand(32, 1, 8, 8) * 2 - 1
+    out = translation(x, torch.Generator().manual_seed(1), ratio=0.25)
+    shifts = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)]
+    for img, res in zip(x[:, 0], out[:, 0], strict=True):
+        assert any(torch.equal(_shifted(img, dy, dx), res) for dy, dx in shifts)
+
+
 def test_cutout_blanks_a_square_of_the_given_size():
     x = torch.ones(8, 3, 8, 8)
     out = cutout(x, torch.Generator().manual_seed(0), ratio=0.5)
