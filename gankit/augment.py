@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gankit.errors import GankitError
+
 
 def translation(x: Tensor, rng: torch.Generator, ratio: float = 0.125) -> Tensor:
     """Shift each image by a random whole number of pixels, up to ``ratio`` of its size in each direction.
@@ -52,9 +54,11 @@ def parse_augment(spec: str) -> list[str]:
     return [name.strip() for name in spec.split(",") if name.strip()]
 
 
-def make_augment(spec: str) -> Callable[[Tensor, torch.Generator], Tensor]:
+def make_augment(spec: str, data_kind: str = "images") -> Callable[[Tensor, torch.Generator], Tensor]:
     """The composition of the comma-separated augmentations in ``spec`` ('' = identity)."""
     names = parse_augment(spec)
+    if names and data_kind != "images":
+        raise GankitError(f"train.augment={spec} transforms images; this data is {data_kind}: remove train.augment")
 
     def augment(x: Tensor, rng: torch.Generator) -> Tensor:
         for name in names:

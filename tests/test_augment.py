@@ -54,3 +54,10 @@ def test_gradients_flow_and_generator_makes_it_reproducible():
 def test_unknown_augment_is_refused():
     with pytest.raises(GankitError, match=r"train\.augment"):
         load_config("dcgan-mnist", ["train.augment=translation,rotate"])
+
+
+def test_augment_on_point_data_is_refused_before_training():
+    from gankit.train.loop import build_state
+
+    with pytest.raises(GankitError, match="transforms images"):
+        build_state(load_config("gan-ring", ["train.augment=translation", "train.device=cpu"]))

@@ -210,7 +210,7 @@ def run_loop(state: TrainState, run: Path) -> None:
     tb = _open_tensorboard(run / "tb")
     progress = Progress(t.progress, state.step, t.steps, cfg.name)
     sums: dict[str, Tensor] = {}
-    count = 0
+    counts: dict[str, int] = {}  # per loss: how many times it was computed since the last log (repeat, every)
     clock = time.perf_counter()
     for module in v.players.values():
         module.train()
@@ -241,6 +241,7 @@ def run_loop(state: TrainState, run: Path) -> None:
                         detached = value.detach()
                         iteration_losses[k] = detached
                         sums[k] = sums[k] + detached if k in sums else detached.clone()
+                        counts[k] = counts.get(k, 0) + 1
             for module in v.players.values():
                 module.requires_grad_(True)
             for scheduler in v.schedulers.values():
@@ -251,18 +252,17 @@ def run_loop(state: TrainState, run: Path) -> None:
             if bad is not None:
                 raise_diverged(bad, it, last_ckpt)
             state.step = it
-            count += 1
             now = time.perf_counter()
             state.elapsed += now - clock
             clock = now
             if it % t.log_every == 0 or it == t.steps:
-                values = {k: float(s) / count for k, s in sums.items()}
+                values = {k: float(s) / counts[k] for k, s in sums.items()}
                 metrics.write({"step": it, **values, "time": round(state.elapsed, 3)})
                 if tb is not None:
                     for k, value in values.items():
                         tb.add_scalar(f"loss/{k}", value, it)
                 progress.report(it, values)
-                sums, count = {}, 0
+                sums, counts = {}, {}
             else:
                 progress.advance(it)
             if it % t.sample_every == 0 or it == t.steps:

@@ -31,7 +31,7 @@ def _build_conditional(cfg: Config, data: Any, device: torch.device, conditionin
     game = GAMES[cfg.loss.name]
     z_dim, prior, weight = cfg.model.z_dim, cfg.model.z_prior, cfg.loss.class_weight
     auxiliary = conditioning == "aux"
-    augment = make_augment(cfg.train.augment)  # DiffAugment: random differentiable transforms of both real and fake inputs of D
+    augment = make_augment(cfg.train.augment, data.kind)  # DiffAugment: random differentiable transforms of both real and fake inputs of D
     players = {
         "g": build_generator(cfg.model.g, z_dim, data.shape, num_classes=classes).to(device),
         "d": build_discriminator(cfg.model.d, data.shape, num_classes=classes, conditioning=conditioning).to(device),

@@ -22,7 +22,7 @@ from gankit.variants.base import StepContext, Variant, adversarial_pair, latent,
 def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
     game = GAMES[cfg.loss.name]
     z_dim, prior = cfg.model.z_dim, cfg.model.z_prior
-    augment = make_augment(cfg.train.augment)  # DiffAugment: random differentiable transforms of both real and fake inputs of D
+    augment = make_augment(cfg.train.augment, data.kind)  # DiffAugment: random differentiable transforms of both real and fake inputs of D
     players = {
         "g": build_generator(cfg.model.g, z_dim, data.shape).to(device),
         "d": build_discriminator(cfg.model.d, data.shape).to(device),

@@ -97,3 +97,13 @@ def test_same_seed_same_init_other_seed_other_init():
     a, b = build_state(cfg), build_state(cfg)
     assert torch.equal(next(a.variant.players["g"].parameters()), next(b.variant.players["g"].parameters()))
     assert len(set(derived_seeds(0))) == 3 and derived_seeds(0) != derived_seeds(1)
+
+
+def test_logged_losses_are_means_over_repeats_and_iterations(tmp_path):
+    state, _ = counting_state(4)
+    players = state.variant.players
+    step_a = state.variant.steps[0]
+    step_a.objective = lambda ctx: {"a": (players["a"].weight.sum() * 0 + 1.0).expand(ctx.n)}  # repeat=3: three 1.0s per iteration
+    run = create_run_dir(tmp_path, "means")
+    run_loop(state, run)
+    assert all(r["a"] == 1.0 for r in read_metrics(run / "metrics.jsonl"))
