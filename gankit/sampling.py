@@ -29,10 +29,41 @@ def eval_mode(players: dict[str, nn.Module]) -> Iterator[None]:
             m.train(modes[name])
 
 
+STANDING_BATCHES, STANDING_BATCH_SIZE = 16, 256
+
+
+@torch.no_grad()
+def with_standing_statistics(state, players: dict[str, nn.Module]) -> dict[str, nn.Module]:
+    """EMA copies of players with BatchNorm get their normalisation statistics recomputed for the averaged
+    weights ("standing statistics", Brock et al., 2019): the live generator's running statistics, which the EMA
+    copy carries, do not match the averaged weights. Works on copies with its own fixed noise: training state,
+    the checkpoint and the training random streams are untouched."""
+    import copy
+
+    out = dict(players)
+    for name, ema in state.ema.items():
+        norms = [m for m in ema.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if not norms or players.get(name) is not ema:
+            continue
+        fresh = copy.deepcopy(ema)
+        for m in fresh.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.reset_running_stats()
+                m.momentum = None  # cumulative average over the batches below
+        fresh.train()
+        rng = torch.Generator(device=state.device).manual_seed(0x57A4D)
+        trial = {**out, name: fresh}
+        for _ in range(STANDING_BATCHES):
+            state.variant.generate(trial, STANDING_BATCH_SIZE, rng, None)
+        out[name] = fresh.eval()
+    return out
+
+
 @torch.no_grad()
 def draw_samples(state, n: int, seed: int, *, use_ema: bool = True, labels: Tensor | None = None) -> Tensor:
-    """``n`` samples (float32, CPU) from noise seeded by ``seed``, drawn in eval mode."""
-    players = state.sampling_players if use_ema else state.variant.players
+    """``n`` samples (float32, CPU) from noise seeded by ``seed``, drawn in eval mode (EMA copies with
+    BatchNorm use standing statistics)."""
+    players = with_standing_statistics(state, state.sampling_players) if use_ema else state.variant.players
     classes = state.variant.num_classes
     if classes and labels is None:
         labels = torch.arange(n) % classes  # balanced over the classes
