@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
-import platform
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gankit import __version__  # noqa: E402
+from bench.common import machine  # noqa: E402
 from gankit.config import load_config  # noqa: E402
 from gankit.metrics import evaluate  # noqa: E402
 from gankit.metrics.classifier import judge_record  # noqa: E402
@@ -34,19 +30,6 @@ from gankit.train.loop import train  # noqa: E402
 PRESETS = ["dcgan-mnist", "cgan-mnist", "acgan-mnist", "projection-mnist"]
 N_SAMPLES = 10_000
 IS_GOAL, CLASS_RANGE, LABEL_GOAL = 8.0, (5.0, 15.0), 0.90
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{platform.platform()}; {model}; {os.cpu_count()} cores; {device}; torch {torch.__version__}; gankit {__version__}"
 
 
 def run_preset(preset: str, runs: Path, pictures: Path, overrides: list[str]) -> dict:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import platform
 import shutil
 import statistics
 import sys
@@ -28,7 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gankit import __version__  # noqa: E402
+from bench.common import machine  # noqa: E402
 from gankit.config import Config, load_config  # noqa: E402
 from gankit.metrics import evaluate  # noqa: E402
 from gankit.metrics.modes import PROTOCOL_SAMPLES, THRESHOLD_STDS  # noqa: E402
@@ -61,23 +59,6 @@ class PresetResult:
     measured: str
     machine: str
     seeds: list[SeedResult]
-
-
-def machine() -> str:
-    """Platform, CPU model, cores, torch and gankit versions."""
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    threads = torch.get_num_threads()
-    return (
-        f"{platform.platform()}; {model}; {os.cpu_count()} cores ({threads} torch thread{'s' * (threads > 1)}); "
-        f"torch {torch.__version__}; gankit {__version__}"
-    )
 
 
 def settings(cfg: Config) -> str:

@@ -1,0 +1,31 @@
+"""Shared by the benchmark scripts: a one-line description of the machine they ran on."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+from gankit import __version__
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def machine() -> str:
+    """Platform, CPU model, cores and torch threads, GPU if any, torch and gankit versions."""
+    threads = torch.get_num_threads()
+    gpu = f"; {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
+    return (
+        f"{platform.platform()}; {cpu_model()}; {os.cpu_count()} cores ({threads} torch thread{'s' * (threads > 1)}){gpu}; "
+        f"torch {torch.__version__}; gankit {__version__}"
+    )
