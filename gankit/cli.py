@@ -133,7 +133,7 @@ def interpolate(
     """Spherical interpolation in z between random points: a PNG strip per row, or a looping GIF."""
     from gankit.sampling import interpolation_frames
     from gankit.train.loop import load_run
-    from gankit.viz import image_grid, save_gif
+    from gankit.viz import image_grid, save_gif, save_image_grid
 
     if steps < 2 or rows < 1:
         raise GankitError(f"--steps must be at least 2 and --rows at least 1 (got {steps}, {rows})")
@@ -144,10 +144,8 @@ def interpolate(
     _, state, _ = load_run(run_dir)
     try:
         if suffix == ".png":
-            from PIL import Image
-
             frames = interpolation_frames(state, rows, steps, seed, use_ema=not no_ema)
-            Image.fromarray(image_grid(frames.reshape(-1, *frames.shape[2:]), nrow=steps)).save(out)
+            save_image_grid(frames.reshape(-1, *frames.shape[2:]), out, nrow=steps)
         else:
             frames = interpolation_frames(state, rows, steps, seed, keyframes=4, use_ema=not no_ema)
             scale = max(1, 64 // frames.shape[-1])

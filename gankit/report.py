@@ -26,7 +26,7 @@ def write_report(run: str | Path, seed: int = 0) -> Path:
     """Write ``RUN/report.md`` (and its PNGs under ``RUN/report/``); return the report's path."""
     from gankit.sampling import interpolation_frames
     from gankit.train.loop import load_run
-    from gankit.viz import image_grid, plot_losses
+    from gankit.viz import plot_losses, save_image_grid
 
     path, state, payload = load_run(run)
     folder = path / "report"
@@ -50,14 +50,9 @@ def write_report(run: str | Path, seed: int = 0) -> Path:
         kind = "per-class rows" if state.variant.num_classes else "fixed noise"
         lines += ["## Samples", "", f"{snapshots[-1].name} ({kind}{', EMA generator' if state.ema else ''}):", "", "![samples](report/samples.png)", ""]
     if state.data.kind == "images" and state.variant.decode is not None:
-        from PIL import Image
-
         frames = interpolation_frames(state, rows=8, steps=10, seed=seed)
         rows, steps = frames.shape[:2]
-        grid = image_grid(frames.reshape(rows * steps, *frames.shape[2:]), nrow=steps)
-        img = Image.fromarray(grid)
-        scale = max(1, 64 // frames.shape[-1])
-        img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST).save(folder / "interpolation.png")
+        save_image_grid(frames.reshape(rows * steps, *frames.shape[2:]), folder / "interpolation.png", nrow=steps, scale=max(1, 64 // frames.shape[-1]))
         lines += ["## Interpolation", "", "Spherical interpolation in z between random points, one path per row:", ""]
         lines += ["![interpolation](report/interpolation.png)", ""]
     eval_file = path / "eval.json"

@@ -154,14 +154,14 @@ def restore_state(state: TrainState, payload: dict[str, Any], path: Path) -> Non
     state.elapsed = float(payload.get("elapsed", 0.0))
 
 
-def load_run(run: str | Path, device: torch.device | None = None, *, full: bool = False) -> tuple[Path, TrainState, dict[str, Any]]:
-    """Open a run directory and rebuild its state from ``checkpoints/last.pt``."""
+def load_run(run: str | Path, device: torch.device | None = None) -> tuple[Path, TrainState, dict[str, Any]]:
+    """Open a run directory and rebuild its players (and EMA copies) from ``checkpoints/last.pt``."""
     path = open_run_dir(run)
     ckpt_file = checkpoint_path(path)
     payload = load_checkpoint(ckpt_file)
     cfg = _checkpoint_config(payload, ckpt_file)
     state = build_state(cfg, device)
-    (restore_state if full else restore_weights)(state, payload, ckpt_file)
+    restore_weights(state, payload, ckpt_file)
     state.step = int(payload["step"])
     return path, state, payload
 
