@@ -5,9 +5,18 @@ PY := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 BENCH_SEEDS ?= 3
 
-.PHONY: install demo judge test test-all lint bench bench-toy bench-images clean
+.PHONY: install oracles demo judge test test-all lint bench bench-toy bench-images bench-metrics clean
 
 install: $(VENV)/.installed
+
+# Reference implementations the tests compare gankit's metrics with: test-only oracles, never runtime dependencies.
+# They import torchvision at module level; the tests give them a stub module instead of a real torchvision.
+ORACLES := pytorch-fid==0.3.0 torch-fidelity==0.4.0 scikit-image==0.26.0 lazy_loader==0.6
+oracles: $(VENV)/.oracles
+
+$(VENV)/.oracles: $(VENV)/.installed
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps $(ORACLES)
+	touch $@
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +40,10 @@ demo: install
 judge: install
 	$(PY) scripts/train_judge.py
 
-test: install
+test: install oracles
 	$(PY) -m pytest -q -m "not slow" -p no:cacheprovider
 
-test-all: install
+test-all: install oracles
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: install

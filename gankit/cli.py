@@ -170,24 +170,142 @@ def report(
     typer.echo(str(write_report(run_dir, seed=seed)))
 
 
+ExtractorOption = Annotated[
+    str | None, typer.Option("--extractor", help="features: mnist (the digit judge), inception (needs --inception-weights), raw (toy points)")
+]
+WeightsOption = Annotated[
+    str | None,
+    typer.Option("--inception-weights", help="pytorch-fid's pt_inception-2015-12-05-6726825d.pth (or set GANKIT_INCEPTION_WEIGHTS); never downloaded"),
+]
+
+
 @app.command(name="eval")
 def eval_(
-    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
-    metrics: Annotated[str, typer.Option("--metrics", help="comma-separated metric names")] = "modes",
+    run_dirs: Annotated[list[Path], typer.Argument(help="one or more run directories")],
+    metrics: Annotated[str, typer.Option("--metrics", help="comma-separated: fid,kid,is,pr,dc,parzen,modes,judge")] = "modes",
     n: Annotated[int | None, typer.Option("--n", help="number of samples (default: the metric's protocol)")] = None,
     seed: Annotated[int, typer.Option("--seed", help="noise seed")] = 0,
+    seeds: Annotated[str | None, typer.Option("--seeds", help="several noise seeds, e.g. 0,1,2: mean ± std over them")] = None,
+    extractor: ExtractorOption = None,
+    inception_weights: WeightsOption = None,
     no_ema: Annotated[bool, typer.Option("--no-ema", help="use the raw generator, not its moving average")] = False,
 ) -> None:
-    """Evaluate a run's last checkpoint; results (with their protocol) go to RUN_DIR/eval.json."""
+    """Evaluate runs' last checkpoints; results (with their protocol) go to each RUN_DIR/eval.json. Several runs
+    (or seeds) are summarised as mean ± std."""
     import json
 
-    from gankit.metrics import evaluate, parse_metric_names
+    from gankit.metrics import evaluate, parse_metric_names, summarise
 
     names = parse_metric_names(metrics)
-    results = evaluate(run_dir, names, n=n, seed=seed, use_ema=not no_ema)
-    for name, entry in results.items():
-        typer.echo(f"{name}: {json.dumps(entry['value'])}")
-    typer.echo(str(Path(run_dir) / "eval.json"))
+    seed_list = _parse_seeds(seeds) if seeds is not None else None
+    per_run = []
+    for run_dir in run_dirs:
+        results = evaluate(run_dir, names, n=n, seed=seed, use_ema=not no_ema, seeds=seed_list, extractor=extractor, inception_weights=inception_weights)
+        per_run.append(results)
+        for name, entry in results.items():
+            prefix = f"{run_dir} " if len(run_dirs) > 1 else ""
+            typer.echo(f"{prefix}{name}: {json.dumps(entry['value'])}")
+        typer.echo(str(Path(run_dir) / "eval.json"))
+    if len(run_dirs) > 1:
+        for name in names:
+            values = [r[name]["value"] for r in per_run]
+            if seed_list and len(seed_list) > 1:
+                values = [{k: v["mean"] for k, v in value.items()} for value in values]
+            typer.echo(f"{len(run_dirs)} runs {name}: {_format_value(summarise(values))}")
+
+
+def _parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise GankitError(f"--seeds takes comma-separated integers, e.g. 0,1,2 (got {text!r})") from None
+    if not seeds:
+        raise GankitError("--seeds is empty; give comma-separated integers, e.g. 0,1,2")
+    return seeds
+
+
+def _format_value(value: dict) -> str:
+    parts = []
+    for key, v in value.items():
+        if isinstance(v, dict) and set(v) == {"mean", "std"}:
+            parts.append(f"{key}={v['mean']:.6g} ± {v['std']:.2g}")
+        elif isinstance(v, float):
+            parts.append(f"{key}={v:.6g}")
+        elif isinstance(v, (int, str)):
+            parts.append(f"{key}={v}")
+    return " ".join(parts)
+
+
+@app.command()
+def stats(
+    source: Annotated[str, typer.Argument(help="a folder of images, an .npz of images, or a dataset name (mnist5k[:split], digits[:split])")],
+    out: Annotated[Path, typer.Option("--out", help="STATS.npz: `mu` and `sigma`, the format pytorch-fid reads")],
+    extractor: ExtractorOption = None,
+    inception_weights: WeightsOption = None,
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda or auto")] = "auto",
+) -> None:
+    """Feature mean and covariance of a set of images, for FID (pytorch-fid's .npz format)."""
+    from gankit.metrics.fid import feature_statistics, save_stats
+
+    if out.suffix != ".npz":
+        raise GankitError(f"--out must end in .npz (got {out})")
+    if out.exists():
+        raise GankitError(f"{out} exists; remove it or choose another --out (gankit does not overwrite)")
+    name = extractor or "inception"
+    source_ = _load_images(source, name)
+    if source_.is_stats:
+        raise GankitError(f"{source} already holds statistics; give images")
+    features = _extractor(name, inception_weights, device)(source_.images)
+    mu, sigma = feature_statistics(features)
+    save_stats(out, mu, sigma)
+    typer.echo(f"{source_.description}: {len(features)} x {features.shape[1]} {name} features -> {out}")
+
+
+@app.command()
+def fid(
+    a: Annotated[str, typer.Argument(help="image folder, .npz of images, stats .npz (gankit's or pytorch-fid's), or mnist5k[:split]")],
+    b: Annotated[str, typer.Argument(help="the same kinds as A")],
+    extractor: ExtractorOption = None,
+    inception_weights: WeightsOption = None,
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda or auto")] = "auto",
+) -> None:
+    """Fréchet distance between two sets of images or their statistics; prints `FID: <value>`."""
+    from gankit.metrics.fid import feature_statistics, frechet_distance
+
+    name = extractor or "inception"
+    pairs = []
+    for spec in (a, b):
+        source_ = _load_images(spec, name)
+        if source_.is_stats:
+            pairs.append((source_.mu, source_.sigma))
+        else:
+            pairs.append(feature_statistics(_extractor(name, inception_weights, device)(source_.images)))
+    (mu1, s1), (mu2, s2) = pairs
+    typer.echo(f"FID: {frechet_distance(mu1, s1, mu2, s2)}")
+
+
+def _load_images(spec: str, extractor: str):
+    from gankit.metrics.extractors import EXTRACTORS
+    from gankit.metrics.sources import load_source
+
+    if extractor not in EXTRACTORS:
+        raise GankitError(f"unknown extractor '{extractor}'; choose from: {', '.join(EXTRACTORS)}")
+    return load_source(spec, channels=3 if extractor == "inception" else None)
+
+
+_EXTRACTOR_CACHE: dict = {}
+
+
+def _extractor(name: str, weights: str | None, device: str):
+    from gankit.metrics.extractors import build_extractor
+    from gankit.train.loop import resolve_device
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise GankitError(f"--device must be auto, cpu or cuda (got {device!r})")
+    key = (name, weights, device)
+    if key not in _EXTRACTOR_CACHE:
+        _EXTRACTOR_CACHE[key] = build_extractor(name, inception_weights=weights, device=str(resolve_device(device)))
+    return _EXTRACTOR_CACHE[key]
 
 
 def _print_error(message: str) -> None:

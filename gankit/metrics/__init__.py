@@ -1,63 +1,241 @@
-"""Metrics of a trained run, each returned with the protocol it was measured under."""
+"""Metrics of a trained run, each returned with the protocol it was measured under.
+
+``evaluate`` draws samples from a run's last checkpoint (once per sample count and seed), extracts features
+once per extractor, and computes the requested metrics against the run's real data:
+
+- ``fid``: Fréchet distance of feature means/covariances (Heusel et al., 2017);
+- ``kid``: kernel distance, cubic polynomial kernel, 100 subsets of 1,000 (Bińkowski et al., 2018);
+- ``is``: Inception Score over 10 splits (Salimans et al., 2016) — the digit judge's classes on digit data;
+- ``pr``: precision/recall of k-NN manifolds, k = 3 (Kynkäänniemi et al., 2019);
+- ``dc``: density/coverage, k = 5 (Naeem et al., 2020);
+- ``parzen``: Parzen-window log-likelihood (Goodfellow et al., 2014);
+- ``modes``: VEEGAN mode coverage on the toys; ``judge``: the digit judge's report (IS, class shares, labels,
+  Stacked MNIST modes).
+
+Feature extractors: ``mnist`` (the digit judge) by default on digit data, ``inception`` (local weights) on other
+images, the raw coordinates on the toys.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from torch import Tensor
 
 from gankit import __version__
 from gankit.errors import GankitError
 from gankit.metrics.modes import PROTOCOL_SAMPLES, THRESHOLD_STDS, mode_coverage
 
+DIGIT_DATA = ("mnist5k", "digits", "stacked-mnist")
+REAL_DRAWN = 10_000  # real samples drawn from datasets without a fixed set of images (toys, Stacked MNIST)
+KID_SUBSETS, KID_SUBSET_SIZE, KID_SEED = 100, 1000, 2020  # torch-fidelity's protocol and default subset seed
+IS_SHUFFLE_SEED = 2020  # torch-fidelity shuffles samples with RandomState(2020) before splitting
+PR_K, DC_K = 3, 5
+PARZEN_VALIDATION = 500
+
+
+@dataclass
+class EvalContext:
+    """One run, one seed: samples and features are computed once and shared by the metrics."""
+
+    state: Any
+    seed: int
+    use_ema: bool
+    extractor_name: str | None = None
+    inception_weights: str | None = None
+    _samples: dict[int, Tensor] = field(default_factory=dict)
+    _features: dict[tuple[str, int], Tensor] = field(default_factory=dict)
+    _extractor: Any = None
+
+    @property
+    def data(self) -> Any:
+        return self.state.data
+
+    @property
+    def is_points(self) -> bool:
+        return self.data.kind == "points"
+
+    @property
+    def dataset_name(self) -> str:
+        return self.state.cfg.data.name
+
+    def samples(self, n: int) -> Tensor:
+        """Generated samples: points, or images in [0, 1]; conditional models cycle through their labels."""
+        if n not in self._samples:
+            from gankit.data.images import to_unit_range
+            from gankit.sampling import draw_samples
+
+            classes = self.state.variant.num_classes
+            labels = torch.arange(n) % classes if classes else None
+            drawn = draw_samples(self.state, n, self.seed, use_ema=self.use_ema, labels=labels)
+            self._samples[n] = drawn if self.is_points else to_unit_range(drawn)
+        return self._samples[n]
+
+    def real(self) -> Tensor:
+        """The run's real data: every image of the configured split, or REAL_DRAWN fresh draws (fixed seed)."""
+        if "real" not in self._samples:
+            data = self.data
+            if hasattr(data, "images"):
+                real = data.images.float() / 255.0
+            else:
+                rng = torch.Generator().manual_seed(1_000_003)
+                real = data.sample(REAL_DRAWN, rng) if self.is_points else data.draw(REAL_DRAWN, rng)[0].float() / 255.0
+            self._samples["real"] = real  # type: ignore[index]
+        return self._samples["real"]  # type: ignore[index]
+
+    @property
+    def extractor(self) -> Any:
+        if self._extractor is None:
+            from gankit.metrics.extractors import build_extractor
+
+            name = self.extractor_name or self.default_extractor()
+            if name == "raw":
+                self._extractor = _Raw()
+            else:
+                if self.is_points:
+                    raise GankitError(f"the {name} extractor takes images; '{self.dataset_name}' is point data (use --extractor raw)")
+                self._extractor = build_extractor(name, inception_weights=self.inception_weights, device=str(self.state.device))
+        return self._extractor
+
+    def default_extractor(self) -> str:
+        if self.is_points:
+            return "raw"
+        return "mnist" if self.dataset_name in DIGIT_DATA else "inception"
+
+    def features(self, which: str, n: int = 0) -> Tensor:
+        key = (which, n)
+        if key not in self._features:
+            images = self.real() if which == "real" else self.samples(n)
+            self._features[key] = self.extractor(images).double()
+        return self._features[key]
+
+    def feature_protocol(self) -> dict[str, Any]:
+        real = self.real()
+        return {**self.extractor.protocol, "real": f"{self.dataset_name} {self.state.cfg.data.split} ({len(real)} samples)"}
+
+
+class _Raw:
+    """Toy points are their own features."""
+
+    @property
+    def protocol(self) -> dict[str, Any]:
+        return {"extractor": "raw (the points' coordinates)"}
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if x.ndim != 2:
+            raise GankitError("the raw extractor takes point data (N, D); use --extractor mnist or inception for images")
+        return x.double()
+
 
 @dataclass(frozen=True)
 class Metric:
-    compute: Callable[..., dict[str, Any]]
-    default_n: int
+    compute: Callable[[EvalContext, int], dict[str, Any]]
+    default_n: Callable[[EvalContext], int]
     description: str
-    protocol: Callable[[], dict[str, Any]] = dict
+    protocol: Callable[[EvalContext, int], dict[str, Any]] = lambda ctx, n: {}
 
 
-def _judge_protocol() -> dict[str, Any]:
-    from gankit.metrics.classifier import judge_record
-
-    record = judge_record()
-    return {
-        "extractor": "mnist judge",
-        "weights_sha256": record["sha256"],
-        "judge_test_accuracy": record["test_accuracy"],
-        "resize": "32 px: centre 28 crop; other sizes: bilinear to 28",
-        "splits": 10,
-    }
+def _fixed(n: int) -> Callable[[EvalContext], int]:
+    return lambda ctx: n
 
 
-def _modes(state, n: int, seed: int, use_ema: bool) -> dict[str, Any]:
-    from gankit.sampling import draw_samples
-
-    data = state.data
-    if not hasattr(data, "centres"):
-        raise GankitError(f"metric 'modes' needs a toy mixture with known centres (ring, grid, gaussian1d), not '{state.cfg.data.name}'")
-    samples = draw_samples(state, n, seed, use_ema=use_ema)
-    return mode_coverage(samples, data.centres, data.std).as_dict()
+# ------------------------------------------------------------------------------------------------ metrics
 
 
-def _judge(state, n: int, seed: int, use_ema: bool) -> dict[str, Any]:
-    from gankit.data.images import to_unit_range
+def _fid(ctx: EvalContext, n: int) -> dict[str, Any]:
+    from gankit.metrics.fid import feature_statistics, frechet_distance
+
+    mu_r, sigma_r = feature_statistics(ctx.features("real"))
+    mu_f, sigma_f = feature_statistics(ctx.features("fake", n))
+    return {"fid": frechet_distance(mu_f, sigma_f, mu_r, sigma_r)}
+
+
+def _kid(ctx: EvalContext, n: int) -> dict[str, Any]:
+    from gankit.metrics.scores import kernel_inception_distance
+
+    mean, std = kernel_inception_distance(ctx.features("real"), ctx.features("fake", n), subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE, seed=KID_SEED)
+    return {"kid": mean, "kid_std": std}
+
+
+def _pr(ctx: EvalContext, n: int) -> dict[str, Any]:
+    from gankit.metrics.scores import precision_recall
+
+    precision, recall = precision_recall(ctx.features("real"), ctx.features("fake", n), k=PR_K)
+    return {"precision": precision, "recall": recall}
+
+
+def _dc(ctx: EvalContext, n: int) -> dict[str, Any]:
+    from gankit.metrics.scores import density_coverage
+
+    density, coverage = density_coverage(ctx.features("real"), ctx.features("fake", n), k=DC_K)
+    return {"density": density, "coverage": coverage}
+
+
+def _is(ctx: EvalContext, n: int) -> dict[str, Any]:
     from gankit.metrics.classifier import inception_score, judge_outputs
-    from gankit.sampling import draw_samples
 
-    data = state.data
-    if data.kind != "images" or state.cfg.data.name == "photos":
-        raise GankitError(f"metric 'judge' scores digit images; '{state.cfg.data.name}' is not a digit dataset")
-    classes = state.variant.num_classes
-    labels = torch.arange(n) % classes if classes else None
-    images = to_unit_range(draw_samples(state, n, seed, use_ema=use_ema, labels=labels))
+    if ctx.is_points or ctx.dataset_name not in DIGIT_DATA:
+        raise GankitError(
+            f"metric 'is' scores samples with a classifier of their classes: the digit judge, for digit data; '{ctx.dataset_name}' is not digit data"
+        )
+    probs, _ = judge_outputs(ctx.samples(n))
+    order = np.random.RandomState(IS_SHUFFLE_SEED).permutation(len(probs))
+    mean, std = inception_score(probs[torch.from_numpy(order)], splits=10)
+    return {"inception_score": mean, "inception_score_std": std}
+
+
+def _parzen_splits(ctx: EvalContext) -> tuple[Tensor, Tensor, str]:
+    """Validation (to choose sigma) and test points, flattened."""
+    if ctx.is_points:
+        rng = torch.Generator().manual_seed(2_000_003)
+        note = f"{PARZEN_VALIDATION} validation and {REAL_DRAWN} test points drawn from the true mixture"
+        return ctx.data.sample(PARZEN_VALIDATION, rng), ctx.data.sample(REAL_DRAWN, rng), note
+    if ctx.dataset_name not in ("mnist5k", "digits"):
+        raise GankitError(f"metric 'parzen' needs a dataset with a held-out test split (mnist5k, digits) or a toy; '{ctx.dataset_name}' has none")
+    from gankit.data import build_dataset
+
+    cfg = ctx.state.cfg.data
+    train = build_dataset(replace(cfg, split="train")).images
+    test = build_dataset(replace(cfg, split="test")).images
+    pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(3_000_017))[:PARZEN_VALIDATION]
+    note = (
+        f"sigma chosen on {PARZEN_VALIDATION} train images (seeded subset), scored on the {len(test)} {cfg.name} test images; "
+        "the 2014 paper used full MNIST's validation and 10,000 test digits, so values are not comparable to its table"
+    )
+    return (train[pick].float() / 255.0).flatten(1), (test.float() / 255.0).flatten(1), note
+
+
+def _parzen(ctx: EvalContext, n: int) -> dict[str, Any]:
+    from gankit.metrics.parzen import parzen_score
+
+    validation, test, _ = _parzen_splits(ctx)
+    sigmas = np.logspace(-3, 0, 16) if ctx.is_points else None  # images: the paper's grid for pixels in [0, 1]
+    result = parzen_score(ctx.samples(n).flatten(1).double(), validation.double(), test.double(), sigmas=sigmas)
+    return {k: (float(v) if isinstance(v, (float, np.floating, int)) else v) for k, v in result.items()}
+
+
+def _modes(ctx: EvalContext, n: int) -> dict[str, Any]:
+    data = ctx.data
+    if not hasattr(data, "centres"):
+        raise GankitError(f"metric 'modes' needs a toy mixture with known centres (ring, grid, gaussian1d), not '{ctx.dataset_name}'")
+    return mode_coverage(ctx.samples(n), data.centres, data.std).as_dict()
+
+
+def _judge(ctx: EvalContext, n: int) -> dict[str, Any]:
+    from gankit.metrics.classifier import inception_score, judge_outputs
+
+    if ctx.is_points or ctx.dataset_name == "photos":
+        raise GankitError(f"metric 'judge' scores digit images; '{ctx.dataset_name}' is not a digit dataset")
+    classes = ctx.state.variant.num_classes
+    images = ctx.samples(n)
     probs, _ = judge_outputs(images)
     predicted = probs.argmax(dim=1)
     value: dict[str, Any] = {}
@@ -79,21 +257,49 @@ def _judge(state, n: int, seed: int, use_ema: bool) -> dict[str, Any]:
         max_class_pct=100 * float(fractions.max()),
         mean_confidence=float(probs.max(dim=1).values.mean()),
     )
-    if labels is not None:
+    if classes:
+        labels = torch.arange(n) % classes
         value["label_accuracy"] = float((predicted == labels).double().mean())
     return value
 
 
+def _judge_protocol(ctx: EvalContext, n: int) -> dict[str, Any]:
+    from gankit.metrics.classifier import judge_record
+
+    record = judge_record()
+    return {
+        "extractor": "mnist judge",
+        "weights_sha256": record["sha256"],
+        "judge_test_accuracy": record["test_accuracy"],
+        "resize": "32 px: centre 28 crop; other sizes: bilinear to 28",
+        "splits": 10,
+    }
+
+
+def _judge_n(ctx: EvalContext) -> int:
+    return 26_000 if ctx.dataset_name == "stacked-mnist" else 10_000
+
+
 METRICS: dict[str, Metric] = {
-    "judge": Metric(
-        _judge,
-        10_000,
-        "digit judge (CNN trained on MNIST-5k train): classifier Inception Score over 10 splits, class histogram, "
-        "label accuracy of conditional samples; Stacked MNIST: modes out of 1,000 and KL to uniform",
-        _judge_protocol,
-    ),
-    "modes": Metric(_modes, PROTOCOL_SAMPLES, f"VEEGAN mode coverage: modes captured, % within {THRESHOLD_STDS:g} std, reverse KL"),
-}
+    "fid": Metric(_fid, _fixed(10_000), "Fréchet distance between Gaussians fitted to real and generated features (Heusel et al., 2017)",
+                  lambda ctx, n: ctx.feature_protocol()),
+    "kid": Metric(_kid, _fixed(10_000), "kernel distance: unbiased MMD² with the cubic polynomial kernel (Bińkowski et al., 2018)",
+                  lambda ctx, n: {**ctx.feature_protocol(), "subsets": KID_SUBSETS, "subset_size": KID_SUBSET_SIZE,
+                                               "subset_seed": KID_SEED, "kernel": "(x·y/d + 1)^3"}),
+    "is": Metric(_is, _fixed(10_000), "Inception Score with the digit judge as the classifier, 10 splits (Salimans et al., 2016)",
+                 lambda ctx, n: {**_judge_protocol(ctx, n), "shuffle": f"RandomState({IS_SHUFFLE_SEED}) permutation before splitting, as torch-fidelity"}),
+    "pr": Metric(_pr, _fixed(10_000), "precision and recall of k-NN feature manifolds (Kynkäänniemi et al., 2019)",
+                 lambda ctx, n: {**ctx.feature_protocol(), "k": PR_K}),
+    "dc": Metric(_dc, _fixed(10_000), "density and coverage of k-NN feature balls (Naeem et al., 2020)",
+                 lambda ctx, n: {**ctx.feature_protocol(), "k": DC_K}),
+    "parzen": Metric(_parzen, _fixed(10_000), "Parzen-window log-likelihood: Gaussian kernels on generated samples (Goodfellow et al., 2014)",
+                     lambda ctx, n: {"space": "pixels in [0, 1]" if not ctx.is_points else "points", "splits": _parzen_splits(ctx)[2]}),
+    "judge": Metric(_judge, _judge_n,
+                    "digit judge (CNN trained on MNIST-5k train): classifier Inception Score over 10 splits, class histogram, "
+                    "label accuracy of conditional samples; Stacked MNIST: modes out of 1,000 and KL to uniform",
+                    _judge_protocol),
+    "modes": Metric(_modes, _fixed(PROTOCOL_SAMPLES), f"VEEGAN mode coverage: modes captured, % within {THRESHOLD_STDS:g} std, reverse KL"),
+}  # fmt: skip
 
 
 def parse_metric_names(text: str) -> list[str]:
@@ -106,31 +312,73 @@ def parse_metric_names(text: str) -> list[str]:
     return names
 
 
-def evaluate(run: str | Path, names: list[str], n: int | None = None, seed: int = 0, use_ema: bool = True) -> dict[str, Any]:
-    """Compute metrics of a run's last checkpoint and merge them into ``RUN/eval.json``; return the new entries."""
+def _numbers(value: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in value.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def summarise(values: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and standard deviation (over seeds or runs) of every number the metric reports."""
+    keys = set.intersection(*(set(_numbers(v)) for v in values)) if values else set()
+    out: dict[str, Any] = {}
+    for key in sorted(keys):
+        xs = np.array([_numbers(v)[key] for v in values])
+        out[key] = {"mean": float(xs.mean()), "std": float(xs.std(ddof=1)) if len(xs) > 1 else 0.0}
+    return out
+
+
+def evaluate(
+    run: str | Path,
+    names: list[str],
+    n: int | None = None,
+    seed: int = 0,
+    use_ema: bool = True,
+    *,
+    seeds: list[int] | None = None,
+    extractor: str | None = None,
+    inception_weights: str | None = None,
+) -> dict[str, Any]:
+    """Compute metrics of a run's last checkpoint and merge them into ``RUN/eval.json``; return the new entries.
+
+    With several ``seeds`` each metric is computed once per noise seed; the entry holds every seed's value under
+    ``per_seed`` and the mean ± std under ``value``."""
     from gankit.train.loop import load_run
 
     if n is not None and n <= 0:
         raise GankitError(f"--n must be a positive number of samples (got {n})")
+    seeds = list(seeds) if seeds else [seed]
+    if len(set(seeds)) != len(seeds):
+        raise GankitError(f"--seeds has repeats ({', '.join(map(str, seeds))}); give distinct seeds")
     path, state, payload = load_run(run)
+    contexts = [EvalContext(state, s, use_ema and bool(state.ema), extractor, inception_weights) for s in seeds]
+    shared_extractor = None
     results = {}
     for name in names:
         metric = METRICS[name]
-        count = n or metric.default_n
-        value = metric.compute(state, count, seed, use_ema and bool(state.ema))
-        results[name] = {
-            "value": value,
+        per_seed = []
+        for ctx in contexts:
+            if shared_extractor is not None:
+                ctx._extractor = shared_extractor
+            count = n or metric.default_n(ctx)
+            per_seed.append(metric.compute(ctx, count))
+            shared_extractor = ctx._extractor or shared_extractor
+        ctx = contexts[0]
+        count = n or metric.default_n(ctx)
+        entry: dict[str, Any] = {
+            "value": per_seed[0] if len(seeds) == 1 else summarise(per_seed),
             "protocol": {
                 "metric": name,
                 "description": metric.description,
                 "n": count,
-                "seed": seed,
-                "ema": use_ema and bool(state.ema),
+                "seed": seeds[0] if len(seeds) == 1 else seeds,
+                "ema": ctx.use_ema,
                 "step": int(payload["step"]),
                 "gankit_version": __version__,
-                **metric.protocol(),
+                **metric.protocol(ctx, count),
             },
         }
+        if len(seeds) > 1:
+            entry["per_seed"] = {str(s): v for s, v in zip(seeds, per_seed, strict=True)}
+        results[name] = entry
     out = path / "eval.json"
     existing: dict[str, Any] = {}
     if out.exists():
@@ -140,6 +388,16 @@ def evaluate(run: str | Path, names: list[str], n: int | None = None, seed: int 
             existing = {}
     existing.update(results)
     tmp = out.with_name(".eval.json.tmp")
-    tmp.write_text(json.dumps(existing, indent=2) + "\n")
+    tmp.write_text(json.dumps(existing, indent=2, default=_jsonable) + "\n")
     os.replace(tmp, out)
     return results
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, (np.ndarray, Tensor)):
+        return value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    raise TypeError(f"cannot write {type(value).__name__} to eval.json")

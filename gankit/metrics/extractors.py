@@ -1,0 +1,114 @@
+"""Feature extractors for the feature-level metrics (FID, KID, precision/recall, density/coverage).
+
+An extractor maps images (N, C, H, W) in [0, 1] to features (N, D), in batches, on CPU or GPU, with a progress
+bar. ``inception`` is the FID Inception-v3 (pool3, 2048-d; weights from a local file only), ``mnist`` the digit
+judge's 128-d penultimate layer; any ``torch.nn.Module`` can be wrapped with :class:`ModuleExtractor`.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from gankit.errors import GankitError
+
+EXTRACTORS = ("inception", "mnist")
+
+
+@dataclass
+class ModuleExtractor:
+    """Features of any module that maps (B, C, H, W) images in [0, 1] to (B, ...) outputs (flattened)."""
+
+    module: nn.Module
+    name: str = "module"
+    protocol: dict[str, Any] = field(default_factory=dict)
+    batch_size: int = 200
+    device: str = "cpu"
+    progress: bool = True
+
+    def prepare(self, images: Tensor) -> Tensor:
+        return images
+
+    @torch.no_grad()
+    def __call__(self, images: Tensor) -> Tensor:
+        """Features (N, D) in float64 on the CPU."""
+        from tqdm.auto import tqdm
+
+        if images.ndim != 4:
+            raise GankitError(f"the {self.name} extractor needs images of shape (N, C, H, W) (got {tuple(images.shape)})")
+        if len(images) == 0:
+            raise GankitError(f"the {self.name} extractor got no images")
+        module = self.module.to(self.device).eval()
+        out = []
+        bar = tqdm(total=len(images), desc=f"{self.name} features", unit="img", disable=not self.progress or not sys.stderr.isatty(), leave=False)
+        for start in range(0, len(images), self.batch_size):
+            chunk = self.prepare(images[start : start + self.batch_size].to(self.device, torch.float32))
+            out.append(module(chunk).flatten(1).double().cpu())
+            bar.update(len(chunk))
+        bar.close()
+        return torch.cat(out)
+
+
+class InceptionExtractor(ModuleExtractor):
+    """The FID Inception-v3 as pytorch-fid defines it: bilinear resize to 299, [-1, 1] input, 2048-d pool3
+    features; greyscale images are repeated to three channels."""
+
+    def prepare(self, images: Tensor) -> Tensor:
+        if images.shape[1] not in (1, 3):
+            raise GankitError(f"the inception extractor takes 1- or 3-channel images (got {images.shape[1]} channels)")
+        return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
+
+
+class JudgeExtractor(ModuleExtractor):
+    """The digit judge's 128-d penultimate features; each channel of a multi-channel image (Stacked MNIST) is
+    judged on its own and the per-channel features are concatenated."""
+
+    def prepare(self, images: Tensor) -> Tensor:
+        from gankit.metrics.classifier import to_judge_input
+
+        return to_judge_input(images)
+
+    @torch.no_grad()
+    def __call__(self, images: Tensor) -> Tensor:
+        feats = super().__call__(images.reshape(-1, 1, *images.shape[2:]))
+        return feats.reshape(len(images), -1)
+
+
+class _JudgeFeatures(nn.Module):
+    def __init__(self, judge: nn.Module) -> None:
+        super().__init__()
+        self.judge = judge
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.judge.features(x)
+
+
+def build_extractor(name: str, *, inception_weights: str | None = None, device: str = "cpu", batch_size: int | None = None, progress: bool = True):
+    """``inception`` (weights from ``inception_weights`` or ``GANKIT_INCEPTION_WEIGHTS``) or ``mnist``."""
+    if name == "inception":
+        from gankit.metrics.classifier import file_sha256
+        from gankit.metrics.inception import inception_weights_path, load_inception
+
+        path = inception_weights_path(inception_weights)
+        protocol = {
+            "extractor": "inception (FID Inception-v3, pool3 2048-d, as pytorch-fid)",
+            "weights": path.name,
+            "weights_sha256": file_sha256(path),
+            "resize": "bilinear to 299x299, input scaled to [-1, 1]",
+        }
+        return InceptionExtractor(load_inception(str(path), device), "inception", protocol, batch_size or 50, device, progress)
+    if name == "mnist":
+        from gankit.metrics.classifier import judge_record, load_judge
+
+        record = judge_record()
+        protocol = {
+            "extractor": "mnist (digit judge, penultimate 128-d; per channel, concatenated)",
+            "weights_sha256": record["sha256"],
+            "resize": "32 px: centre 28 crop; other sizes: bilinear to 28",
+        }
+        return JudgeExtractor(_JudgeFeatures(load_judge("cpu")), "mnist", protocol, batch_size or 1000, device, progress)
+    raise GankitError(f"unknown extractor '{name}'; choose from: {', '.join(EXTRACTORS)}")

@@ -1,0 +1,56 @@
+"""Feature extractors: batching does not change features; the judge's per-channel features; errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from gankit.errors import GankitError
+from gankit.metrics.classifier import judge_outputs
+from gankit.metrics.extractors import InceptionExtractor, ModuleExtractor, build_extractor
+
+
+def test_module_extractor_batches_and_flattens():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    images = torch.rand(7, 3, 8, 8)
+    whole = ModuleExtractor(net, batch_size=100, progress=False)(images)
+    pieces = ModuleExtractor(net, batch_size=3, progress=False)(images)
+    assert whole.shape == (7, 4 * 6 * 6) and whole.dtype == torch.float64
+    assert torch.allclose(whole, pieces, atol=1e-6)
+    with torch.no_grad():
+        assert torch.allclose(whole, net(images).flatten(1).double(), atol=1e-6)
+
+
+def test_mnist_extractor_is_the_judges_penultimate_layer():
+    extractor = build_extractor("mnist", progress=False)
+    images = torch.rand(6, 1, 28, 28)
+    feats = extractor(images)
+    _, reference = judge_outputs(images)
+    assert feats.shape == (6, 128)
+    assert torch.allclose(feats, reference, atol=1e-5)
+    stacked = torch.rand(4, 3, 32, 32)  # Stacked MNIST: one digit per channel, features concatenated
+    per_channel = extractor(stacked)
+    assert per_channel.shape == (4, 3 * 128)
+    assert torch.allclose(per_channel[:, 128:256], extractor(stacked[:, 1:2]), atol=1e-5)
+    assert "weights_sha256" in extractor.protocol
+
+
+def test_greyscale_is_repeated_for_inception_and_bad_shapes_are_errors():
+    seen = []
+
+    class Spy(nn.Module):
+        def forward(self, x):
+            seen.append(x.shape)
+            return x.mean(dim=(2, 3))
+
+    extractor = InceptionExtractor(Spy(), "inception", progress=False)
+    assert extractor(torch.rand(2, 1, 5, 5)).shape == (2, 3)
+    assert seen[-1] == (2, 3, 5, 5)
+    with pytest.raises(GankitError, match="channels"):
+        extractor(torch.rand(2, 4, 5, 5))
+    with pytest.raises(GankitError, match=r"\(N, C, H, W\)"):
+        extractor(torch.rand(2, 5, 5))
+    with pytest.raises(GankitError, match="unknown extractor"):
+        build_extractor("vgg")
