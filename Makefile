@@ -57,5 +57,8 @@ bench-toy: install
 bench-images: install
 	$(PY) bench/images.py --out docs/results/images.md
 
+bench-metrics: install oracles
+	$(PY) bench/metrics.py --out docs/results/metrics.md
+
 clean:
 	rm -rf $(VENV) .demo-run

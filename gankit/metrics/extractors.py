@@ -33,7 +33,7 @@ class ModuleExtractor:
     def prepare(self, images: Tensor) -> Tensor:
         return images
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def __call__(self, images: Tensor) -> Tensor:
         """Features (N, D) in float64 on the CPU."""
         from tqdm.auto import tqdm
@@ -60,7 +60,29 @@ class InceptionExtractor(ModuleExtractor):
     def prepare(self, images: Tensor) -> Tensor:
         if images.shape[1] not in (1, 3):
             raise GankitError(f"the inception extractor takes 1- or 3-channel images (got {images.shape[1]} channels)")
-        return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
+        images = images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
+        # channels_last runs the convolutions about 1.5x faster on CPU; the features agree with NCHW to float rounding
+        return images.contiguous(memory_format=torch.channels_last)
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """An inference copy of ``model`` in which every convolution followed by an eval-mode BatchNorm (the Inception
+    network's ``conv``/``bn`` pairs) is one convolution: W' = W·γ/√(v + ε), b' = β − μ·γ/√(v + ε). Same function
+    up to float rounding, one pass over memory fewer per layer."""
+    import copy
+
+    folded = copy.deepcopy(model).eval()
+    for module in folded.modules():
+        conv, bn = getattr(module, "conv", None), getattr(module, "bn", None)
+        if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats:
+            with torch.no_grad():
+                scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+                fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation, conv.groups, bias=True)
+                fused.weight.copy_((conv.weight.double() * scale[:, None, None, None]).float())
+                bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(scale)
+                fused.bias.copy_((bn.bias.double() + (bias - bn.running_mean.double()) * scale).float())
+            module.conv, module.bn = fused.to(conv.weight.device), nn.Identity()
+    return folded
 
 
 class JudgeExtractor(ModuleExtractor):
@@ -72,7 +94,7 @@ class JudgeExtractor(ModuleExtractor):
 
         return to_judge_input(images)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def __call__(self, images: Tensor) -> Tensor:
         feats = super().__call__(images.reshape(-1, 1, *images.shape[2:]))
         return feats.reshape(len(images), -1)
@@ -100,7 +122,9 @@ def build_extractor(name: str, *, inception_weights: str | None = None, device: 
             "weights_sha256": file_sha256(path),
             "resize": "bilinear to 299x299, input scaled to [-1, 1]",
         }
-        return InceptionExtractor(load_inception(str(path), device), "inception", protocol, batch_size or 50, device, progress)
+        network = fold_batchnorm(load_inception(str(path), device))
+        protocol["speed"] = "BatchNorm folded into the convolutions, channels_last: pytorch-fid's function up to float rounding"
+        return InceptionExtractor(network, "inception", protocol, batch_size or 50, device, progress)
     if name == "mnist":
         from gankit.metrics.classifier import judge_record, load_judge
 

@@ -89,7 +89,12 @@ def load_source(spec: str, channels: int | None = None) -> Source:
 
     path = Path(spec).expanduser()
     if path.is_dir():
-        data = image_folder(DataConfig(name="folder", root=str(path), channels=channels))
+        try:
+            data = image_folder(DataConfig(name="folder", root=str(path), channels=channels))
+        except GankitError as exc:
+            if "different sizes" not in str(exc):
+                raise
+            raise GankitError(f"images under {path} have different sizes; resize them to one size first (as pytorch-fid, gankit compares images of one size)") from None
         return Source(f"folder {path} ({len(data.images)} images)", images=data.images.float() / 255.0)
     if path.is_file():
         if path.suffix.lower() != ".npz":

@@ -54,3 +54,23 @@ def test_greyscale_is_repeated_for_inception_and_bad_shapes_are_errors():
         extractor(torch.rand(2, 5, 5))
     with pytest.raises(GankitError, match="unknown extractor"):
         build_extractor("vgg")
+
+
+def test_folding_batchnorm_into_convolutions_keeps_the_function():
+    from gankit.metrics.extractors import fold_batchnorm
+    from gankit.metrics.inception import BasicConv2d
+
+    torch.manual_seed(0)
+    net = nn.Sequential(BasicConv2d(3, 8, 3, padding=1), BasicConv2d(8, 4, 1))
+    for block in net:  # non-trivial running statistics and affine parameters
+        block.bn.running_mean.uniform_(-1, 1)
+        block.bn.running_var.uniform_(0.5, 2)
+        block.bn.weight.data.uniform_(0.5, 1.5)
+        block.bn.bias.data.uniform_(-0.5, 0.5)
+    net.eval()
+    folded = fold_batchnorm(net)
+    assert all(isinstance(block.bn, nn.Identity) for block in folded)
+    assert all(isinstance(block.bn, nn.BatchNorm2d) for block in net)  # the original is untouched
+    x = torch.rand(2, 3, 9, 9)
+    with torch.no_grad():
+        assert torch.allclose(folded(x), net(x), atol=1e-5, rtol=1e-5)
