@@ -94,7 +94,7 @@ def load_source(spec: str, channels: int | None = None) -> Source:
         except GankitError as exc:
             if "different sizes" not in str(exc):
                 raise
-            raise GankitError(f"images under {path} have different sizes; resize them to one size first (as pytorch-fid, gankit compares images of one size)") from None
+            raise GankitError(f"images under {path} have different sizes; resize them to one size first (FID compares images of one size)") from None
         return Source(f"folder {path} ({len(data.images)} images)", images=data.images.float() / 255.0)
     if path.is_file():
         if path.suffix.lower() != ".npz":
