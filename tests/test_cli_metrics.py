@@ -187,7 +187,7 @@ CASES = [
     Case("fid-unknown-extractor", lambda ws: ["fid", "mnist5k:test", "mnist5k:train", "--extractor", "resnet"], "resnet"),
     # --- eval
     Case("eval-seeds-not-integers", lambda ws: ["eval", str(ws.run_copy(ws.runs.ring)), "--metrics", "modes", "--seeds", "0,x"], "--seeds"),
-    Case("eval-is-on-toy-run", lambda ws: ["eval", str(ws.run_copy(ws.runs.ring)), "--metrics", "is", "--n", "100"], "digit"),
+    Case("eval-is-on-toy-run", lambda ws: ["eval", str(ws.run_copy(ws.runs.ring)), "--metrics", "is", "--n", "100"], "point data"),
     Case("eval-inception-weights-missing", _missing_weights, "/nonexistent.pth"),
 ]
 assert len({c.id for c in CASES}) == len(CASES)

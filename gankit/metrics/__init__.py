@@ -179,13 +179,27 @@ def _dc(ctx: EvalContext, n: int) -> dict[str, Any]:
     return {"density": density, "coverage": coverage}
 
 
+def _is_classifier(ctx: EvalContext) -> str:
+    if ctx.is_points:
+        raise GankitError(f"metric 'is' scores images with a classifier; '{ctx.dataset_name}' is point data")
+    name = ctx.extractor_name or ctx.default_extractor()
+    if ctx.dataset_name in DIGIT_DATA and name != "inception":
+        return "judge"
+    if name != "inception":
+        raise GankitError(f"metric 'is' on '{ctx.dataset_name}' needs the Inception classifier: --extractor inception --inception-weights PATH")
+    return "inception"
+
+
 def _is(ctx: EvalContext, n: int) -> dict[str, Any]:
     from gankit.metrics.classifier import inception_score, judge_outputs
 
-    if ctx.is_points or ctx.dataset_name not in DIGIT_DATA:
-        raise GankitError(
-            f"metric 'is' scores samples with a classifier of their classes: the digit judge, for digit data; '{ctx.dataset_name}' is not digit data"
-        )
+    if _is_classifier(ctx) == "inception":
+        from gankit.metrics.scores import inception_score_from_logits
+
+        # torch-fidelity's 'logits_unbiased': the 1008-way classifier on the pool features, without its bias
+        weight = ctx.extractor.module.fc.weight.detach().double().cpu()
+        mean, std = inception_score_from_logits(ctx.features("fake", n) @ weight.T, splits=10, shuffle=True, seed=IS_SHUFFLE_SEED)
+        return {"inception_score": mean, "inception_score_std": std}
     probs, _ = judge_outputs(ctx.samples(n))
     order = np.random.RandomState(IS_SHUFFLE_SEED).permutation(len(probs))
     mean, std = inception_score(probs[torch.from_numpy(order)], splits=10)
@@ -276,6 +290,13 @@ def _judge_protocol(ctx: EvalContext, n: int) -> dict[str, Any]:
     }
 
 
+def _is_protocol(ctx: EvalContext, n: int) -> dict[str, Any]:
+    shuffle = {"shuffle": f"RandomState({IS_SHUFFLE_SEED}) permutation before splitting, as torch-fidelity", "splits": 10}
+    if _is_classifier(ctx) == "inception":
+        return {**ctx.extractor.protocol, **shuffle}
+    return {**_judge_protocol(ctx, n), **shuffle}
+
+
 def _judge_n(ctx: EvalContext) -> int:
     return 26_000 if ctx.dataset_name == "stacked-mnist" else 10_000
 
@@ -286,8 +307,8 @@ METRICS: dict[str, Metric] = {
     "kid": Metric(_kid, _fixed(10_000), "kernel distance: unbiased MMD² with the cubic polynomial kernel (Bińkowski et al., 2018)",
                   lambda ctx, n: {**ctx.feature_protocol(), "subsets": KID_SUBSETS, "subset_size": KID_SUBSET_SIZE,
                                                "subset_seed": KID_SEED, "kernel": "(x·y/d + 1)^3"}),
-    "is": Metric(_is, _fixed(10_000), "Inception Score with the digit judge as the classifier, 10 splits (Salimans et al., 2016)",
-                 lambda ctx, n: {**_judge_protocol(ctx, n), "shuffle": f"RandomState({IS_SHUFFLE_SEED}) permutation before splitting, as torch-fidelity"}),
+    "is": Metric(_is, _fixed(10_000), "Inception Score over 10 splits (Salimans et al., 2016): the digit judge's classes on digit data, "
+                 "else the Inception network's 1008 logits without bias (torch-fidelity's logits_unbiased)", _is_protocol),
     "pr": Metric(_pr, _fixed(10_000), "precision and recall of k-NN feature manifolds (Kynkäänniemi et al., 2019)",
                  lambda ctx, n: {**ctx.feature_protocol(), "k": PR_K}),
     "dc": Metric(_dc, _fixed(10_000), "density and coverage of k-NN feature balls (Naeem et al., 2020)",

@@ -85,7 +85,7 @@ def test_image_run_with_the_judge_extractor(digits_run):
 
 
 def test_metrics_refuse_data_they_cannot_score(ring_run, digits_run):
-    with pytest.raises(GankitError, match="digit"):
+    with pytest.raises(GankitError, match="point data"):
         evaluate(ring_run, ["is"])
     with pytest.raises(GankitError, match="point data"):
         evaluate(ring_run, ["fid"], extractor="mnist")
@@ -98,3 +98,30 @@ def test_metrics_refuse_data_they_cannot_score(ring_run, digits_run):
 def test_every_metric_is_registered_with_a_description():
     assert set(METRICS) == {"fid", "kid", "is", "pr", "dc", "parzen", "modes", "judge"}
     assert all(m.description for m in METRICS.values())
+
+
+def test_is_with_the_inception_classifier_uses_its_logits_without_bias(digits_run):
+    from torch import nn
+
+    from gankit.metrics import EvalContext, _is, _is_classifier
+    from gankit.metrics.extractors import InceptionExtractor
+    from gankit.metrics.scores import inception_score_from_logits
+
+    class Tiny(nn.Module):  # stands in for the 2048-d pool features and the 1008-way fc of the Inception network
+        def __init__(self):
+            super().__init__()
+            self.pool = nn.Linear(3, 2048)
+            self.fc = nn.Linear(2048, 1008)
+
+        def forward(self, x):
+            return self.pool(x.mean(dim=(2, 3)))
+
+    torch.manual_seed(0)
+    _, state, _ = load_run(digits_run)
+    ctx = EvalContext(state, 0, True, "inception")
+    ctx._extractor = InceptionExtractor(Tiny(), "inception", progress=False)
+    value = _is(ctx, 200)
+    logits = ctx.features("fake", 200) @ ctx.extractor.module.fc.weight.detach().double().T
+    assert value["inception_score"] == pytest.approx(inception_score_from_logits(logits, shuffle=True, seed=2020)[0], rel=1e-12)
+    assert _is_classifier(ctx) == "inception"
+    assert _is_classifier(EvalContext(state, 0, True)) == "judge"  # the default on digit data
