@@ -470,7 +470,7 @@ def speed_section(speed: dict[str, Any], frechet: list[dict[str, Any]]) -> list[
         f"{b['features_and_statistics']:.1f} s. Relative difference of the two FIDs: {speed['fid_relative_difference']:.2e}; "
         f"speed-up end to end: {speed['speedup']:.2f}×.",
         "",
-        f"The images reach gankit's network in {ours['input_memory_format']} memory layout (as load_source returns them) and",
+        f"The images reach gankit's network in {ours['input_memory_format']} memory layout (the inception extractor converts them, for speed) and",
         "pytorch-fid's in contiguous NCHW (its DataLoader stacks ToTensor's outputs)"
         + (
             "."
