@@ -47,7 +47,6 @@ from gankit.metrics import DC_K, IS_SHUFFLE_SEED, KID_SEED, KID_SUBSETS, PARZEN_
 from gankit.metrics.classifier import inception_score, judge_outputs, judge_record  # noqa: E402
 from gankit.metrics.extractors import build_extractor  # noqa: E402
 from gankit.metrics.fid import feature_statistics, frechet_distance  # noqa: E402
-from gankit.metrics.inception import FIDInceptionV3  # noqa: E402
 from gankit.metrics.parzen import DEFAULT_SIGMAS, parzen_score  # noqa: E402
 from gankit.metrics.scores import density_coverage, kernel_inception_distance, precision_recall  # noqa: E402
 from gankit.metrics.sources import load_source  # noqa: E402
@@ -127,25 +126,6 @@ def write_folders(images: np.ndarray, root: Path) -> tuple[Path, Path]:
         for i, picture in enumerate(part):
             Image.fromarray(picture).save(folder / f"{i:05d}.png")
     return folders
-
-
-def random_inception_weights(seed: int = WEIGHTS_SEED) -> dict[str, torch.Tensor]:
-    """Seeded random FID Inception weights with features of order one: He-scaled convolutions, BatchNorm with random
-    affine parameters and running statistics (the recipe of tests/metrics/test_inception.py)."""
-    g = torch.Generator().manual_seed(seed)
-    weights = {}
-    for key, value in FIDInceptionV3().state_dict().items():
-        if key.endswith("conv.weight"):
-            weights[key] = torch.randn(value.shape, generator=g) * (2 / value[0].numel()) ** 0.5
-        elif key.endswith(("bn.weight", "running_var")):
-            weights[key] = 0.5 + torch.rand(value.shape, generator=g)
-        elif key.endswith(("bn.bias", "running_mean")):
-            weights[key] = 0.1 * torch.randn(value.shape, generator=g)
-        elif key.endswith("num_batches_tracked"):
-            weights[key] = torch.tensor(1000)
-        else:
-            weights[key] = 0.01 * torch.randn(value.shape, generator=g)
-    return weights
 
 
 def import_oracle():
@@ -277,7 +257,9 @@ def speed_comparison(n: int, work: Path) -> dict[str, Any]:
     oracle, weights_from = import_oracle()
     log(f"making {n} images (MNIST-5k digits, RGB 32x32) in two folders of {n // 2} ...")
     folders = write_folders(synthetic_digits(n), work)
-    state_dict = random_inception_weights()
+    from tests.metrics.torchvision_stub import random_inception_weights
+
+    state_dict = random_inception_weights(WEIGHTS_SEED)
     weights = work / "random-inception.pth"
     torch.save(state_dict, weights)
     workers = pytorch_fid_workers()

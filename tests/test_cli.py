@@ -409,7 +409,11 @@ def _bad_cases_run_alongside_the_happy_path(bad_outcomes):
 
 @pytest.mark.parametrize("case", [_param(c) for c in CASES])
 def test_bad_input_is_one_clean_error_and_changes_nothing(case: Case, bad_outcomes):
-    outcome = bad_outcomes[case.id].result()
+    assert_one_clean_error(bad_outcomes[case.id].result(), case.needle)
+
+
+def assert_one_clean_error(outcome: Outcome, needle: str) -> None:
+    """Exit 2, exactly one ``error: ...`` line naming ``needle``, no traceback, nothing created or changed."""
     result = outcome.result
     shown = f"gankit {' '.join(outcome.args)}\n--- stdout:\n{result.stdout}\n--- stderr:\n{result.stderr}"
     assert "Traceback" not in result.stdout + result.stderr, shown
@@ -418,7 +422,7 @@ def test_bad_input_is_one_clean_error_and_changes_nothing(case: Case, bad_outcom
     assert result.stderr.endswith("\n") and result.stderr.count("\n") == 1, f"stderr must be exactly one line\n{shown}"
     line = result.stderr.rstrip("\n")
     assert line.startswith("error: ") and line[len("error: ") :].strip(), shown
-    assert case.needle in line, f"the message should name {case.needle!r}\n{shown}"
+    assert needle in line, f"the message should name {needle!r}\n{shown}"
 
     changed = sorted(k for k in outcome.before.keys() | outcome.after.keys() if outcome.before.get(k) != outcome.after.get(k))
     assert not changed, f"files changed, created or removed: {changed}\n{shown}"

@@ -32,7 +32,7 @@ from gankit.metrics.fid import feature_statistics, frechet_distance
 from gankit.metrics.inception import WEIGHTS_ENV
 from gankit.train.loop import train
 from tests.conftest import TINY, run_cli
-from tests.test_cli import JOBS, ONE_THREAD, last_line, snapshot
+from tests.test_cli import JOBS, ONE_THREAD, Outcome, assert_one_clean_error, last_line, snapshot
 
 IN_PROCESS = [*TINY, "train.progress=none"]
 FID_LINE = re.compile(r"^FID: (\S+)$")
@@ -193,15 +193,6 @@ CASES = [
 assert len({c.id for c in CASES}) == len(CASES)
 
 
-@dataclass
-class Outcome:
-    args: list[str]
-    result: subprocess.CompletedProcess
-    before: dict[str, tuple]
-    after: dict[str, tuple]
-    outside_created: list[Path]
-
-
 def _run(args: list[str], cwd: Path, unset: tuple[str, ...]) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **ONE_THREAD}
     for name in unset:
@@ -241,17 +232,4 @@ def _bad_cases_run_alongside_the_happy_path(bad_outcomes):
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
 def test_bad_input_is_one_clean_error_and_changes_nothing(case: Case, bad_outcomes):
-    outcome = bad_outcomes[case.id].result()
-    result = outcome.result
-    shown = f"gankit {' '.join(outcome.args)}\n--- stdout:\n{result.stdout}\n--- stderr:\n{result.stderr}"
-    assert "Traceback" not in result.stdout + result.stderr, shown
-    assert result.returncode == 2, shown
-    assert result.stdout == "", shown
-    assert result.stderr.endswith("\n") and result.stderr.count("\n") == 1, f"stderr must be exactly one line\n{shown}"
-    line = result.stderr.rstrip("\n")
-    assert line.startswith("error: ") and line[len("error: ") :].strip(), shown
-    assert case.needle in line, f"the message should name {case.needle!r}\n{shown}"
-
-    changed = sorted(k for k in outcome.before.keys() | outcome.after.keys() if outcome.before.get(k) != outcome.after.get(k))
-    assert not changed, f"files changed, created or removed: {changed}\n{shown}"
-    assert not outcome.outside_created, shown
+    assert_one_clean_error(bad_outcomes[case.id].result(), case.needle)

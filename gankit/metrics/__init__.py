@@ -52,6 +52,7 @@ class EvalContext:
     extractor_name: str | None = None
     inception_weights: str | None = None
     _samples: dict[int, Tensor] = field(default_factory=dict)
+    _real: Tensor | None = None
     _features: dict[tuple[str, int], Tensor] = field(default_factory=dict)
     _extractor: Any = None
 
@@ -81,15 +82,14 @@ class EvalContext:
 
     def real(self) -> Tensor:
         """The run's real data: every image of the configured split, or REAL_DRAWN fresh draws (fixed seed)."""
-        if "real" not in self._samples:
+        if self._real is None:
             data = self.data
             if hasattr(data, "images"):
-                real = data.images.float() / 255.0
+                self._real = data.images.float() / 255.0
             else:
                 rng = torch.Generator().manual_seed(1_000_003)
-                real = data.sample(REAL_DRAWN, rng) if self.is_points else data.draw(REAL_DRAWN, rng)[0].float() / 255.0
-            self._samples["real"] = real  # type: ignore[index]
-        return self._samples["real"]  # type: ignore[index]
+                self._real = data.sample(REAL_DRAWN, rng) if self.is_points else data.draw(REAL_DRAWN, rng)[0].float() / 255.0
+        return self._real
 
     @property
     def extractor(self) -> Any:
@@ -371,17 +371,18 @@ def evaluate(
         raise GankitError(f"--seeds has repeats ({', '.join(map(str, seeds))}); give distinct seeds")
     path, state, payload = load_run(run)
     contexts = [EvalContext(state, s, use_ema and bool(state.ema), extractor, inception_weights) for s in seeds]
-    shared_extractor = None
+    first = contexts[0]
     results = {}
     for name in names:
         metric = METRICS[name]
         per_seed = []
         for ctx in contexts:
-            if shared_extractor is not None:
-                ctx._extractor = shared_extractor
+            if ctx is not first:  # the seeds differ only in the noise: share the network, real data and real features
+                ctx._extractor, ctx._real = first._extractor, first._real
+                if ("real", 0) in first._features:
+                    ctx._features[("real", 0)] = first._features[("real", 0)]
             count = n or metric.default_n(ctx)
             per_seed.append(metric.compute(ctx, count))
-            shared_extractor = ctx._extractor or shared_extractor
         ctx = contexts[0]
         count = n or metric.default_n(ctx)
         entry: dict[str, Any] = {

@@ -4,8 +4,6 @@ and feature statistics files (.npz with ``mu`` and ``sigma``) that pytorch-fid r
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import torch
 from numpy.typing import ArrayLike
 
 from gankit.errors import GankitError
+from gankit.train.checkpoint import atomic_write
 
 
 def _as_stats(mu: ArrayLike, sigma: ArrayLike, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -82,17 +81,7 @@ def save_stats(path: str | Path, mu: ArrayLike, sigma: ArrayLike) -> Path:
     if path.suffix != ".npz":
         raise GankitError(f"a statistics file must end in .npz (pytorch-fid reads only .npz), not {path.name}")
     mu_, sigma_ = _as_stats(mu, sigma, "the statistics to save")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, mu=mu_, sigma=sigma_)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: np.savez_compressed(f, mu=mu_, sigma=sigma_))
     return path
 
 

@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 from gankit.errors import GankitError
 from gankit.metrics.fid import feature_statistics, frechet_distance
 from gankit.metrics.inception import WEIGHTS_ENV, WEIGHTS_NAME, FIDInceptionV3, inception_weights_path, inception_weights_sha256, load_inception
-from tests.metrics.torchvision_stub import import_pytorch_fid, weights_from
+from tests.metrics.torchvision_stub import import_pytorch_fid, random_inception_weights, weights_from
 
 # torchvision's Inception3 has 27,161,264 parameters; without its auxiliary classifier (3,326,696) and with 1008
 # instead of 1000 classes (+8 × 2049) that is the FID network's count.
@@ -43,21 +43,7 @@ def oracle():
 
 @pytest.fixture(scope="module")
 def random_weights() -> dict[str, torch.Tensor]:
-    """He-scaled convolutions and BatchNorm with random affine parameters and running statistics: features stay O(1)."""
-    g = torch.Generator().manual_seed(2017)
-    weights = {}
-    for key, value in FIDInceptionV3().state_dict().items():
-        if key.endswith("conv.weight"):
-            weights[key] = torch.randn(value.shape, generator=g) * (2 / value[0].numel()) ** 0.5
-        elif key.endswith(("bn.weight", "running_var")):
-            weights[key] = 0.5 + torch.rand(value.shape, generator=g)
-        elif key.endswith(("bn.bias", "running_mean")):
-            weights[key] = 0.1 * torch.randn(value.shape, generator=g)
-        elif key.endswith("num_batches_tracked"):
-            weights[key] = torch.tensor(1000)
-        else:
-            weights[key] = 0.01 * torch.randn(value.shape, generator=g)
-    return weights
+    return random_inception_weights(2017)
 
 
 @pytest.fixture(scope="module")

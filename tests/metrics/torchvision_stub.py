@@ -213,3 +213,24 @@ def weights_from(oracle: types.SimpleNamespace, state_dict: dict[str, Tensor]) -
         yield
     finally:
         module.load_state_dict_from_url = original
+
+
+def random_inception_weights(seed: int) -> dict[str, torch.Tensor]:
+    """Seeded random FID Inception weights whose features stay O(1): He-scaled convolutions, BatchNorm with random
+    affine parameters and running statistics (used by the tests and by bench/metrics.py)."""
+    from gankit.metrics.inception import FIDInceptionV3
+
+    g = torch.Generator().manual_seed(seed)
+    weights = {}
+    for key, value in FIDInceptionV3().state_dict().items():
+        if key.endswith("conv.weight"):
+            weights[key] = torch.randn(value.shape, generator=g) * (2 / value[0].numel()) ** 0.5
+        elif key.endswith(("bn.weight", "running_var")):
+            weights[key] = 0.5 + torch.rand(value.shape, generator=g)
+        elif key.endswith(("bn.bias", "running_mean")):
+            weights[key] = 0.1 * torch.randn(value.shape, generator=g)
+        elif key.endswith("num_batches_tracked"):
+            weights[key] = torch.tensor(1000)
+        else:
+            weights[key] = 0.01 * torch.randn(value.shape, generator=g)
+    return weights
