@@ -7,7 +7,8 @@ reference values of every metric on real MNIST-5k digits and on the demo model.
    deterministically from the MNIST-5k digits, split into two folders of n/2. gankit takes the path of `gankit fid`
    (load_source, the inception extractor, feature_statistics, frechet_distance); pytorch-fid 0.3.0 its own
    (InceptionV3, compute_statistics_of_path for both folders, calculate_frechet_distance) with its command's
-   defaults: batch 50, dims 2048, and as many DataLoader workers as its command would start. There are no real
+   defaults: batch 50, dims 2048, and as many DataLoader workers as its command would start. Each tool runs in its
+   own fresh process (``--time-tool``), as its users run it. There are no real
    Inception weights on this machine: both tools get the same seeded random weights (gankit from a .pth file,
    pytorch-fid through its patched downloader, as tests/metrics/torchvision_stub.py does).
 2. The Fréchet distance alone at d = 2048: gankit's Cholesky/eigh against pytorch-fid's scipy ``sqrtm``.
@@ -25,6 +26,7 @@ import platform
 import shlex
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -179,7 +181,6 @@ def time_gankit(folders: tuple[Path, Path], weights: Path) -> dict[str, Any]:
         t_features += time.perf_counter() - t
         log(f"gankit: {folder.name}/ done ({len(source.images)} images, {time.perf_counter() - t0:.0f} s so far)")
     feature_s = time.perf_counter() - t0
-    layout = memory_format(source.images)
     t = time.perf_counter()
     fid = frechet_distance(*stats[0], *stats[1])
     frechet_s = time.perf_counter() - t
@@ -189,14 +190,16 @@ def time_gankit(folders: tuple[Path, Path], weights: Path) -> dict[str, Any]:
         "frechet_s": frechet_s,
         "total_s": feature_s + frechet_s,
         "breakdown_s": {"model": t_model, "read_images": t_read, "features_and_statistics": t_features},
-        "input_memory_format": layout,
+        "input_memory_format": memory_format(extractor.prepare(source.images[:2])),
         "stats": stats,
     }
 
 
-def time_pytorch_fid(oracle: Any, weights_from: Any, state_dict: dict[str, torch.Tensor], folders: tuple[Path, Path], workers: int) -> dict[str, Any]:
+def time_pytorch_fid(folders: tuple[Path, Path], weights: Path, workers: int) -> dict[str, Any]:
     """pytorch-fid's calculate_fid_given_paths, stage by stage: the model, the statistics of both folders, the distance."""
+    oracle, weights_from = import_oracle()
     inception, fid_score = oracle.inception, oracle.fid_score
+    state_dict = torch.load(weights, map_location="cpu", weights_only=True)
     t0 = time.perf_counter()
     with weights_from(oracle, state_dict):
         model = inception.InceptionV3([inception.InceptionV3.BLOCK_INDEX_BY_DIM[PYTORCH_FID_DIMS]]).to("cpu")
@@ -209,6 +212,33 @@ def time_pytorch_fid(oracle: Any, weights_from: Any, state_dict: dict[str, torch
     fid = scipy_frechet(oracle, *stats[0], *stats[1])
     frechet_s = time.perf_counter() - t
     return {"fid": fid, "feature_s": feature_s, "frechet_s": frechet_s, "total_s": feature_s + frechet_s, "stats": stats}
+
+
+TOOLS = {"gankit": time_gankit, "pytorch-fid": time_pytorch_fid}
+
+
+def run_tool(tool: str, work: Path, threads: int, workers: int) -> dict[str, Any]:
+    """One tool's FID of a/ vs b/ in a fresh Python process, as its user would run it: no allocator setting, thread
+    pool or oneDNN kernel cache of one tool can help or hinder the other. The child writes its timings (JSON) and its
+    feature statistics (.npz) into ``work``."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--time-tool", tool, "--work", str(work), "--threads", str(threads)]
+    command += ["--workers", str(workers)]
+    done = subprocess.run(command, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"timing {tool} failed (exit {done.returncode}): {shlex.join(command)}")
+    result = json.loads((work / f"{tool}.json").read_text())
+    with np.load(work / f"{tool}.npz") as z:
+        result["stats"] = [(z["mu_a"], z["sigma_a"]), (z["mu_b"], z["sigma_b"])]
+    return result
+
+
+def time_tool_child(tool: str, work: Path, workers: int) -> None:
+    """The child side of run_tool."""
+    folders, weights = (work / "a", work / "b"), work / "random-inception.pth"
+    result = TOOLS[tool](folders, weights, workers) if tool == "pytorch-fid" else TOOLS[tool](folders, weights)
+    (mu_a, sigma_a), (mu_b, sigma_b) = result.pop("stats")
+    np.savez(work / f"{tool}.npz", mu_a=mu_a, sigma_a=sigma_a, mu_b=mu_b, sigma_b=sigma_b)
+    (work / f"{tool}.json").write_text(json.dumps(result, default=_jsonable))
 
 
 def time_gpu_features(folders: tuple[Path, Path], weights: Path, cpu_fid: float) -> dict[str, Any]:
@@ -227,20 +257,6 @@ def time_gpu_features(folders: tuple[Path, Path], weights: Path, cpu_fid: float)
     return {"device": torch.cuda.get_device_name(0), "feature_s": seconds, "fid": fid, "relative_difference_to_cpu": relative_difference(fid, cpu_fid)}
 
 
-def warm_up(oracle: Any, weights_from: Any, state_dict: dict[str, torch.Tensor], folders: tuple[Path, Path], weights: Path) -> None:
-    """Untimed: read every PNG once (the page cache) and run both networks on one batch (oneDNN's kernels for these
-    shapes), so that the tool timed second is not spared a first-run cost the first one paid."""
-    for folder in folders:
-        for path in sorted(folder.iterdir()):
-            path.read_bytes()
-    batch = load_source(str(folders[0]), channels=3).images[:PYTORCH_FID_BATCH]
-    build_extractor("inception", inception_weights=str(weights), device="cpu", progress=False)(batch)
-    with weights_from(oracle, state_dict):
-        model = oracle.inception.InceptionV3([oracle.inception.InceptionV3.BLOCK_INDEX_BY_DIM[PYTORCH_FID_DIMS]]).eval()
-    with torch.no_grad():
-        model(batch)
-
-
 def numerical_rank(sigma: np.ndarray) -> int:
     w = np.linalg.eigvalsh(sigma)
     return int((w > w[-1] * len(w) * np.finfo(np.float64).eps).sum())
@@ -253,24 +269,24 @@ def statistics_difference(ours: list[tuple[np.ndarray, np.ndarray]], theirs: lis
     }
 
 
-def speed_comparison(n: int, work: Path) -> dict[str, Any]:
-    oracle, weights_from = import_oracle()
+def speed_comparison(n: int, work: Path, threads: int) -> dict[str, Any]:
+    import_oracle()
     log(f"making {n} images (MNIST-5k digits, RGB 32x32) in two folders of {n // 2} ...")
     folders = write_folders(synthetic_digits(n), work)
     from tests.metrics.torchvision_stub import random_inception_weights
 
-    state_dict = random_inception_weights(WEIGHTS_SEED)
     weights = work / "random-inception.pth"
-    torch.save(state_dict, weights)
+    torch.save(random_inception_weights(WEIGHTS_SEED), weights)
     workers = pytorch_fid_workers()
-    log("warm-up (untimed): reading the PNGs, one batch through each network ...")
-    warm_up(oracle, weights_from, state_dict, folders, weights)
+    for folder in folders:  # the page cache: neither tool reads the PNGs from disk
+        for path in sorted(folder.iterdir()):
+            path.read_bytes()
     result: dict[str, Any] = {"n_images": n, "per_folder": n // 2, "pytorch_fid_workers": workers, "load_average_before": load_average()}
-    log("pytorch-fid: folder a/ vs b/ ...")
-    theirs = time_pytorch_fid(oracle, weights_from, state_dict, folders, workers)
+    log("pytorch-fid: folder a/ vs b/ (own process) ...")
+    theirs = run_tool("pytorch-fid", work, threads, workers)
     log(f"pytorch-fid: FID {theirs['fid']:.9g} in {theirs['total_s']:.1f} s")
-    log("gankit: folder a/ vs b/ ...")
-    ours = time_gankit(folders, weights)
+    log("gankit: folder a/ vs b/ (own process) ...")
+    ours = run_tool("gankit", work, threads, workers)
     log(f"gankit: FID {ours['fid']:.9g} in {ours['total_s']:.1f} s")
     result["load_average_after"] = load_average()
     result["gankit"] = {k: v for k, v in ours.items() if k != "stats"}
@@ -438,8 +454,9 @@ def speed_section(speed: dict[str, Any], frechet: list[dict[str, Any]]) -> list[
         "feature_statistics, frechet_distance). pytorch-fid 0.3.0: its `calculate_fid_given_paths` stage by stage (InceptionV3,",
         f"compute_statistics_of_path for both folders, calculate_frechet_distance) with its command's defaults: batch size {PYTORCH_FID_BATCH},",
         f"dims {PYTORCH_FID_DIMS}, device cpu, {speed['pytorch_fid_workers']} DataLoader workers (min(8, CPUs), as its command chooses).",
-        "After an untimed warm-up (every PNG read once, one batch through each network), pytorch-fid ran first, then gankit,",
-        "once each; the machine's load average (1/5/15 min) was",
+        "Each tool ran once, in its own fresh Python process (so that neither inherits the other's allocator settings, thread pools or",
+        "oneDNN kernel cache), pytorch-fid first, then gankit, after every PNG had been read once into the page cache; the time starts",
+        "after the imports and covers everything from building the network to the FID. The machine's load average (1/5/15 min) was",
         f"{speed['load_average_before']} before and {speed['load_average_after']} after.",
         "'Features' covers building the network, reading the images, the features and their statistics.",
         "",
@@ -450,7 +467,10 @@ def speed_section(speed: dict[str, Any], frechet: list[dict[str, Any]]) -> list[
         "",
         f"gankit's feature time: network {b['model']:.1f} s, reading the PNGs {b['read_images']:.1f} s, features and statistics "
         f"{b['features_and_statistics']:.1f} s. Relative difference of the two FIDs: {speed['fid_relative_difference']:.2e}; "
-        f"speed-up end to end: {speed['speedup']:.2f}×.",
+        f"speed-up end to end: {speed['speedup']:.2f}×. pytorch-fid runs its network as written; gankit's extractor folds each",
+        "BatchNorm into its convolution, feeds the network channels_last and keeps freed blocks of up to 1 GiB in the heap",
+        "(`reuse_large_allocations`: glibc's mmap threshold raised, so that each batch reuses the ~280 MB activation blocks of the",
+        "last one instead of page-faulting fresh ones in).",
         "",
         f"The images reach gankit's network in {ours['input_memory_format']} memory layout (the inception extractor converts them, for speed) and",
         "pytorch-fid's in contiguous NCHW (its DataLoader stacks ToTensor's outputs)"
@@ -593,7 +613,14 @@ def main() -> None:
     parser.add_argument("--skip-speed", action="store_true", help="only the reference values and the demo model (parts 3 and 4)")
     parser.add_argument("--demo-run", type=Path, default=None, help="the demo run (default: the newest runs/*-dcgan-mnist with a checkpoint)")
     parser.add_argument("--demo-n", type=int, default=10_000, help="samples drawn from the demo model")
+    parser.add_argument("--time-tool", choices=sorted(TOOLS), help=argparse.SUPPRESS)  # the child process of run_tool
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.time_tool:
+        with thread_limits(args.threads):
+            time_tool_child(args.time_tool, args.work, args.workers)
+        return
     if args.n < 4 or args.threads < 1 or args.repeats < 1 or args.demo_n < 1000:
         parser.error("--n must be at least 4, --threads and --repeats at least 1, --demo-n at least 1000 (KID's subsets)")
     if not args.out.parent.is_dir():
@@ -613,7 +640,7 @@ def main() -> None:
         results["threads_note"], results["machine"] = threads_note, machine()
         work = Path(tmp)
         if not args.skip_speed:
-            speed = speed_comparison(args.n, work)
+            speed = speed_comparison(args.n, work, args.threads)
             results["frechet"] = frechet_comparison(speed.pop("_stats"), args.repeats)
             results["speed"] = speed
         log("reference values on MNIST-5k (digit judge) ...")

@@ -7,6 +7,8 @@ judge's 128-d penultimate layer; any ``torch.nn.Module`` can be wrapped with :cl
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +19,32 @@ from torch import Tensor, nn
 from gankit.errors import GankitError
 
 EXTRACTORS = ("inception", "mnist")
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+_HEAP_REUSE_BYTES = 1 << 30
+_heap_reuse: bool | None = None
+
+
+def reuse_large_allocations() -> bool:
+    """Let this process reuse freed blocks of up to 1 GiB instead of returning them to the operating system (glibc
+    only; elsewhere nothing happens and the result is False). Idempotent and process-wide.
+
+    At 299×299 px a batch of 50 images has activations of up to ~280 MB. glibc serves blocks above 32 MB with a fresh
+    ``mmap`` and unmaps them when they are freed, so every batch page-faults its largest tensors in again; on a
+    2-core CPU that costs about 30 % of the Inception network's time. With a 1 GiB mmap threshold the blocks stay in
+    the heap and are reused by the next batch (the process keeps up to that much memory it no longer uses)."""
+    global _heap_reuse
+    if _heap_reuse is None:
+        _heap_reuse = False
+        name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
+        if name:
+            try:
+                libc = ctypes.CDLL(name)
+                mallopt = libc.mallopt
+                mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+                _heap_reuse = bool(mallopt(_M_MMAP_THRESHOLD, _HEAP_REUSE_BYTES)) and bool(mallopt(_M_TRIM_THRESHOLD, _HEAP_REUSE_BYTES))
+            except (OSError, AttributeError):  # not glibc (e.g. musl has no mallopt)
+                _heap_reuse = False
+    return _heap_reuse
 
 
 @dataclass
@@ -56,6 +84,11 @@ class ModuleExtractor:
 class InceptionExtractor(ModuleExtractor):
     """The FID Inception-v3 as pytorch-fid defines it: bilinear resize to 299, [-1, 1] input, 2048-d pool3
     features; greyscale images are repeated to three channels."""
+
+    def __call__(self, images: Tensor) -> Tensor:
+        if torch.device(self.device).type == "cpu":
+            reuse_large_allocations()
+        return super().__call__(images)
 
     def prepare(self, images: Tensor) -> Tensor:
         if images.shape[1] not in (1, 3):
@@ -123,7 +156,7 @@ def build_extractor(name: str, *, inception_weights: str | None = None, device: 
             "resize": "bilinear to 299x299, input scaled to [-1, 1]",
         }
         network = fold_batchnorm(load_inception(str(path), device))
-        protocol["speed"] = "BatchNorm folded into the convolutions, channels_last: pytorch-fid's function up to float rounding"
+        protocol["speed"] = "BatchNorm folded into the convolutions, channels_last, large blocks kept in the heap: pytorch-fid's function up to float rounding"
         return InceptionExtractor(network, "inception", protocol, batch_size or 50, device, progress)
     if name == "mnist":
         from gankit.metrics.classifier import judge_record, load_judge
