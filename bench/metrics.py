@@ -482,8 +482,13 @@ def speed_section(speed: dict[str, Any], frechet: list[dict[str, Any]]) -> list[
         f"The two tools' feature statistics differ by at most {diff['mu']:.1e} (means) and {diff['sigma']:.1e} (covariances), relative to",
         f"their largest entries. The covariances have numerical rank {rank[0]} and {rank[1]} of {PYTORCH_FID_DIMS}"
         + (
-            ": singular (fewer images than features), where scipy's sqrtm is inexact; part 2's first row compares the two Fréchet"
-            " distances on the same statistics."
+            (
+                ": singular (fewer images than features)"
+                if speed["per_folder"] < PYTORCH_FID_DIMS
+                else ": singular although there are more images than features (with random weights some pool features are constant"
+                " or linearly dependent)"
+            )
+            + ", where scipy's sqrtm is inexact; part 2's first row compares the two Fréchet distances on the same statistics."
             if min(rank) < PYTORCH_FID_DIMS
             else "."
         ),
@@ -613,10 +618,16 @@ def main() -> None:
     parser.add_argument("--skip-speed", action="store_true", help="only the reference values and the demo model (parts 3 and 4)")
     parser.add_argument("--demo-run", type=Path, default=None, help="the demo run (default: the newest runs/*-dcgan-mnist with a checkpoint)")
     parser.add_argument("--demo-n", type=int, default=10_000, help="samples drawn from the demo model")
+    parser.add_argument("--rewrite", action="store_true", help="rewrite the report from the raw numbers of the last run (--out's .json); measure nothing")
     parser.add_argument("--time-tool", choices=sorted(TOOLS), help=argparse.SUPPRESS)  # the child process of run_tool
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.rewrite:
+        results = json.loads(args.out.with_suffix(".json").read_text())
+        write_report(args.out, results)
+        print(f"rewrote {args.out} from {args.out.with_suffix('.json')} (measured {results['date']})")
+        return
     if args.time_tool:
         with thread_limits(args.threads):
             time_tool_child(args.time_tool, args.work, args.workers)
