@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 BENCH_SEEDS ?= 3
 
-.PHONY: install oracles demo judge test test-all lint bench bench-toy bench-images bench-metrics clean
+.PHONY: install oracles demo judge test test-all lint bench bench-toy bench-images bench-metrics bench-stability clean
 
 install: $(VENV)/.installed
 
@@ -59,6 +59,9 @@ bench-images: install
 
 bench-metrics: install oracles
 	$(PY) bench/metrics.py --out docs/results/metrics.md
+
+bench-stability: install
+	$(PY) bench/stability.py --seeds 5 --out docs/results/stability.md
 
 clean:
 	rm -rf $(VENV) .demo-run

@@ -51,19 +51,24 @@ class DataConfig:
 
 @dataclass
 class NetConfig:
-    """One player's network."""
+    """One player's network. ``norm``: none, batch, layer, or virtual (generators: virtual batch norm with a fixed
+    reference batch). ``sn``: spectral normalisation of every layer. ``minibatch``: minibatch-discrimination kernels
+    (discriminators; 0 = off)."""
 
     arch: str = "mlp"
     width: int = 128
     depth: int = 3
     activation: str = "relu"
     norm: str = "none"
+    sn: bool = False
+    minibatch: int = 0
 
 
 @dataclass
 class ModelConfig:
     z_dim: int = 2
     z_prior: str = "normal"
+    pack: int = 1
     g: NetConfig = field(default_factory=NetConfig)
     d: NetConfig = field(default_factory=NetConfig)
 
@@ -86,10 +91,32 @@ class OptimConfig:
 
 @dataclass
 class LossConfig:
-    """The adversarial game: ``nonsaturating`` (-log D(G(z)) for G) or ``minimax`` (log(1 - D(G(z))))."""
+    """The adversarial game and the discriminator's regularisers.
+
+    ``name``: ``nonsaturating`` (-log D(G(z)) for G), ``minimax`` (log(1 - D(G(z)))), ``wgan``, ``lsgan``
+    (targets ``ls_a`` fake, ``ls_b`` real, ``ls_c`` for G), ``hinge``. ``real_label`` < 1: one-sided label
+    smoothing (cross-entropy games). ``gp``: gradient-penalty weight λ on interpolates, ``gp_mode`` two-sided or
+    one-sided. ``r1`` / ``r2``: weight γ of ½‖∇D‖² on real / generated samples, every ``reg_every`` steps (lazy,
+    scaled by the interval). ``clip``: WGAN weight clipping to [-clip, clip] (0: off). Improved-GAN terms
+    (Salimans et al., 2016): ``g_objective`` adversarial, feature_matching (weight ``feature_matching`` on
+    ‖E f(x) - E f(G(z))‖², D's last hidden features) or both; ``historical``: weight of ‖θ - θ̄‖² for both players.
+    """
 
     name: str = "nonsaturating"
     class_weight: float = 1.0
+    real_label: float = 1.0
+    ls_a: float = 0.0
+    ls_b: float = 1.0
+    ls_c: float = 1.0
+    gp: float = 0.0
+    gp_mode: str = "two-sided"
+    r1: float = 0.0
+    r2: float = 0.0
+    reg_every: int = 1
+    clip: float = 0.0
+    g_objective: str = "adversarial"
+    feature_matching: float = 1.0
+    historical: float = 0.0
 
 
 @dataclass
@@ -107,6 +134,9 @@ class TrainConfig:
     ema_start: int = 0
     augment: str = ""
     progress: str = "auto"
+    watchdog: bool = True
+    watchdog_start: int = 1000
+    unroll_steps: int = 5
 
 
 @dataclass
@@ -393,6 +423,28 @@ def _positive(key: str, value: float, *, allow_zero: bool = False) -> None:
         raise GankitError(f"{key} must be {need} (got {value})")
 
 
+def _validate_loss(loss: LossConfig) -> None:
+    from gankit.losses import BCE_GAMES
+    from gankit.regularizers import GP_MODES
+
+    if not 0.0 < loss.real_label <= 1.0:
+        raise GankitError(f"loss.real_label is the target for real samples, in (0, 1]; one-sided smoothing uses 0.9 (got {loss.real_label})")
+    if loss.real_label != 1.0 and loss.name not in BCE_GAMES:
+        raise GankitError(f"loss.real_label (label smoothing) applies to the cross-entropy games {', '.join(BCE_GAMES)}, not '{loss.name}'")
+    for key in ("ls_a", "ls_b", "ls_c"):
+        if not math.isfinite(getattr(loss, key)):
+            raise GankitError(f"loss.{key} must be a finite number (got {getattr(loss, key)})")
+    if loss.name == "lsgan" and loss.ls_a == loss.ls_b:
+        raise GankitError(f"loss.ls_a (fake target) and loss.ls_b (real target) must differ (both {loss.ls_a})")
+    for key in ("gp", "r1", "r2", "clip"):
+        _positive(f"loss.{key}", getattr(loss, key), allow_zero=True)
+    _choice("loss.gp_mode", loss.gp_mode, list(GP_MODES))
+    _positive("loss.reg_every", loss.reg_every)
+    _choice("loss.g_objective", loss.g_objective, ["adversarial", "feature_matching", "both"])
+    _positive("loss.feature_matching", loss.feature_matching)
+    _positive("loss.historical", loss.historical, allow_zero=True)
+
+
 def validate(cfg: Config) -> None:
     """Check every value before anything runs; raise a GankitError naming the key."""
     from gankit.data import DATASETS
@@ -404,6 +456,7 @@ def validate(cfg: Config) -> None:
     _choice("data.name", cfg.data.name, sorted(DATASETS))
     _choice("loss.name", cfg.loss.name, sorted(GAMES))
     _positive("loss.class_weight", cfg.loss.class_weight, allow_zero=True)
+    _validate_loss(cfg.loss)
     if not cfg.name or any(c in cfg.name for c in "/\\\0") or cfg.name.startswith("."):
         raise GankitError(f"name must be a plain name without '/' (got {cfg.name!r})")
     _choice("data.split", cfg.data.split, ["train", "test", "all"])
@@ -423,6 +476,9 @@ def validate(cfg: Config) -> None:
 
     _positive("model.z_dim", cfg.model.z_dim)
     _choice("model.z_prior", cfg.model.z_prior, ["normal", "uniform"])
+    _positive("model.pack", cfg.model.pack)
+    if cfg.train.batch_size % cfg.model.pack:
+        raise GankitError(f"model.pack={cfg.model.pack} packs samples into D's inputs: train.batch_size ({cfg.train.batch_size}) must be a multiple of it")
     for player in ("g", "d"):
         net: NetConfig = getattr(cfg.model, player)
         _choice(f"model.{player}.arch", net.arch, sorted(ARCHITECTURES))
@@ -430,6 +486,7 @@ def validate(cfg: Config) -> None:
         _choice(f"model.{player}.norm", net.norm, sorted(NORMS))
         _positive(f"model.{player}.width", net.width)
         _positive(f"model.{player}.depth", net.depth)
+        _positive(f"model.{player}.minibatch", net.minibatch, allow_zero=True)
 
     for group in ("g", "d"):
         opt: OptimizerConfig = getattr(cfg.optim, group)
@@ -453,6 +510,8 @@ def validate(cfg: Config) -> None:
     if not 0.0 <= t.ema < 1.0:
         raise GankitError(f"train.ema is the EMA decay of the generator, in [0, 1) with 0 = off (got {t.ema})")
     _positive("train.ema_start", t.ema_start, allow_zero=True)
+    _positive("train.watchdog_start", t.watchdog_start, allow_zero=True)
+    _positive("train.unroll_steps", t.unroll_steps)
     from gankit.augment import AUGMENTS, parse_augment
 
     for name in parse_augment(t.augment):

@@ -131,8 +131,9 @@ def save_gif(frames: list[np.ndarray], path: Path, fps: int = 12) -> None:
 
 
 def plot_losses(records: list[dict], path: Path, title: str = "") -> None:
-    """Loss curves from metrics.jsonl records, one line per loss."""
-    keys = [k for k in records[0] if k not in ("step", "time")] if records else []
+    """Loss curves from metrics.jsonl records, one line per loss (the watchdog's health records are left out)."""
+    records = [r for r in records if "health" not in r]
+    keys = [k for k in records[0] if k not in ("step", "time", "warnings")] if records else []
     fig = _figure(7, 3.6)
     ax = fig.add_subplot()
     steps = [r["step"] for r in records]

@@ -8,9 +8,23 @@ import pytest
 import torch
 from torch import nn
 
-from gankit.config import DataConfig
+from gankit.config import DataConfig, LossConfig
 from gankit.data.toy import gaussian_1d
-from gankit.losses import GAMES, bce_d_loss, nonsaturating_g_loss, per_sample, saturating_g_loss
+from gankit.losses import (
+    BCE_GAMES,
+    GAMES,
+    bce_d_loss,
+    hinge_d_loss,
+    least_squares_d_loss,
+    least_squares_g_loss,
+    make_game,
+    nonsaturating_g_loss,
+    per_sample,
+    saturating_g_loss,
+    smoothed_bce_d_loss,
+    wasserstein_d_loss,
+    wasserstein_g_loss,
+)
 from gankit.nets import MLP
 
 
@@ -69,9 +83,67 @@ def test_saturating_gradient_vanishes_where_nonsaturating_does_not(logit: float)
 
 def test_both_games_push_the_generator_the_same_way_near_equilibrium():
     logits = torch.linspace(-1, 1, 9, requires_grad=True)
-    for game in GAMES.values():
-        grad = torch.autograd.grad(game.g_loss(logits).sum(), logits)[0]
+    for name in BCE_GAMES:
+        grad = torch.autograd.grad(make_game(LossConfig(name=name)).g_loss(logits).sum(), logits)[0]
         assert (grad < 0).all()  # both want a larger D(G(z))
+
+
+REAL = torch.tensor([-2.0, -0.5, 0.0, 0.7, 3.0])
+FAKE = torch.tensor([1.5, -1.2, 0.0, 2.0, -4.0])
+
+
+def test_wasserstein_losses_match_their_formulas():
+    out = wasserstein_d_loss(REAL, FAKE)
+    torch.testing.assert_close(out["d_real"], -REAL)
+    torch.testing.assert_close(out["d_fake"], FAKE)
+    # batch means: the critic minimises -(E f(x) - E f(G(z))), the negated Wasserstein estimate
+    torch.testing.assert_close(out["d_real"].mean() + out["d_fake"].mean(), -(REAL.mean() - FAKE.mean()))
+    torch.testing.assert_close(wasserstein_g_loss(FAKE), -FAKE)
+
+
+def test_least_squares_losses_match_their_formulas():
+    out = least_squares_d_loss(REAL, FAKE, a=-1.0, b=1.0)
+    torch.testing.assert_close(out["d_real"], 0.5 * (REAL - 1.0) ** 2)
+    torch.testing.assert_close(out["d_fake"], 0.5 * (FAKE + 1.0) ** 2)
+    torch.testing.assert_close(least_squares_g_loss(FAKE, c=0.0), 0.5 * FAKE**2)
+    game = make_game(LossConfig(name="lsgan", ls_a=-1.0, ls_b=1.0, ls_c=0.0))
+    torch.testing.assert_close(game.d_loss(REAL, FAKE)["d_fake"], 0.5 * (FAKE + 1.0) ** 2)
+    torch.testing.assert_close(game.g_loss(FAKE), 0.5 * FAKE**2)
+    assert game.scores
+
+
+def test_hinge_losses_match_their_formulas():
+    out = hinge_d_loss(REAL, FAKE)
+    torch.testing.assert_close(out["d_real"], torch.tensor([3.0, 1.5, 1.0, 0.3, 0.0]))
+    torch.testing.assert_close(out["d_fake"], torch.tensor([2.5, 0.0, 1.0, 3.0, 0.0]))
+    torch.testing.assert_close(make_game(LossConfig(name="hinge")).g_loss(FAKE), -FAKE)
+
+
+def test_one_sided_label_smoothing_matches_cross_entropy_with_soft_targets():
+    out = smoothed_bce_d_loss(REAL, FAKE, real_label=0.9)
+    p = torch.sigmoid(REAL)
+    torch.testing.assert_close(out["d_real"], -(0.9 * torch.log(p) + 0.1 * torch.log(1 - p)))
+    torch.testing.assert_close(out["d_fake"], bce_d_loss(REAL, FAKE)["d_fake"])  # one-sided: fake targets stay 0
+    game = make_game(LossConfig(name="nonsaturating", real_label=0.9))
+    torch.testing.assert_close(game.d_loss(REAL, FAKE)["d_real"], out["d_real"])
+    # the smoothed discriminator's optimum for a real-only input is D = 0.9, not 1
+    logit = torch.tensor([0.0], requires_grad=True)
+    opt = torch.optim.SGD([logit], lr=1.0)
+    for _ in range(500):
+        opt.zero_grad()
+        smoothed_bce_d_loss(logit, torch.tensor([-50.0]), 0.9)["d_real"].sum().backward()
+        opt.step()
+    assert torch.sigmoid(logit).item() == pytest.approx(0.9, abs=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(GAMES))
+def test_every_game_is_per_sample_and_finite_for_extreme_outputs(name):
+    game = make_game(LossConfig(name=name))
+    logits = torch.tensor([-1e4, -100.0, 0.0, 100.0, 1e4]).reshape(5, 1)
+    for value in (*game.d_loss(logits, logits.flip(0)).values(), game.g_loss(logits)):
+        assert value.shape == (5,) and torch.isfinite(value).all()
+    patch = torch.randn(3, 1, 2, 2)
+    assert game.g_loss(patch).shape == (3,)
 
 
 def _normal_pdf(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.errors import GankitError
+from gankit.nets.layers import MinibatchDiscrimination, VirtualBatchNorm
 
 D_CONDITIONING = ("none", "concat", "projection", "aux")
 
@@ -34,9 +35,7 @@ def dcgan_layout(size: int) -> tuple[int, int]:
             k = int(math.log2(ratio)) if ratio > 0 else 0
             if 2**k == ratio and k >= 1:
                 return start, k
-    raise GankitError(
-        f"DCGAN needs square images of side 4*2^k or 7*2^k (8, 14, 16, 28, 32, 64, ...), not {size}; set data.image_size"
-    )
+    raise GankitError(f"DCGAN needs square images of side 4*2^k or 7*2^k (8, 14, 16, 28, 32, 64, ...), not {size}; set data.image_size")
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -46,7 +45,9 @@ def _norm(kind: str, channels: int) -> nn.Module:
         return nn.GroupNorm(1, channels)
     if kind == "none":
         return nn.Identity()
-    raise GankitError(f"DCGAN supports norm batch, layer or none, not '{kind}'")
+    if kind == "virtual":
+        return VirtualBatchNorm(channels)
+    raise GankitError(f"DCGAN supports norm batch, layer, virtual or none, not '{kind}'")
 
 
 def init_dcgan_weights(module: nn.Module) -> None:
@@ -94,7 +95,7 @@ class DCGANDiscriminator(nn.Module):
     """Returns logits (B, 1); :meth:`heads` also gives features phi(x) and, with ``aux``, class logits."""
 
     def __init__(
-        self, in_shape: tuple[int, ...], width: int = 64, norm: str = "batch", num_classes: int = 0, conditioning: str = "none"
+        self, in_shape: tuple[int, ...], width: int = 64, norm: str = "batch", num_classes: int = 0, conditioning: str = "none", minibatch: int = 0
     ) -> None:
         super().__init__()
         channels, size = _check_shape(in_shape)
@@ -116,6 +117,9 @@ class DCGANDiscriminator(nn.Module):
         self.classes = nn.Conv2d(ch, num_classes, start, 1, 0) if conditioning == "aux" else None
         self.embed = nn.Embedding(num_classes, ch) if conditioning == "projection" else None
         init_dcgan_weights(self)
+        # minibatch discrimination on the last feature map, with its own linear map into the logit
+        self.minibatch = MinibatchDiscrimination(ch * start * start, minibatch) if minibatch else None
+        self.minibatch_out = nn.Linear(minibatch, 1, bias=False) if minibatch else None
 
     def heads(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
         if self.conditioning == "concat":
@@ -125,6 +129,8 @@ class DCGANDiscriminator(nn.Module):
             x = torch.cat([x, planes], dim=1)
         h = self.body(x)
         logits = self.out(h).flatten(1)
+        if self.minibatch is not None:
+            logits = logits + self.minibatch_out(self.minibatch(h))
         out = {"features": h.flatten(1)}
         if self.embed is not None:
             if y is None:
@@ -144,6 +150,6 @@ def dcgan_generator(width: int, depth: int, activation: str, norm: str, z_dim: i
 
 
 def dcgan_discriminator(
-    width: int, depth: int, activation: str, norm: str, data_shape: tuple[int, ...], num_classes: int = 0, conditioning: str = "none"
+    width: int, depth: int, activation: str, norm: str, data_shape: tuple[int, ...], num_classes: int = 0, conditioning: str = "none", minibatch: int = 0
 ) -> nn.Module:
-    return DCGANDiscriminator(data_shape, width, norm, num_classes, conditioning)
+    return DCGANDiscriminator(data_shape, width, norm, num_classes, conditioning, minibatch)

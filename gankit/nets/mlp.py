@@ -6,6 +6,8 @@ import math
 
 from torch import Tensor, nn
 
+from gankit.nets.layers import MinibatchDiscrimination, VirtualBatchNorm
+
 ACTIVATIONS = {
     "relu": nn.ReLU,
     "leaky_relu": lambda: nn.LeakyReLU(0.2),
@@ -18,6 +20,7 @@ NORMS = {
     "none": lambda width: nn.Identity(),
     "batch": nn.BatchNorm1d,
     "layer": nn.LayerNorm,
+    "virtual": VirtualBatchNorm,
 }
 
 
@@ -35,6 +38,7 @@ class MLP(nn.Module):
         depth: int,
         activation: str = "relu",
         norm: str = "none",
+        minibatch: int = 0,
     ) -> None:
         super().__init__()
         self.out_shape = tuple(out_shape)
@@ -45,19 +49,29 @@ class MLP(nn.Module):
             features = width
         layers.append(nn.Linear(features, math.prod(self.out_shape)))
         self.net = nn.Sequential(*layers)
+        # minibatch discrimination: o(h) from the last hidden layer, with its own linear map into the output
+        self.minibatch = MinibatchDiscrimination(features, minibatch) if minibatch else None
+        self.minibatch_out = nn.Linear(minibatch, math.prod(self.out_shape), bias=False) if minibatch else None
+
+    def heads(self, x: Tensor) -> dict[str, Tensor]:
+        """``features``: the last hidden layer; ``logits``: the output."""
+        h = self.net[:-1](x.flatten(1))
+        out = self.net[-1](h)
+        if self.minibatch is not None:
+            out = out + self.minibatch_out(self.minibatch(h))
+        return {"features": h, "logits": out.reshape(out.shape[0], *self.out_shape)}
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.net(x.flatten(1))
-        return out.reshape(out.shape[0], *self.out_shape)
+        return self.heads(x)["logits"]
 
 
 def mlp_generator(width: int, depth: int, activation: str, norm: str, z_dim: int, data_shape: tuple[int, ...]) -> MLP:
     return MLP(z_dim, data_shape, width, depth, activation, norm)
 
 
-def mlp_discriminator(width: int, depth: int, activation: str, norm: str, data_shape: tuple[int, ...]) -> MLP:
+def mlp_discriminator(width: int, depth: int, activation: str, norm: str, data_shape: tuple[int, ...], minibatch: int = 0) -> MLP:
     """Returns one logit per sample, shape (B, 1)."""
-    return MLP(math.prod(data_shape), (1,), width, depth, activation, norm)
+    return MLP(math.prod(data_shape), (1,), width, depth, activation, norm, minibatch)
 
 
 def count_parameters(module: nn.Module) -> int:

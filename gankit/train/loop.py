@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 import time
@@ -19,6 +20,7 @@ from gankit.data import build_dataset
 from gankit.errors import GankitError
 from gankit.train.checkpoint import load_checkpoint, save_checkpoint
 from gankit.train.ema import make_ema, update_ema
+from gankit.train.health import Watchdog, feature_map
 from gankit.train.progress import Progress
 from gankit.train.rundir import MetricsLog, checkpoint_path, create_run_dir, open_run_dir, truncate_metrics
 from gankit.train.watchdog import find_non_finite, raise_diverged
@@ -180,8 +182,9 @@ def _checkpoint_config(payload: dict[str, Any], path: Path) -> Config:
 # ------------------------------------------------------------------------------------------- the loop
 
 
-def _snapshot(state: TrainState, path: Path, fixed_seed: int) -> None:
-    """Draw the run's picture from fixed noise (EMA generator when enabled), without touching training RNG."""
+def _snapshot(state: TrainState, path: Path, fixed_seed: int) -> Tensor:
+    """Draw the run's picture from fixed noise (EMA generator when enabled), without touching training RNG; return
+    the samples (model range, CPU)."""
     from gankit.sampling import draw_samples, snapshot_labels, write_picture
 
     labels = snapshot_labels(state, state.cfg.train.sample_n)
@@ -189,6 +192,19 @@ def _snapshot(state: TrainState, path: Path, fixed_seed: int) -> None:
     samples = draw_samples(state, n, fixed_seed, labels=labels)
     nrow = None if labels is None else n // state.variant.num_classes
     write_picture(state, samples, path, title=f"{state.cfg.name} — step {state.step}", nrow=nrow)
+    return samples
+
+
+def _health_check(state: TrainState, watchdog: Watchdog, real: Tensor, fake: Tensor) -> tuple[dict[str, float], list[str]]:
+    """The watchdog's sample checks. D scores a copy of the players (in training mode, as in its steps), so that
+    neither its BatchNorm statistics nor its spectral-norm vectors change: training continues exactly as without it."""
+    v = state.variant
+    scores = None
+    if v.probe is not None:
+        players = copy.deepcopy(v.players)
+        probe = v.probe
+        scores = lambda x: probe(players, x.to(state.device)).float().cpu()  # noqa: E731
+    return watchdog.check_samples(real.cpu(), fake, scores)
 
 
 def _open_tensorboard(folder: Path) -> Any:
@@ -211,6 +227,8 @@ def run_loop(state: TrainState, run: Path) -> None:
     progress = Progress(t.progress, state.step, t.steps, cfg.name)
     sums: dict[str, Tensor] = {}
     counts: dict[str, int] = {}  # per loss: how many times it was computed since the last log (repeat, every)
+    watchdog = Watchdog(feature_map(cfg.data.name, state.data.kind)) if t.watchdog else None
+    last_real: Tensor | None = None
     clock = time.perf_counter()
     for module in v.players.values():
         module.train()
@@ -228,6 +246,7 @@ def run_loop(state: TrainState, run: Path) -> None:
                     module.requires_grad_(name in trainable)
                 for _ in range(step.repeat):
                     batch = {k: x.to(device, non_blocking=True) for k, x in state.stream.next().items()} if step.uses_data else {}
+                    last_real = batch.get("x", last_real)
                     ctx = StepContext(v.players, batch, t.batch_size, state.noise, it, device)
                     losses = step.objective(ctx)
                     means = {k: value.mean() for k, value in losses.items()}
@@ -237,6 +256,8 @@ def run_loop(state: TrainState, run: Path) -> None:
                     total.backward()
                     for group in step.updates:
                         v.optimizers[group].step()
+                    if step.post is not None:
+                        step.post(ctx)
                     for k, value in means.items():
                         detached = value.detach()
                         iteration_losses[k] = detached
@@ -257,7 +278,10 @@ def run_loop(state: TrainState, run: Path) -> None:
             clock = now
             if it % t.log_every == 0 or it == t.steps:
                 values = {k: float(s) / counts[k] for k, s in sums.items()}
-                metrics.write({"step": it, **values, "time": round(state.elapsed, 3)})
+                warnings = watchdog.check_losses(values) if watchdog is not None else []
+                metrics.write({"step": it, **values, "time": round(state.elapsed, 3), **({"warnings": warnings} if warnings else {})})
+                for warning in warnings:
+                    progress.warn(f"step {it}: {warning}")
                 if tb is not None:
                     for k, value in values.items():
                         tb.add_scalar(f"loss/{k}", value, it)
@@ -266,7 +290,12 @@ def run_loop(state: TrainState, run: Path) -> None:
             else:
                 progress.advance(it)
             if it % t.sample_every == 0 or it == t.steps:
-                _snapshot(state, run / "samples" / f"step-{it:06d}.png", fixed_seed)
+                samples = _snapshot(state, run / "samples" / f"step-{it:06d}.png", fixed_seed)
+                if watchdog is not None and it >= t.watchdog_start and last_real is not None:
+                    health, warnings = _health_check(state, watchdog, last_real, samples)
+                    metrics.write({"step": it, "health": health, "warnings": warnings})
+                    for warning in warnings:
+                        progress.warn(f"step {it}: {warning}")
             if it % t.ckpt_every == 0 or it == t.steps:
                 save_checkpoint(checkpoint_payload(state), ckpt_file)
                 last_ckpt = f"the last good checkpoint (step {it}) is kept at {ckpt_file}"
@@ -309,9 +338,7 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None) -> Path:
         )
     step = int(payload["step"])
     if cfg.train.steps <= step:
-        raise GankitError(
-            f"{run} is already at step {step} of train.steps={cfg.train.steps}; raise it, e.g. --set train.steps={step * 2}"
-        )
+        raise GankitError(f"{run} is already at step {step} of train.steps={cfg.train.steps}; raise it, e.g. --set train.steps={step * 2}")
     state = build_state(cfg)
     restore_state(state, payload, ckpt_file)
     save_config(cfg, run / "config.yaml")

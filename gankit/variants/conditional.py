@@ -19,16 +19,27 @@ from torch import Tensor, nn
 from gankit.augment import make_augment
 from gankit.config import Config
 from gankit.errors import GankitError
-from gankit.losses import GAMES, classification_loss
+from gankit.losses import classification_loss, make_game
 from gankit.nets import build_discriminator, build_generator
-from gankit.variants.base import StepContext, Variant, adversarial_pair, latent, random_labels, register
+from gankit.variants.base import StepContext, Variant, adversarial_pair, d_penalties, latent, random_labels, register
 
 
 def _build_conditional(cfg: Config, data: Any, device: torch.device, conditioning: str) -> Variant:
     classes = getattr(data, "num_classes", 0)
     if not classes:
         raise GankitError(f"variant '{cfg.variant}' needs labelled data; '{cfg.data.name}' has no labels (for a folder, --set data.labels=true)")
-    game = GAMES[cfg.loss.name]
+    unsupported = [
+        key
+        for key, on in (
+            ("model.pack", cfg.model.pack > 1),
+            ("loss.historical", cfg.loss.historical > 0),
+            ("loss.g_objective", cfg.loss.g_objective != "adversarial"),
+        )
+        if on
+    ]
+    if unsupported:
+        raise GankitError(f"variant '{cfg.variant}' does not support {', '.join(unsupported)}; they are options of the 'gan' variant")
+    game = make_game(cfg.loss)
     z_dim, prior, weight = cfg.model.z_dim, cfg.model.z_prior, cfg.loss.class_weight
     auxiliary = conditioning == "aux"
     augment = make_augment(cfg.train.augment, data.kind)  # DiffAugment: random differentiable transforms of both real and fake inputs of D
@@ -47,6 +58,8 @@ def _build_conditional(cfg: Config, data: Any, device: torch.device, conditionin
             fake = ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device), y_fake)
         out_real, out_fake = discriminate(ctx.players["d"], real, y_real, ctx.rng), discriminate(ctx.players["d"], fake, y_fake, ctx.rng)
         losses = game.d_loss(out_real["logits"], out_fake["logits"])
+        # penalties on the real labels: the interpolates between a real and a fake sample are scored with the real one's
+        losses |= d_penalties(cfg.loss, lambda x: ctx.players["d"](x, None if auxiliary else y_real), real, fake, ctx.rng)
         if auxiliary:
             losses["d_class_real"] = weight * classification_loss(out_real["class_logits"], y_real)
             losses["d_class_fake"] = weight * classification_loss(out_fake["class_logits"], y_fake)
@@ -66,7 +79,10 @@ def _build_conditional(cfg: Config, data: Any, device: torch.device, conditionin
             labels = torch.arange(len(z), device=z.device) % classes
         return players["g"](z, labels.to(z.device))
 
-    return adversarial_pair(cfg, players, d_objective, g_objective, decode, num_classes=classes)
+    def critic(ctx: StepContext, x: Tensor) -> Tensor:
+        return ctx.players["d"](x, None if auxiliary else ctx.batch["y"])
+
+    return adversarial_pair(cfg, players, d_objective, g_objective, decode, critic, num_classes=classes)
 
 
 @register("cgan", "Mirza & Osindero (2014): label concatenated to G's noise and to D's input")

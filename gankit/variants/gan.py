@@ -1,7 +1,9 @@
 """The GAN of Goodfellow et al. (2014): Algorithm 1 with k discriminator steps per generator step.
 
-The game (``loss.name``) picks the generator's cost: ``minimax`` (saturating log(1 - D(G(z)))) or
-``nonsaturating`` (-log D(G(z))); the discriminator always minimises the cross-entropy.
+The game (``loss.name``) picks both players' costs: ``minimax`` (G minimises log(1 - D(G(z)))), ``nonsaturating``
+(-log D(G(z))), and the stabilised games of the lectures: ``wgan``, ``lsgan``, ``hinge``. The discriminator's
+regularisers (gradient penalty, R1/R2, weight clipping, label smoothing) and spectral normalisation
+(``model.d.sn``) compose with any of them.
 """
 
 from __future__ import annotations
@@ -13,35 +15,74 @@ from torch import Tensor, nn
 
 from gankit.augment import make_augment
 from gankit.config import Config
-from gankit.losses import GAMES
+from gankit.losses import make_game
 from gankit.nets import build_discriminator, build_generator
-from gankit.variants.base import StepContext, Variant, adversarial_pair, latent, register
+from gankit.variants.base import (
+    HistoricalAverage,
+    StepContext,
+    Variant,
+    adversarial_pair,
+    d_penalties,
+    latent,
+    pack_samples,
+    packed_shape,
+    register,
+    unpack_losses,
+)
 
 
-@register("gan", "Goodfellow et al. (2014): G and D, minimax or non-saturating game, k D-steps per G-step")
+@register("gan", "Goodfellow et al. (2014) and its stabilised forms: any game, penalties, SN, packing, Improved-GAN terms")
 def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
-    game = GAMES[cfg.loss.name]
-    z_dim, prior = cfg.model.z_dim, cfg.model.z_prior
+    game, loss = make_game(cfg.loss), cfg.loss
+    z_dim, prior, m = cfg.model.z_dim, cfg.model.z_prior, cfg.model.pack
     augment = make_augment(cfg.train.augment, data.kind)  # DiffAugment: random differentiable transforms of both real and fake inputs of D
     players = {
         "g": build_generator(cfg.model.g, z_dim, data.shape).to(device),
-        "d": build_discriminator(cfg.model.d, data.shape).to(device),
+        "d": build_discriminator(cfg.model.d, packed_shape(data.shape, m)).to(device),
     }
+    state: dict[str, Any] = {}
+    history = HistoricalAverage(players, state, loss.historical) if loss.historical else None
+    adversarial, matching = loss.g_objective in ("adversarial", "both"), loss.g_objective in ("feature_matching", "both")
+
+    def discriminate(d: nn.Module, x: Tensor, rng: torch.Generator) -> dict[str, Tensor]:
+        return d.heads(pack_samples(augment(x, rng), m))
 
     def d_objective(ctx: StepContext) -> dict[str, Tensor]:
         real = ctx.batch["x"]
         with torch.no_grad():
             fake = ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device))
-        return game.d_loss(ctx.players["d"](augment(real, ctx.rng)), ctx.players["d"](augment(fake, ctx.rng)))
+        d = ctx.players["d"]
+        losses = game.d_loss(discriminate(d, real, ctx.rng)["logits"], discriminate(d, fake, ctx.rng)["logits"])
+        losses |= d_penalties(loss, d, pack_samples(real, m), pack_samples(fake, m), ctx.rng)
+        if history is not None:
+            losses["d_hist"] = history.penalty("d", d)
+        return unpack_losses(losses, m)
 
     def g_objective(ctx: StepContext) -> dict[str, Tensor]:
         fake = ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device))
-        return {"g": game.g_loss(ctx.players["d"](augment(fake, ctx.rng)))}
+        out = discriminate(ctx.players["d"], fake, ctx.rng)
+        losses: dict[str, Tensor] = {}
+        if adversarial:
+            losses["g"] = game.g_loss(out["logits"])
+        if matching:  # ‖E f(x) - E f(G(z))‖² on D's last hidden features (Salimans et al., 2016); a batch statistic
+            with torch.no_grad():
+                real_features = discriminate(ctx.players["d"], ctx.batch["x"], ctx.rng)["features"].mean(dim=0)
+            losses["g_fm"] = loss.feature_matching * (out["features"].mean(dim=0) - real_features).pow(2).sum()
+        if history is not None:
+            losses["g_hist"] = history.penalty("g", ctx.players["g"])
+        return unpack_losses(losses, m)
 
     def decode(players: dict[str, nn.Module], z: Tensor, labels: Tensor | None = None) -> Tensor:
         return players["g"](z)
 
     def probe(players: dict[str, nn.Module], x: Tensor) -> Tensor:
-        return game.probability(players["d"](x)).reshape(-1)
+        """D(x) per sample; with packing, D's decision on a pack of m copies of the sample."""
+        return game.probability(players["d"](pack_samples(x.repeat_interleave(m, dim=0), m))).reshape(-1)
 
-    return adversarial_pair(cfg, players, d_objective, g_objective, decode, probe=probe)
+    def critic(ctx: StepContext, x: Tensor) -> Tensor:  # x is already packed (adversarial_pair packs it)
+        return ctx.players["d"](x)
+
+    return adversarial_pair(
+        cfg, players, d_objective, g_objective, decode, critic, probe=probe, state=state,
+        d_post=history.update("d") if history else None, g_post=history.update("g") if history else None, g_uses_data=matching,
+    )  # fmt: skip

@@ -1,0 +1,314 @@
+"""Stability benchmark: every stabilisation family side by side with the plain GAN, on the same protocols.
+
+`make bench-stability` runs it and writes docs/results/stability.md (pictures under docs/results/stability/, raw
+numbers in docs/results/stability/results.json). Three parts, each runnable alone (``--part``); rows already in
+results.json are kept, so the parts and families can be (re-)run one at a time:
+
+1. ``toys``: the ring of 8 and the grid of 25 Gaussians, VEEGAN protocol (2,500 samples; modes captured, % high
+   quality, reverse KL), every family's ``<family>-ring`` / ``<family>-grid`` preset as shipped, ``--seeds`` seeds.
+2. ``stacked``: Stacked MNIST (1,000 modes), 26,000 samples, the digit judge on each channel: modes covered and KL
+   of the mode histogram to uniform, for ``dcgan-stacked`` and the ``<family>-stacked`` presets.
+3. ``mnist``: MNIST-5k, every loss family's ``<family>-mnist`` preset trained for the same wall time (the time
+   ``dcgan-mnist`` takes for its schedule on this machine, ``--budget-minutes``): its steps are set from a short
+   timed calibration run, then classifier IS and judge-feature FID (10,000 samples).
+
+Runs execute ``--jobs`` at a time, each in its own process with one torch thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import multiprocessing
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+RERUN = "make bench-stability"
+TOY_FAMILIES = ["gan", "lsgan", "wgan", "wgan-gp", "sngan", "improved", "pacgan", "unrolled"]
+STACKED_PRESETS = ["dcgan-stacked", "wgan-gp-stacked", "pacgan-stacked"]
+MNIST_PRESETS = ["dcgan-mnist", "lsgan-mnist", "wgan-mnist", "wgan-gp-mnist", "sngan-mnist"]
+# PacGAN (Lin et al., 2018), Table 2, same data and protocol: (modes, high quality %, reverse KL)
+PUBLISHED_TOYS = {
+    "ring": {"GAN": (6.3, 98.2, 0.45), "PacGAN2": (7.8, 95.9, 0.07)},
+    "grid": {"GAN": (17.3, 94.8, 0.70), "PacGAN2": (24.8, 93.6, 0.04)},
+}
+PUBLISHED_STACKED = {"DCGAN": (99, 3.4), "PacDCGAN2": (1000, 0.06)}  # Lin et al. (2018), Table 3: (modes, KL)
+TOY_GOALS = {"ring": (8.0, 97.0), "grid": (25.0, 95.0)}
+STACKED_GOAL = (990, 0.1)
+
+
+def log(message: str) -> None:
+    print(f"[bench-stability] {message}", flush=True)
+
+
+# ------------------------------------------------------------------------------------------- one run (child process)
+
+
+def one_run(job: dict[str, Any]) -> dict[str, Any]:
+    """Train ``job['preset']`` with ``job['seed']`` and score it; runs in a worker process with one torch thread."""
+    import torch
+
+    torch.set_num_threads(1)
+    from gankit.config import load_config
+    from gankit.metrics import evaluate
+    from gankit.train.loop import train
+
+    cfg = load_config(job["preset"], [*job["overrides"], f"train.seed={job['seed']}", "train.progress=none"])
+    t0, c0 = time.perf_counter(), time.process_time()
+    run = train(cfg, Path(job["runs"]), name=f"{job['preset']}-seed{job['seed']}")
+    train_minutes = (time.perf_counter() - t0) / 60
+    if job["part"] == "mnist":
+        results = evaluate(run, ["judge", "fid"], n=10_000, seed=0, extractor="mnist")
+        value = {"inception_score": results["judge"]["value"]["inception_score"], "fid": results["fid"]["value"]["fid"]}
+    elif job["part"] == "stacked":
+        judged = evaluate(run, ["judge"], seed=0)["judge"]["value"]  # 26,000 samples, one judge call per channel
+        value = {"modes": judged["modes"], "kl": judged["kl_to_uniform"]}
+    else:
+        value = evaluate(run, ["modes"], seed=0)["modes"]["value"]
+    picture = Path(job["pictures"]) / f"{job['preset']}-seed{job['seed']}.png"
+    shutil.copyfile(sorted((run / "samples").glob("step-*.png"))[-1], picture)
+    health = [r for r in _records(run) if "health" in r]
+    warnings = sorted({w.split(";")[0] for r in _records(run) for w in r.get("warnings", [])})
+    return {
+        **job, "value": value, "steps": cfg.train.steps, "train_minutes": train_minutes,
+        "minutes": (time.perf_counter() - t0) / 60, "cpu_minutes": (time.process_time() - c0) / 60,
+        "picture": picture.name, "warnings": warnings, "last_health": health[-1]["health"] if health else {},
+        "description": cfg.description,
+    }  # fmt: skip
+
+
+def _records(run: Path) -> list[dict[str, Any]]:
+    from gankit.train.rundir import read_metrics
+
+    return read_metrics(run / "metrics.jsonl")
+
+
+def calibrate(preset: str, steps: int = 200) -> float:
+    """Seconds per training step of ``preset`` on this machine (one torch thread), from a short run."""
+    import torch
+
+    torch.set_num_threads(1)
+    from gankit.config import load_config
+    from gankit.train.loop import build_state, run_loop
+
+    cfg = load_config(
+        preset, [f"train.steps={steps}", "train.progress=none", f"train.sample_every={steps}", f"train.ckpt_every={steps}", "train.watchdog=false"]
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "run"
+        (run / "samples").mkdir(parents=True)
+        (run / "checkpoints").mkdir()
+        state = build_state(cfg)
+        t0 = time.perf_counter()
+        run_loop(state, run)
+        return (time.perf_counter() - t0) / steps
+
+
+# ------------------------------------------------------------------------------------------- the page
+
+
+def mean_std(values: list[float], digits: int) -> str:
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}"
+
+
+def _by_preset(rows: list[dict[str, Any]], part: str) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in sorted((r for r in rows if r["part"] == part), key=lambda r: r["seed"]):
+        out.setdefault(row["preset"], []).append(row)
+    return out
+
+
+def toy_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
+    groups = _by_preset(rows, "toys")
+    if not groups:
+        return ["## 1. Toys", "", "Not run yet: `python bench/stability.py --part toys`.", ""]
+    lines = [
+        "## 1. Toys: ring of 8 and grid of 25 Gaussians (VEEGAN protocol)",
+        "",
+        "Each preset trained as shipped, once per seed; after the last step 2,500 samples (noise seed 0) are assigned to",
+        "their nearest mixture centre: *high quality* within 3 standard deviations, a mode *captured* if it has a",
+        "high-quality sample; reverse KL of the nearest-centre histogram to uniform. Published: PacGAN (Lin et al., 2018),",
+        "Table 2, same data and protocol."
+        + (
+            " **Rows with fewer than 5 seeds are a reduced run, short of the issue's protocol of 5.**" if any(len(runs) < 5 for runs in groups.values()) else ""
+        ),
+        "",
+    ]
+    for toy in ("ring", "grid"):
+        total = 8 if toy == "ring" else 25
+        lines += [
+            f"### {toy}",
+            "",
+            "| preset | seeds | modes captured | high quality % | reverse KL | all modes (seeds) | minutes per run | watchdog warnings |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        best = None
+        for preset, runs in groups.items():
+            if not preset.endswith(f"-{toy}"):
+                continue
+            modes = [r["value"]["modes"] for r in runs]
+            hq = [r["value"]["high_quality_pct"] for r in runs]
+            kl = [r["value"]["reverse_kl"] for r in runs]
+            full = sum(m == total for m in modes)
+            warn = "; ".join(sorted({w for r in runs for w in r["warnings"]})) or "—"
+            lines.append(
+                f"| `{preset}` | {len(runs)} | {mean_std(modes, 1)} / {total} | {mean_std(hq, 1)} | {mean_std(kl, 3)} | "
+                f"{full}/{len(runs)} | {mean_std([r['minutes'] for r in runs], 1)} | {warn} |"
+            )
+            score = (statistics.mean(modes), statistics.mean(hq))
+            if best is None or score > best[1]:
+                best = (preset, score)
+        for name, (m, q, k) in PUBLISHED_TOYS[toy].items():
+            lines.append(f"| published {name} | — | {m:g} / {total} | {q:g} | {k:g} | — | — | — |")
+        goal_modes, goal_hq = TOY_GOALS[toy]
+        if best is not None:
+            met = best[1][0] >= goal_modes and best[1][1] >= goal_hq
+            lines += [
+                "",
+                f"Goal: the best variant at {goal_modes:g}/{total} modes with ≥ {goal_hq:g}% high quality. Best here: `{best[0]}`, "
+                f"{best[1][0]:.1f} modes, {best[1][1]:.1f}% high quality: {'met' if met else '**not met**'}.",
+            ]
+        lines += ["", "Final samples, one per preset (seed 0):", ""]
+        lines.append(" ".join(f"![{p}]({folder}/{runs[0]['picture']})" for p, runs in groups.items() if p.endswith(f"-{toy}")))
+        lines.append("")
+    return lines
+
+
+def stacked_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
+    groups = _by_preset(rows, "stacked")
+    if not groups:
+        return ["## 2. Stacked MNIST", "", "Not run yet: `python bench/stability.py --part stacked`.", ""]
+    lines = [
+        "## 2. Stacked MNIST: modes out of 1,000 (26,000 samples, the digit judge on each channel)",
+        "",
+        "| preset | seeds | steps | modes | KL to uniform | minutes per run |",
+        "|---|---|---|---|---|---|",
+    ]
+    for preset, runs in groups.items():
+        modes = [r["value"]["modes"] for r in runs]
+        kl = [r["value"]["kl"] for r in runs]
+        lines.append(
+            f"| `{preset}` | {len(runs)} | {runs[0]['steps']} | {mean_std(modes, 1)} | {mean_std(kl, 3)} | {mean_std([r['minutes'] for r in runs], 1)} |"
+        )
+    for name, (m, k) in PUBLISHED_STACKED.items():
+        lines.append(f"| published {name} | — | — | {m} | {k:g} | — |")
+    lines += ["", f"Goal: ≥ {STACKED_GOAL[0]} modes with KL ≤ {STACKED_GOAL[1]:g} for the best variant.", ""]
+    lines.append(" ".join(f"![{p}]({folder}/{runs[0]['picture']})" for p, runs in groups.items()))
+    return [*lines, ""]
+
+
+def mnist_section(rows: list[dict[str, Any]], folder: str, budget: float | None) -> list[str]:
+    groups = _by_preset(rows, "mnist")
+    if not groups:
+        return ["## 3. MNIST-5k loss families at equal wall time", "", "Not run yet: `python bench/stability.py --part mnist`.", ""]
+    lines = [
+        "## 3. MNIST-5k: loss families at equal wall time",
+        "",
+        "Each preset's steps are set so that its training takes the same wall time (from a timed 200-step calibration run",
+        "on one torch thread); then 10,000 samples of its EMA generator are scored with the digit judge: classifier IS",
+        "(10 splits) and the Fréchet distance of judge features against the train split.",
+        "",
+        "| preset | seeds | steps | IS | judge FID | train minutes |",
+        "|---|---|---|---|---|---|",
+    ]
+    for preset, runs in groups.items():
+        lines.append(
+            f"| `{preset}` | {len(runs)} | {runs[0]['steps']} | {mean_std([r['value']['inception_score'] for r in runs], 2)} | "
+            f"{mean_std([r['value']['fid'] for r in runs], 2)} | {mean_std([r['train_minutes'] for r in runs], 1)} |"
+        )
+    lines += ["", " ".join(f"![{p}]({folder}/{runs[0]['picture']})" for p, runs in groups.items()), ""]
+    return lines
+
+
+def write_page(out: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) -> None:
+    from bench.common import machine
+
+    folder = out.stem
+    lines = [
+        "# Stability benchmark: which fix works?",
+        "",
+        f"Written by `bench/stability.py`, last run {meta['date']}. Re-run: `{RERUN}`; one part: `python bench/stability.py --part toys|stacked|mnist`",
+        "(rows of the other parts are kept from results.json)."
+        + (f" Overrides in the last run: `{' '.join(meta['overrides'])}`." if meta["overrides"] else ""),
+        "",
+        f"Machine: {machine()}; runs {meta['jobs']} at a time, one torch thread each.",
+        "",
+        *toy_section(rows, folder),
+        *stacked_section(rows, folder),
+        *mnist_section(rows, folder, meta.get("budget")),
+    ]
+    out.write_text("\n".join(lines))
+
+
+# ------------------------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=["toys", "stacked", "mnist", "all"], default="all")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time (one torch thread each)")
+    parser.add_argument("--families", nargs="+", default=TOY_FAMILIES, help="toy families (presets <family>-ring/-grid)")
+    parser.add_argument("--toys", nargs="+", default=["ring", "grid"])
+    parser.add_argument("--budget-minutes", type=float, default=None, help="MNIST training wall time per run (default: dcgan-mnist's schedule)")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "stability.md")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run (smoke runs)")
+    parser.add_argument("--page-only", action="store_true", help="rewrite the page from results.json without running anything")
+    args = parser.parse_args()
+    if args.seeds < 1 or args.jobs < 1:
+        parser.error("--seeds and --jobs must be at least 1")
+    pictures = args.out.parent / args.out.stem
+    pictures.mkdir(parents=True, exist_ok=True)
+    store = pictures / "results.json"
+    rows = json.loads(store.read_text()) if store.exists() else []
+    if args.page_only:
+        meta = json.loads((pictures / "meta.json").read_text()) if (pictures / "meta.json").exists() else {"date": "?", "overrides": [], "jobs": args.jobs}
+        write_page(args.out, rows, meta)
+        log(f"wrote {args.out} from {store}")
+        return
+    parts = ["toys", "stacked", "mnist"] if args.part == "all" else [args.part]
+    with tempfile.TemporaryDirectory(prefix="gankit-bench-stability-") as tmp:
+        base = {"runs": tmp, "pictures": str(pictures), "overrides": args.overrides}
+        jobs: list[dict[str, Any]] = []
+        if "toys" in parts:
+            jobs += [{**base, "part": "toys", "preset": f"{f}-{t}", "seed": s} for t in args.toys for f in args.families for s in range(args.seeds)]
+        if "stacked" in parts:
+            jobs += [{**base, "part": "stacked", "preset": p, "seed": s} for p in STACKED_PRESETS for s in range(args.seeds)]
+        if "mnist" in parts:
+            from gankit.config import load_config
+
+            rate = {p: calibrate(p) for p in MNIST_PRESETS}
+            budget = args.budget_minutes or rate["dcgan-mnist"] * load_config("dcgan-mnist").train.steps / 60
+            log(f"MNIST budget {budget:.1f} min per run; seconds per step: " + ", ".join(f"{p} {r:.3f}" for p, r in rate.items()))
+            for p in MNIST_PRESETS:
+                steps = max(100, int(budget * 60 / rate[p]) // 100 * 100)
+                jobs += [{**base, "part": "mnist", "preset": p, "seed": s, "overrides": [*args.overrides, f"train.steps={steps}"]} for s in range(args.seeds)]
+        log(f"{len(jobs)} runs, {args.jobs} at a time")
+        done_keys = {(j["part"], j["preset"]) for j in jobs}
+        rows = [r for r in rows if (r["part"], r["preset"]) not in done_keys]
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(args.jobs, maxtasksperchild=1) as pool:
+            for result in pool.imap_unordered(one_run, jobs):
+                v = result["value"]
+                summary = ", ".join(f"{k} {x:.4g}" for k, x in v.items() if isinstance(x, (int, float)))
+                log(f"{result['preset']} seed {result['seed']}: {summary} ({result['minutes']:.1f} min)")
+                rows.append(result)
+                store.write_text(json.dumps(rows, indent=1) + "\n")
+    meta = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"), "overrides": args.overrides, "jobs": args.jobs}
+    (pictures / "meta.json").write_text(json.dumps(meta) + "\n")
+    write_page(args.out, rows, meta)
+    log(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

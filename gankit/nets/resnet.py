@@ -1,0 +1,119 @@
+"""The ResNet generator and discriminator of Miyato et al. (2018) for 32 px images (after Gulrajani et al., 2017).
+
+G: z -> linear -> (width, 4, 4) -> k up-blocks -> BN, ReLU, 3×3 conv, tanh. An up-block is BN, ReLU, 2× nearest
+upsampling, 3×3 conv, BN, ReLU, 3×3 conv, plus an upsampled 1×1-conv shortcut.
+D: an "optimised" first down-block (3×3 conv, ReLU, 3×3 conv, 2×2 average pool; shortcut: pool, 1×1 conv),
+k - 1 more down-blocks (ReLU, 3×3 conv, ReLU, 3×3 conv, pool; shortcut: 1×1 conv, pool), two plain blocks, ReLU,
+a global *sum* pool and a linear map to one logit. No normalisation in D: spectral normalisation (``sn: true``,
+applied to every layer by the network builder) is its Lipschitz control. Sides 4·2^k or 7·2^k (32, 28, 64, ...).
+``width`` is the channel count of every block (the paper: 256 in G, 128 in D).
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gankit.errors import GankitError
+from gankit.nets.dcgan import _check_shape, dcgan_layout
+from gankit.nets.layers import MinibatchDiscrimination
+
+
+def _g_norm(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "none":
+        return nn.Identity()
+    raise GankitError(f"the ResNet generator supports norm batch or none, not '{kind}'")
+
+
+class UpBlock(nn.Module):
+    def __init__(self, channels: int, norm: str) -> None:
+        super().__init__()
+        self.bn1, self.conv1 = _g_norm(norm, channels), nn.Conv2d(channels, channels, 3, 1, 1)
+        self.bn2, self.conv2 = _g_norm(norm, channels), nn.Conv2d(channels, channels, 3, 1, 1)
+        self.shortcut = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = F.interpolate(F.relu(self.bn1(x)), scale_factor=2, mode="nearest")
+        h = self.conv2(F.relu(self.bn2(self.conv1(h))))
+        return h + self.shortcut(F.interpolate(x, scale_factor=2, mode="nearest"))
+
+
+class DownBlock(nn.Module):
+    def __init__(self, in_channels: int, channels: int, down: bool, first: bool) -> None:
+        super().__init__()
+        self.down, self.first = down, first
+        self.conv1, self.conv2 = nn.Conv2d(in_channels, channels, 3, 1, 1), nn.Conv2d(channels, channels, 3, 1, 1)
+        self.shortcut = nn.Conv2d(in_channels, channels, 1) if (down or in_channels != channels) else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.conv1(x if self.first else F.relu(x))
+        h = self.conv2(F.relu(h))
+        if self.down:
+            h = F.avg_pool2d(h, 2)
+        s = x
+        if self.shortcut is not None:
+            # the optimised first block pools before its 1×1 conv, the others after (Miyato et al.'s code)
+            s = self.shortcut(F.avg_pool2d(s, 2)) if self.first else self.shortcut(s)
+            if self.down and not self.first:
+                s = F.avg_pool2d(s, 2)
+        return h + s
+
+
+class ResNetGenerator(nn.Module):
+    def __init__(self, z_dim: int, out_shape: tuple[int, ...], width: int = 256, norm: str = "batch") -> None:
+        super().__init__()
+        channels, size = _check_shape(out_shape)
+        self.start, k = dcgan_layout(size)
+        self.width = width
+        self.linear = nn.Linear(z_dim, width * self.start * self.start)
+        self.blocks = nn.Sequential(*[UpBlock(width, norm) for _ in range(k)])
+        self.bn, self.out = _g_norm(norm, width), nn.Conv2d(width, channels, 3, 1, 1)
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, z: Tensor) -> Tensor:
+        h = self.linear(z).reshape(len(z), self.width, self.start, self.start)
+        return self.out(F.relu(self.bn(self.blocks(h)))).tanh()
+
+
+class ResNetDiscriminator(nn.Module):
+    def __init__(self, in_shape: tuple[int, ...], width: int = 128, minibatch: int = 0) -> None:
+        super().__init__()
+        channels, size = _check_shape(in_shape)
+        _, k = dcgan_layout(size)
+        blocks = [DownBlock(channels, width, down=True, first=True)]
+        blocks += [DownBlock(width, width, down=True, first=False) for _ in range(k - 1)]
+        blocks += [DownBlock(width, width, down=False, first=False) for _ in range(2)]
+        self.blocks = nn.Sequential(*blocks)
+        self.out = nn.Linear(width, 1)
+        self.minibatch = MinibatchDiscrimination(width, minibatch) if minibatch else None
+        self.minibatch_out = nn.Linear(minibatch, 1, bias=False) if minibatch else None
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)) and m is not self.minibatch_out:
+                nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def heads(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+        h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling
+        logits = self.out(h)
+        if self.minibatch is not None:
+            logits = logits + self.minibatch_out(self.minibatch(h))
+        return {"features": h, "logits": logits}
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.heads(x)["logits"]
+
+
+def resnet_generator(width: int, depth: int, activation: str, norm: str, z_dim: int, data_shape: tuple[int, ...]) -> nn.Module:
+    return ResNetGenerator(z_dim, data_shape, width, norm)
+
+
+def resnet_discriminator(width: int, depth: int, activation: str, norm: str, data_shape: tuple[int, ...], minibatch: int = 0) -> nn.Module:
+    if norm not in ("none",):
+        raise GankitError(f"the ResNet discriminator has no normalisation layers (use sn: true); set model.d.norm=none, not '{norm}'")
+    return ResNetDiscriminator(data_shape, width, minibatch)

@@ -1,0 +1,108 @@
+"""The divergence and collapse watchdog: warnings, on top of the NaN guard, for the failures the lectures describe.
+
+Three checks, none of which stops a run (a warning goes to the progress bar and to ``metrics.jsonl``):
+
+- **The discriminator wins outright** (the vanishing-gradient regime of the minimax game): at
+  ``SEPARATION_PATIENCE`` checks in a row, D ranks every real sample of the last training batch above every
+  fixed-noise sample (area under the ROC curve ≥ ``SEPARATION_LIMIT``). Game-agnostic: it compares D's outputs,
+  so it reads the same for probabilities, critic scores and hinge margins.
+- **A loss explodes**: a logged loss's magnitude exceeds ``EXPLOSION_FACTOR`` times the median magnitude of its
+  last ``HISTORY`` logged values (and 10 in absolute terms).
+- **Sample diversity collapses** (mode collapse): the mean pairwise distance of the fixed-noise samples'
+  features falls below ``DIVERSITY_FLOOR`` of the real data's. Features: the digit judge's for MNIST-like data
+  (per channel for Stacked MNIST), the coordinates for toys, the pixels otherwise.
+
+Checks run at each snapshot (``train.sample_every``) from ``train.watchdog_start`` on; ``train.watchdog: false``
+turns them off. Health values (diversity ratio, D's real/fake AUC) are logged as ``{"step", "health", "warnings"}``
+records beside the loss records.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+SEPARATION_LIMIT = 0.999
+SEPARATION_PATIENCE = 3
+EXPLOSION_FACTOR = 50.0
+EXPLOSION_FLOOR = 10.0
+HISTORY = 20
+DIVERSITY_FLOOR = 0.5
+MAX_PAIRS_N = 1000
+JUDGED_DATA = ("mnist5k", "stacked-mnist")
+
+
+def mean_pairwise_distance(features: Tensor) -> float:
+    """Mean Euclidean distance between distinct rows (at most the first MAX_PAIRS_N rows)."""
+    x = features[:MAX_PAIRS_N].double().flatten(1)
+    n = len(x)
+    if n < 2:
+        return float("nan")
+    return float(torch.cdist(x, x).sum() / (n * (n - 1)))
+
+
+def separation(real_scores: Tensor, fake_scores: Tensor) -> float:
+    """AUC: the probability that D scores a real sample above a fake one (ties count half)."""
+    r, f = real_scores.reshape(-1, 1).double(), fake_scores.reshape(1, -1).double()
+    return float((r > f).double().mean() + 0.5 * (r == f).double().mean())
+
+
+def feature_map(data_name: str, kind: str) -> Callable[[Tensor], Tensor]:
+    """Features for the diversity check, of samples in the model's range ([-1, 1] for images)."""
+    if kind == "images" and data_name in JUDGED_DATA:
+        from gankit.data.images import to_unit_range
+        from gankit.metrics.extractors import build_extractor
+
+        judge = build_extractor("mnist", progress=False)
+        return lambda x: judge(to_unit_range(x.float().cpu()))
+    return lambda x: x.detach().float().cpu().flatten(1)
+
+
+class Watchdog:
+    def __init__(self, features: Callable[[Tensor], Tensor]) -> None:
+        self.features = features
+        self.history: dict[str, deque[float]] = {}
+        self.data_spread: float | None = None
+        self.winning = 0
+
+    def check_losses(self, values: dict[str, float]) -> list[str]:
+        warnings = []
+        for key, value in values.items():
+            past = self.history.setdefault(key, deque(maxlen=HISTORY))
+            if len(past) >= HISTORY // 2:
+                typical = statistics.median(abs(v) for v in past)
+                if abs(value) > max(EXPLOSION_FACTOR * typical, EXPLOSION_FLOOR):
+                    warnings.append(f"loss '{key}' exploded to {value:.4g} (typically {typical:.3g} of late); lower the learning rates or add a penalty")
+            past.append(value)
+        return warnings
+
+    def check_samples(self, real: Tensor, fake: Tensor, scores: Callable[[Tensor], Tensor] | None) -> tuple[dict[str, float], list[str]]:
+        """``real``: the last training batch; ``fake``: the fixed-noise samples; ``scores``: D's output (probe)."""
+        health: dict[str, float] = {}
+        warnings: list[str] = []
+        if self.data_spread is None:
+            self.data_spread = mean_pairwise_distance(self.features(real))
+        spread = mean_pairwise_distance(self.features(fake))
+        if self.data_spread and self.data_spread > 0:
+            ratio = spread / self.data_spread
+            health["diversity"] = round(ratio, 6)
+            if ratio < DIVERSITY_FLOOR:
+                warnings.append(
+                    f"sample diversity collapsed: fixed-noise samples are {ratio:.0%} as spread as the data (mode collapse?); "
+                    "try a gradient penalty, spectral norm, PacGAN packing or unrolling"
+                )
+        if scores is not None:
+            with torch.no_grad():
+                auc = separation(scores(real), scores(fake))
+            health["d_auc"] = round(auc, 6)
+            self.winning = self.winning + 1 if auc >= SEPARATION_LIMIT else 0
+            if self.winning == SEPARATION_PATIENCE:
+                warnings.append(
+                    f"the discriminator separates real from generated samples perfectly at {SEPARATION_PATIENCE} checks in a row; "
+                    "G's gradients may vanish (use the non-saturating or a Wasserstein/hinge loss, label smoothing, a penalty)"
+                )
+        return health, warnings

@@ -1,0 +1,45 @@
+"""The SN-ResNet pair of Miyato et al. (2018): shapes, sizes, spectral norm, and that it trains as any architecture."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gankit.config import NetConfig, load_config
+from gankit.errors import GankitError
+from gankit.nets import SpectralNorm, build_discriminator, build_generator
+from gankit.nets.resnet import DownBlock, UpBlock
+from gankit.train.loop import build_state
+from tests.conftest import TINY
+
+
+@pytest.mark.parametrize(("shape", "blocks"), [((3, 32, 32), 3), ((1, 28, 28), 2), ((1, 16, 16), 2)])
+def test_generator_and_discriminator_shapes(shape, blocks):
+    torch.manual_seed(0)
+    g = build_generator(NetConfig(arch="resnet", width=16, norm="batch"), 8, shape)
+    d = build_discriminator(NetConfig(arch="resnet", width=16, norm="none", sn=True), shape)
+    x = g(torch.randn(5, 8))
+    assert x.shape == (5, *shape) and x.abs().max() <= 1
+    assert sum(isinstance(m, UpBlock) for m in g.modules()) == blocks
+    assert d(x).shape == (5, 1)
+    heads = d.heads(x)
+    assert heads["features"].shape == (5, 16)
+    # every convolution and linear layer of D is spectrally normalised
+    wrapped = [m.layer for m in d.modules() if isinstance(m, SpectralNorm)]
+    layers = [m for m in d.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert len(wrapped) == len(layers) and sum(isinstance(m, DownBlock) for m in d.modules()) == blocks + 2
+
+
+def test_discriminator_downsamples_to_one_feature_vector_per_sample():
+    d = build_discriminator(NetConfig(arch="resnet", width=8, norm="none"), (3, 32, 32))
+    x = torch.randn(2, 3, 32, 32)
+    h = d.blocks(x)
+    assert h.shape == (2, 8, 4, 4)  # 32 -> 16 -> 8 -> 4, then two blocks at 4 x 4
+
+
+def test_resnet_is_selectable_for_an_image_variant_and_rejects_batch_norm_in_d():
+    cfg = load_config("sngan-mnist", [*TINY, "model.g.arch=resnet", "model.d.arch=resnet", "model.g.width=8", "model.d.width=8"])
+    state = build_state(cfg)
+    assert state.variant.generate(state.variant.players, 3, state.noise).shape == (3, 1, 32, 32)
+    with pytest.raises(GankitError, match="norm"):
+        build_discriminator(NetConfig(arch="resnet", width=8, norm="batch"), (1, 32, 32))

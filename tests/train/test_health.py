@@ -1,0 +1,97 @@
+"""The divergence and collapse watchdog: its measures, its warnings, and that it never changes training."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gankit.config import load_config, save_config
+from gankit.train.health import DIVERSITY_FLOOR, SEPARATION_PATIENCE, Watchdog, mean_pairwise_distance, separation
+from gankit.train.loop import build_state, run_loop
+from gankit.train.rundir import create_run_dir, read_metrics
+from tests.conftest import TINY
+
+
+def identity(x):
+    return x.flatten(1)
+
+
+def test_mean_pairwise_distance_and_separation_on_known_points():
+    assert mean_pairwise_distance(torch.tensor([[0.0], [3.0]])) == pytest.approx(3.0)
+    # an equilateral triangle of side 2: every distinct pair is 2 apart
+    tri = torch.tensor([[0.0, 0.0], [2.0, 0.0], [1.0, 3**0.5]])
+    assert mean_pairwise_distance(tri) == pytest.approx(2.0)
+    assert separation(torch.tensor([2.0, 3.0]), torch.tensor([0.0, 1.0])) == 1.0
+    assert separation(torch.tensor([0.0, 1.0]), torch.tensor([2.0, 3.0])) == 0.0
+    assert separation(torch.ones(4), torch.ones(5)) == 0.5  # ties count half
+    assert separation(torch.tensor([1.0, 3.0]), torch.tensor([2.0])) == 0.5
+
+
+def test_exploding_loss_is_flagged_and_a_steady_one_is_not():
+    dog = Watchdog(identity)
+    for i in range(30):
+        assert dog.check_losses({"d_real": 0.7 + 0.01 * (i % 3), "g": 1.0}) == []
+    warnings = dog.check_losses({"d_real": 0.7, "g": 500.0})
+    assert len(warnings) == 1 and "'g'" in warnings[0] and "500" in warnings[0]
+    fresh = Watchdog(identity)
+    assert fresh.check_losses({"g": 1e6}) == []  # no history yet: nothing to compare with
+
+
+def test_collapsed_samples_are_flagged():
+    torch.manual_seed(0)
+    real = torch.randn(256, 2) * 2
+    dog = Watchdog(identity)
+    health, warnings = dog.check_samples(real, torch.randn(500, 2) * 2, None)
+    assert warnings == [] and health["diversity"] == pytest.approx(1.0, abs=0.1)
+    health, warnings = dog.check_samples(real, torch.randn(500, 2) * 0.01 + 1.0, None)
+    assert health["diversity"] < DIVERSITY_FLOOR and len(warnings) == 1 and "diversity" in warnings[0]
+
+
+def test_a_discriminator_that_wins_for_long_is_flagged_once():
+    real, fake = torch.randn(64, 2) + 10, torch.randn(64, 2) - 10
+    dog = Watchdog(identity)
+    scores = lambda x: x[:, 0]  # noqa: E731  perfectly separates the two clouds
+    flagged = []
+    for _ in range(SEPARATION_PATIENCE + 2):
+        health, warnings = dog.check_samples(real, fake, scores)
+        assert health["d_auc"] == 1.0
+        flagged.append(any("separates" in w for w in warnings))
+    assert flagged == [False] * (SEPARATION_PATIENCE - 1) + [True, False, False]
+    health, _ = dog.check_samples(real, real.flip(0), scores)
+    assert health["d_auc"] == pytest.approx(0.5) and dog.winning == 0
+
+
+def _trained(tmp_path, overrides):
+    cfg = load_config("gan-ring", [*TINY, "train.steps=30", "train.sample_every=10", "train.progress=none", *overrides])
+    state = build_state(cfg)
+    run = create_run_dir(tmp_path, cfg.name)
+    save_config(cfg, run / "config.yaml")
+    run_loop(state, run)
+    return state, run
+
+
+def test_health_records_are_logged_and_training_is_unchanged(tmp_path):
+    on, run_on = _trained(tmp_path, ["train.watchdog=true", "train.watchdog_start=10"])
+    off, run_off = _trained(tmp_path, ["train.watchdog=false"])
+    health = [r for r in read_metrics(run_on / "metrics.jsonl") if "health" in r]
+    assert [r["step"] for r in health] == [10, 20, 30]
+    assert all({"diversity", "d_auc"} <= set(r["health"]) for r in health)
+    assert not any("health" in r for r in read_metrics(run_off / "metrics.jsonl"))
+    for name, module in on.variant.players.items():
+        for (key, a), b in zip(module.state_dict().items(), off.variant.players[name].state_dict().values(), strict=True):
+            assert torch.equal(a, b), f"{name}.{key}"
+
+
+def test_a_collapsed_generator_is_reported_in_metrics(tmp_path):
+    cfg = load_config("gan-ring", [*TINY, "train.steps=10", "train.sample_every=5", "train.watchdog_start=5", "train.progress=none"])
+    state = build_state(cfg)
+    with torch.no_grad():  # G maps every z to (almost) the same point: total mode collapse
+        last = [m for m in state.variant.players["g"].modules() if isinstance(m, torch.nn.Linear)][-1]
+        last.weight.zero_()
+    state.variant.optimizers["g"].param_groups[0]["lr"] = 0.0
+    run = create_run_dir(tmp_path, cfg.name)
+    save_config(cfg, run / "config.yaml")
+    run_loop(state, run)
+    health = [r for r in read_metrics(run / "metrics.jsonl") if "health" in r]
+    assert health and all(r["health"]["diversity"] < 0.01 for r in health)
+    assert all(any("diversity collapsed" in w for w in r["warnings"]) for r in health)
