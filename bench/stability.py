@@ -144,6 +144,9 @@ def toy_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
         ),
         "",
     ]
+    missing = [f"`{f}-{t}`" for t in ("ring", "grid") for f in TOY_FAMILIES if f"{f}-{t}" not in groups]
+    if missing:
+        lines += [f"**Not run yet** (no rows): {', '.join(missing)}.", ""]
     for toy in ("ring", "grid"):
         total = 8 if toy == "ring" else 25
         lines += [
@@ -241,7 +244,7 @@ def write_page(out: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) -> N
         "(rows of the other parts are kept from results.json)."
         + (f" Overrides in the last run: `{' '.join(meta['overrides'])}`." if meta["overrides"] else ""),
         "",
-        f"Machine: {machine()}; runs {meta['jobs']} at a time, one torch thread each.",
+        f"Machine: {machine()}; runs {meta['jobs']} at a time.",
         "",
         *toy_section(rows, folder),
         *stacked_section(rows, folder),
@@ -265,6 +268,9 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run (smoke runs)")
     parser.add_argument("--page-only", action="store_true", help="rewrite the page from results.json without running anything")
     args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)  # the runs use one thread each; the machine line says so
     if args.seeds < 1 or args.jobs < 1:
         parser.error("--seeds and --jobs must be at least 1")
     pictures = args.out.parent / args.out.stem

@@ -21,9 +21,9 @@ class MinibatchDiscrimination(nn.Module):
         self.T = nn.Parameter(torch.randn(in_features, kernels * dims) * 0.1)
 
     def forward(self, x: Tensor) -> Tensor:
-        m = (x.flatten(1) @ self.T).reshape(-1, self.kernels, self.dims)
-        distances = (m[:, None] - m[None]).abs().sum(dim=3)  # (N, N, B)
-        return torch.exp(-distances).sum(dim=1) - 1.0  # the j = i term is exp(0) = 1
+        m = (x.flatten(1) @ self.T).reshape(-1, self.kernels, self.dims).transpose(0, 1)  # (B, N, C)
+        distances = torch.cdist(m, m, p=1.0)  # (B, N, N) L1 distances, without an N×N×B×C intermediate
+        return torch.exp(-distances).sum(dim=2).t() - 1.0  # the j = i term is exp(0) = 1
 
 
 class VirtualBatchNorm(nn.Module):
