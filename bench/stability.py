@@ -99,14 +99,13 @@ def calibrate(preset: str, steps: int = 200) -> float:
     torch.set_num_threads(1)
     from gankit.config import load_config
     from gankit.train.loop import build_state, run_loop
+    from gankit.train.rundir import create_run_dir
 
     cfg = load_config(
         preset, [f"train.steps={steps}", "train.progress=none", f"train.sample_every={steps}", f"train.ckpt_every={steps}", "train.watchdog=false"]
     )
     with tempfile.TemporaryDirectory() as tmp:
-        run = Path(tmp) / "run"
-        (run / "samples").mkdir(parents=True)
-        (run / "checkpoints").mkdir()
+        run = create_run_dir(Path(tmp), cfg.name)
         state = build_state(cfg)
         t0 = time.perf_counter()
         run_loop(state, run)
@@ -128,10 +127,19 @@ def _by_preset(rows: list[dict[str, Any]], part: str) -> dict[str, list[dict[str
     return out
 
 
+def _not_run(title: str, part: str) -> list[str]:
+    return [f"## {title}", "", f"Not run yet: `python bench/stability.py --part {part}`.", ""]
+
+
+def _pictures(groups: dict[str, list[dict[str, Any]]], folder: str, suffix: str = "") -> str:
+    """One picture per preset (its first seed), on one line."""
+    return " ".join(f"![{p}]({folder}/{runs[0]['picture']})" for p, runs in groups.items() if p.endswith(suffix))
+
+
 def toy_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
     groups = _by_preset(rows, "toys")
     if not groups:
-        return ["## 1. Toys", "", "Not run yet: `python bench/stability.py --part toys`.", ""]
+        return _not_run("1. Toys", "toys")
     lines = [
         "## 1. Toys: ring of 8 and grid of 25 Gaussians (VEEGAN protocol)",
         "",
@@ -182,15 +190,14 @@ def toy_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
                 f"{best[1][0]:.1f} modes, {best[1][1]:.1f}% high quality: {'met' if met else '**not met**'}.",
             ]
         lines += ["", "Final samples, one per preset (seed 0):", ""]
-        lines.append(" ".join(f"![{p}]({folder}/{runs[0]['picture']})" for p, runs in groups.items() if p.endswith(f"-{toy}")))
-        lines.append("")
+        lines += [_pictures(groups, folder, f"-{toy}"), ""]
     return lines
 
 
 def stacked_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
     groups = _by_preset(rows, "stacked")
     if not groups:
-        return ["## 2. Stacked MNIST", "", "Not run yet: `python bench/stability.py --part stacked`.", ""]
+        return _not_run("2. Stacked MNIST", "stacked")
     lines = [
         "## 2. Stacked MNIST: modes out of 1,000 (26,000 samples, the digit judge on each channel)",
         "",
@@ -206,19 +213,18 @@ def stacked_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
     for name, (m, k) in PUBLISHED_STACKED.items():
         lines.append(f"| published {name} | — | — | {m} | {k:g} | — |")
     lines += ["", f"Goal: ≥ {STACKED_GOAL[0]} modes with KL ≤ {STACKED_GOAL[1]:g} for the best variant.", ""]
-    lines.append(" ".join(f"![{p}]({folder}/{runs[0]['picture']})" for p, runs in groups.items()))
-    return [*lines, ""]
+    return [*lines, _pictures(groups, folder), ""]
 
 
-def mnist_section(rows: list[dict[str, Any]], folder: str, budget: float | None) -> list[str]:
+def mnist_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
     groups = _by_preset(rows, "mnist")
     if not groups:
-        return ["## 3. MNIST-5k loss families at equal wall time", "", "Not run yet: `python bench/stability.py --part mnist`.", ""]
+        return _not_run("3. MNIST-5k loss families at equal wall time", "mnist")
     lines = [
         "## 3. MNIST-5k: loss families at equal wall time",
         "",
-        "Each preset's steps are set so that its training takes the same wall time (from a timed 200-step calibration run",
-        "on one torch thread); then 10,000 samples of its EMA generator are scored with the digit judge: classifier IS",
+        f"Each preset's steps are set so that its training takes the same wall time, {next(iter(groups.values()))[0]['budget_minutes']:.1f} min (from a",
+        "timed 200-step calibration run on one torch thread); then 10,000 samples of its EMA generator are scored with the digit judge: classifier IS",
         "(10 splits) and the Fréchet distance of judge features against the train split.",
         "",
         "| preset | seeds | steps | IS | judge FID | train minutes |",
@@ -229,8 +235,7 @@ def mnist_section(rows: list[dict[str, Any]], folder: str, budget: float | None)
             f"| `{preset}` | {len(runs)} | {runs[0]['steps']} | {mean_std([r['value']['inception_score'] for r in runs], 2)} | "
             f"{mean_std([r['value']['fid'] for r in runs], 2)} | {mean_std([r['train_minutes'] for r in runs], 1)} |"
         )
-    lines += ["", " ".join(f"![{p}]({folder}/{runs[0]['picture']})" for p, runs in groups.items()), ""]
-    return lines
+    return [*lines, "", _pictures(groups, folder), ""]
 
 
 def write_page(out: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) -> None:
@@ -248,7 +253,7 @@ def write_page(out: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) -> N
         "",
         *toy_section(rows, folder),
         *stacked_section(rows, folder),
-        *mnist_section(rows, folder, meta.get("budget")),
+        *mnist_section(rows, folder),
     ]
     out.write_text("\n".join(lines))
 
@@ -298,7 +303,10 @@ def main() -> None:
             log(f"MNIST budget {budget:.1f} min per run; seconds per step: " + ", ".join(f"{p} {r:.3f}" for p, r in rate.items()))
             for p in MNIST_PRESETS:
                 steps = max(100, int(budget * 60 / rate[p]) // 100 * 100)
-                jobs += [{**base, "part": "mnist", "preset": p, "seed": s, "overrides": [*args.overrides, f"train.steps={steps}"]} for s in range(args.seeds)]
+                jobs += [
+                    {**base, "part": "mnist", "preset": p, "seed": s, "budget_minutes": budget, "overrides": [*args.overrides, f"train.steps={steps}"]}
+                    for s in range(args.seeds)
+                ]
         log(f"{len(jobs)} runs, {args.jobs} at a time")
         done_keys = {(j["part"], j["preset"]) for j in jobs}
         rows = [r for r in rows if (r["part"], r["preset"]) not in done_keys]

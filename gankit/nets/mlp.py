@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import islice
 
 from torch import Tensor, nn
 
@@ -55,7 +56,9 @@ class MLP(nn.Module):
 
     def heads(self, x: Tensor) -> dict[str, Tensor]:
         """``features``: the last hidden layer; ``logits``: the output."""
-        h = self.net[:-1](x.flatten(1))
+        h = x.flatten(1)
+        for layer in islice(self.net, len(self.net) - 1):  # not self.net[:-1], which builds a new Sequential per call
+            h = layer(h)
         out = self.net[-1](h)
         if self.minibatch is not None:
             out = out + self.minibatch_out(self.minibatch(h))

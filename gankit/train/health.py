@@ -57,8 +57,14 @@ def feature_map(data_name: str, kind: str) -> Callable[[Tensor], Tensor]:
         from gankit.data.images import to_unit_range
         from gankit.metrics.extractors import build_extractor
 
-        judge = build_extractor("mnist", progress=False)
-        return lambda x: judge(to_unit_range(x.float().cpu()))
+        judge = []  # built at the first check, not when the run starts (most short runs never check)
+
+        def judged(x: Tensor) -> Tensor:
+            if not judge:
+                judge.append(build_extractor("mnist", progress=False))
+            return judge[0](to_unit_range(x.float().cpu()))
+
+        return judged
     return lambda x: x.detach().float().cpu().flatten(1)
 
 

@@ -24,7 +24,7 @@ from gankit.train.health import Watchdog, feature_map
 from gankit.train.progress import Progress
 from gankit.train.rundir import MetricsLog, checkpoint_path, create_run_dir, open_run_dir, truncate_metrics
 from gankit.train.watchdog import find_non_finite, raise_diverged
-from gankit.variants import VARIANTS, StepContext, Variant
+from gankit.variants import VARIANTS, Step, StepContext, Variant
 
 log = logging.getLogger("gankit")
 
@@ -215,6 +215,29 @@ def _open_tensorboard(folder: Path) -> Any:
     return SummaryWriter(log_dir=str(folder))
 
 
+def make_trainable(v: Variant, step: Step) -> None:
+    """Only the players of the step's optimiser groups get gradients."""
+    trainable = {p for group in step.updates for p in v.groups[group]}
+    for name, module in v.players.items():
+        module.requires_grad_(name in trainable)
+
+
+def optimise(v: Variant, step: Step, ctx: StepContext) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """One optimiser step of a phase: the objective, each loss's batch mean, one backward pass of their sum, the
+    updated groups' optimisers, then the step's post hook. Returns the objective's losses and their batch means."""
+    losses = step.objective(ctx)
+    means = {k: value.mean() for k, value in losses.items()}
+    total = torch.stack(list(means.values())).sum()
+    for group in step.updates:
+        v.optimizers[group].zero_grad(set_to_none=True)
+    total.backward()
+    for group in step.updates:
+        v.optimizers[group].step()
+    if step.post is not None:
+        step.post(ctx)
+    return losses, means
+
+
 def run_loop(state: TrainState, run: Path) -> None:
     """Iterate from ``state.step`` to ``train.steps``: each iteration runs every step of the variant in order."""
     cfg, v, device = state.cfg, state.variant, state.device
@@ -241,23 +264,11 @@ def run_loop(state: TrainState, run: Path) -> None:
             for step in v.steps:
                 if it % step.every:
                     continue
-                trainable = {p for group in step.updates for p in v.groups[group]}
-                for name, module in v.players.items():
-                    module.requires_grad_(name in trainable)
+                make_trainable(v, step)
                 for _ in range(step.repeat):
                     batch = {k: x.to(device, non_blocking=True) for k, x in state.stream.next().items()} if step.uses_data else {}
                     last_real = batch.get("x", last_real)
-                    ctx = StepContext(v.players, batch, t.batch_size, state.noise, it, device)
-                    losses = step.objective(ctx)
-                    means = {k: value.mean() for k, value in losses.items()}
-                    total = torch.stack(list(means.values())).sum()
-                    for group in step.updates:
-                        v.optimizers[group].zero_grad(set_to_none=True)
-                    total.backward()
-                    for group in step.updates:
-                        v.optimizers[group].step()
-                    if step.post is not None:
-                        step.post(ctx)
+                    _, means = optimise(v, step, StepContext(v.players, batch, t.batch_size, state.noise, it, device))
                     for k, value in means.items():
                         detached = value.detach()
                         iteration_losses[k] = detached

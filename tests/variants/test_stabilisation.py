@@ -7,7 +7,7 @@ import torch
 
 from gankit.config import load_config
 from gankit.errors import GankitError
-from gankit.train.loop import build_state
+from gankit.train.loop import build_state, make_trainable, optimise
 from gankit.variants import StepContext
 from gankit.variants.base import pack_samples, unpack_losses
 from tests.conftest import TINY
@@ -18,22 +18,12 @@ def _state(preset, *overrides):
 
 
 def _run_step(state, name):
+    """One optimiser step of the named phase, as the loop runs it; returns the objective's per-sample losses."""
     v = state.variant
     step = next(s for s in v.steps if s.name == name)
     batch = state.stream.next() if step.uses_data else {}
-    ctx = StepContext(v.players, batch, state.cfg.train.batch_size, state.noise, 1, state.device)
-    trainable = {p for group in step.updates for p in v.groups[group]}
-    for player, module in v.players.items():
-        module.requires_grad_(player in trainable)
-    losses = step.objective(ctx)
-    total = sum(value.mean() for value in losses.values())
-    for group in step.updates:
-        v.optimizers[group].zero_grad(set_to_none=True)
-    total.backward()
-    for group in step.updates:
-        v.optimizers[group].step()
-    if step.post is not None:
-        step.post(ctx)
+    make_trainable(v, step)
+    losses, _ = optimise(v, step, StepContext(v.players, batch, state.cfg.train.batch_size, state.noise, 1, state.device))
     for module in v.players.values():
         module.requires_grad_(True)
     return losses
