@@ -81,6 +81,7 @@ class OptimizerConfig:
     momentum: float = 0.0
     eps: float = 1e-8
     weight_decay: float = 0.0
+    decay_start: float = 1.0
 
 
 @dataclass
@@ -496,6 +497,11 @@ def validate(cfg: Config) -> None:
         _positive(f"{key}.eps", opt.eps)
         _positive(f"{key}.momentum", opt.momentum, allow_zero=True)
         _positive(f"{key}.weight_decay", opt.weight_decay, allow_zero=True)
+        if not 0.0 <= opt.decay_start <= 1.0:
+            raise GankitError(
+                f"{key}.decay_start is the fraction of train.steps after which the learning rate decays linearly to 0, "
+                f"in [0, 1] with 1 = constant (got {opt.decay_start})"
+            )
         for i, beta in enumerate(opt.betas):
             if not 0.0 <= beta < 1.0:
                 raise GankitError(f"{key}.betas[{i}] must be in [0, 1) (got {beta})")

@@ -87,6 +87,20 @@ def make_optimizer(params: list[nn.Parameter], cfg: OptimizerConfig) -> torch.op
     raise ValueError(f"unknown optimiser {cfg.name!r}")  # validate() rejects it before this point
 
 
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimizerConfig, steps: int) -> torch.optim.lr_scheduler.LambdaLR | None:
+    """Linear learning-rate decay: constant for the first ``decay_start`` of ``steps`` iterations, then linearly down
+    to lr / (steps - start) at the last one (None when ``decay_start`` is 1). The loop steps it once per iteration;
+    its state (the iteration count) is checkpointed, so a resumed run continues the same schedule."""
+    start = int(cfg.decay_start * steps)
+    if start >= steps:
+        return None
+
+    def factor(done: int) -> float:
+        return 1.0 if done < start else max(steps - done, 1) / (steps - start)
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def random_labels(n: int, num_classes: int, rng: torch.Generator, device: torch.device) -> Tensor:
     """Labels drawn uniformly from ``rng``, for the fake half of a conditional game."""
     return torch.randint(num_classes, (n,), generator=rng, device=device)
@@ -206,10 +220,13 @@ def adversarial_pair(
 
         steps.append(Step("d_reg", updates=("d",), objective=lazy_objective, every=loss.reg_every))
     steps.append(Step("g", updates=("g",), objective=g_objective, uses_data=g_uses_data, post=g_post))
+    optimizers = {name: make_optimizer(list(players[name].parameters()), getattr(cfg.optim, name)) for name in ("g", "d")}
+    schedulers = {name: make_scheduler(optimizers[name], getattr(cfg.optim, name), cfg.train.steps) for name in ("g", "d")}
     return Variant(
         players=players,
         groups={"g": ("g",), "d": ("d",)},
-        optimizers={name: make_optimizer(list(players[name].parameters()), getattr(cfg.optim, name)) for name in ("g", "d")},
+        optimizers=optimizers,
+        schedulers={name: s for name, s in schedulers.items() if s is not None},
         steps=steps,
         generate=generate,
         z_dim=z_dim,

@@ -147,3 +147,56 @@ def test_half_then_resume_is_bit_identical(preset, tmp_path):
     b = torch.load(half / "checkpoints" / "last.pt", weights_only=True)
     for key in ("models", "ema", "optimizers", "rng", "variant_state"):
         assert_identical(a[key], b[key], key)
+
+
+def test_learning_rate_decay_is_constant_then_linear_to_the_last_step():
+    from gankit.config import OptimizerConfig
+    from gankit.variants.base import make_scheduler
+
+    assert make_scheduler(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0), OptimizerConfig(decay_start=1.0), 20) is None
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    scheduler = make_scheduler(opt, OptimizerConfig(lr=0.1, decay_start=0.5), 20)
+    used = []
+    for _ in range(20):  # the loop: iteration's optimiser steps at the current lr, then one scheduler step
+        used.append(opt.param_groups[0]["lr"])
+        opt.step()
+        scheduler.step()
+    assert used[:11] == pytest.approx([0.1] * 11)
+    assert used[10:] == pytest.approx([0.1 * (20 - k) / 10 for k in range(10, 20)])
+    state = _state("gan-ring", "optim.g.decay_start=0.25", "train.steps=8")
+    assert set(state.variant.schedulers) == {"g"}
+    with pytest.raises(GankitError, match="decay_start"):
+        load_config("gan-ring", ["optim.d.decay_start=1.5"])
+
+
+def test_an_interrupted_decaying_run_resumes_on_the_same_schedule(tmp_path, monkeypatch):
+    """A run stopped after its step-12 checkpoint and resumed ends bit-identical to the straight run, the learning
+    rate schedule included."""
+    import gankit.train.loop as loop
+    from tests.train.test_resume import assert_identical
+
+    overrides = ["train.steps=24", "train.ckpt_every=12", "train.sample_every=100", "train.progress=none", "optim.g.decay_start=0.5", "optim.d.decay_start=0.25"]
+    cfg = load_config("gan-ring", [*TINY, *overrides])
+    straight = loop.train(cfg, tmp_path / "straight")
+    save = loop.save_checkpoint
+
+    class Stop(Exception):
+        pass
+
+    def save_then_stop(payload, path):
+        save(payload, path)
+        raise Stop
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_stop)
+    with pytest.raises(Stop):
+        loop.train(cfg, tmp_path / "stopped")
+    monkeypatch.setattr(loop, "save_checkpoint", save)
+    stopped = next((tmp_path / "stopped").iterdir())
+    assert torch.load(stopped / "checkpoints" / "last.pt", weights_only=True)["step"] == 12
+    loop.resume(stopped)
+    a = torch.load(straight / "checkpoints" / "last.pt", weights_only=True)
+    b = torch.load(stopped / "checkpoints" / "last.pt", weights_only=True)
+    assert a["schedulers"]["g"]["last_epoch"] == 24
+    for key in ("models", "optimizers", "schedulers", "rng", "variant_state"):
+        assert_identical(a[key], b[key], key)
+    assert a["optimizers"]["d"]["param_groups"][0]["lr"] < cfg.optim.d.lr / 10
