@@ -69,7 +69,8 @@ def settings(cfg: Config) -> str:
         return f"MLP {n.depth}×{n.width} {n.activation}" + ("" if n.norm == "none" else f" + {n.norm} norm")
 
     def opt(o: Any) -> str:
-        return f"{o.name} lr {o.lr:g} betas ({o.betas[0]:g}, {o.betas[1]:g})"
+        decay = f", decaying linearly to 0 from {o.decay_start:.0%} of the steps" if o.decay_start < 1 else ""
+        return f"{o.name} lr {o.lr:g} betas ({o.betas[0]:g}, {o.betas[1]:g}){decay}"
 
     ema = f", EMA of G {t.ema:g} from step {t.ema_start}" if t.ema > 0 else ""
     return (
@@ -199,7 +200,8 @@ def write_markdown(results: list[PresetResult], out: Path, overrides: list[str])
         "include waiting for a core on a shared machine; CPU minutes (the process's CPU time, one torch thread) do not.",
         "",
         "Plain GAN only: no gradient penalty, spectral norm, unrolling or minibatch features. `minimax-ring` is",
-        "`gan-ring` with the saturating minimax loss and nothing else changed.",
+        "`gan-ring` with the saturating minimax loss and nothing else changed. Like every toy preset, they share one",
+        "schedule: learning rates fall linearly to 0 over the second half of the steps, samples come from an EMA of G.",
         "",
         "| preset | seeds | modes captured | high quality % | reverse KL | published GAN (modes / HQ) | minutes per run (CPU) | minutes in all |",
         "|---|---|---|---|---|---|---|---|",
@@ -236,6 +238,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: these small MLPs gain nothing from more, and lose much on a busy machine)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every preset (for smoke runs)")
+    parser.add_argument("--page-only", action="store_true", help="rewrite the page from results.json without running anything")
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
@@ -244,6 +247,10 @@ def main() -> None:
     pictures.mkdir(parents=True, exist_ok=True)
     store = pictures / "results.json"
     results = load_previous(store)
+    if args.page_only:
+        write_markdown(list(results.values()), args.out, args.overrides)
+        print(f"wrote {args.out} from {store}")
+        return
     with tempfile.TemporaryDirectory(prefix="gankit-bench-toy-") as tmp:
         for preset in args.presets:
             results[preset] = run_preset(preset, args.seeds, Path(tmp), pictures, args.overrides)

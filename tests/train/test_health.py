@@ -83,12 +83,12 @@ def test_health_records_are_logged_and_training_is_unchanged(tmp_path):
 
 
 def test_a_collapsed_generator_is_reported_in_metrics(tmp_path):
-    cfg = load_config("gan-ring", [*TINY, "train.steps=10", "train.sample_every=5", "train.watchdog_start=5", "train.progress=none"])
+    cfg = load_config("gan-ring", [*TINY, "train.steps=10", "train.sample_every=5", "train.watchdog_start=5", "train.progress=none", "optim.g.decay_start=1.0"])
     state = build_state(cfg)
     with torch.no_grad():  # G maps every z to (almost) the same point: total mode collapse
         last = [m for m in state.variant.players["g"].modules() if isinstance(m, torch.nn.Linear)][-1]
         last.weight.zero_()
-    state.variant.optimizers["g"].param_groups[0]["lr"] = 0.0
+    state.variant.optimizers["g"].param_groups[0]["lr"] = 0.0  # stays 0: no learning-rate schedule for G
     run = create_run_dir(tmp_path, cfg.name)
     save_config(cfg, run / "config.yaml")
     run_loop(state, run)
