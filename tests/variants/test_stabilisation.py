@@ -12,7 +12,6 @@ from gankit.variants import StepContext
 from gankit.variants.base import pack_samples, unpack_losses
 from tests.conftest import TINY
 
-
 # half + resume raises train.steps, which a decaying learning rate depends on: those tests run at constant rates
 CONSTANT_LR = ["optim.g.decay_start=1.0", "optim.d.decay_start=1.0"]
 
@@ -179,7 +178,8 @@ def test_an_interrupted_decaying_run_resumes_on_the_same_schedule(tmp_path, monk
     import gankit.train.loop as loop
     from tests.train.test_resume import assert_identical
 
-    overrides = ["train.steps=24", "train.ckpt_every=12", "train.sample_every=100", "train.progress=none", "optim.g.decay_start=0.5", "optim.d.decay_start=0.25"]
+    overrides = ["train.steps=24", "train.ckpt_every=12", "train.sample_every=100", "train.progress=none"]
+    overrides += ["optim.g.decay_start=0.5", "optim.d.decay_start=0.25"]
     cfg = load_config("gan-ring", [*TINY, *overrides])
     straight = loop.train(cfg, tmp_path / "straight")
     save = loop.save_checkpoint
