@@ -1,9 +1,10 @@
-"""Shared by the benchmark scripts: a one-line description of the machine they ran on."""
+"""Shared by the benchmark scripts: a one-line description of the machine they ran on, and mean ± std cells."""
 
 from __future__ import annotations
 
 import os
 import platform
+import statistics
 from pathlib import Path
 
 import torch
@@ -29,3 +30,9 @@ def machine() -> str:
         f"{platform.platform()}; {cpu_model()}; {os.cpu_count()} cores ({threads} torch thread{'s' * (threads > 1)}){gpu}; "
         f"torch {torch.__version__}; gankit {__version__}"
     )
+
+
+def mean_std(values: list[float], digits: int) -> str:
+    """A table cell: the mean ± the sample standard deviation (0 for a single value)."""
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}"

@@ -26,11 +26,14 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.common import mean_std  # noqa: E402
 
 RERUN = "make bench-stability"
 TOY_FAMILIES = ["gan", "lsgan", "wgan", "wgan-gp", "sngan", "improved", "pacgan", "unrolled"]
@@ -115,11 +118,6 @@ def calibrate(preset: str, steps: int = 200) -> float:
 # ------------------------------------------------------------------------------------------- the page
 
 
-def mean_std(values: list[float], digits: int) -> str:
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}"
-
-
 def _by_preset(rows: list[dict[str, Any]], part: str) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for row in sorted((r for r in rows if r["part"] == part), key=lambda r: r["seed"]):
@@ -175,10 +173,7 @@ def toy_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
             hq = [r["value"]["high_quality_pct"] for r in runs]
             kl = [r["value"]["reverse_kl"] for r in runs]
             full = sum(m == total for m in modes)
-            kinds: dict[str, int] = {}  # warning kind (its text before the figures) -> seeds that got it
-            for r in runs:
-                for kind in sorted({w.split(":")[0] for w in r["warnings"]}):
-                    kinds[kind] = kinds.get(kind, 0) + 1
+            kinds = Counter(kind for r in runs for kind in {w.split(":")[0] for w in r["warnings"]})  # kind -> seeds with it
             warn = "; ".join(f"{kind} ({n} of {len(runs)} seeds)" for kind, n in sorted(kinds.items())) or "—"
             lines.append(
                 f"| `{preset}` | {len(runs)} | {mean_std(modes, 1)} / {total} | {mean_std(hq, 1)} | {mean_std(kl, 3)} | "

@@ -13,7 +13,6 @@ import argparse
 import datetime
 import json
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import machine  # noqa: E402
+from bench.common import machine, mean_std  # noqa: E402
 from gankit.config import Config, load_config  # noqa: E402
 from gankit.metrics import evaluate  # noqa: E402
 from gankit.metrics.modes import PROTOCOL_SAMPLES, THRESHOLD_STDS  # noqa: E402
@@ -105,11 +104,6 @@ def run_preset(preset: str, seeds: int, runs: Path, pictures: Path, overrides: l
 
 
 # ------------------------------------------------------------------------------------------- the page
-
-
-def mean_std(values: list[float], digits: int) -> str:
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}"
 
 
 def outcome(r: SeedResult) -> str:

@@ -19,6 +19,7 @@ records beside the loss records.
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections import deque
 from collections.abc import Callable
@@ -57,14 +58,8 @@ def feature_map(data_name: str, kind: str) -> Callable[[Tensor], Tensor]:
         from gankit.data.images import to_unit_range
         from gankit.metrics.extractors import build_extractor
 
-        judge = []  # built at the first check, not when the run starts (most short runs never check)
-
-        def judged(x: Tensor) -> Tensor:
-            if not judge:
-                judge.append(build_extractor("mnist", progress=False))
-            return judge[0](to_unit_range(x.float().cpu()))
-
-        return judged
+        judge = functools.cache(lambda: build_extractor("mnist", progress=False))  # at the first check, not at run start
+        return lambda x: judge()(to_unit_range(x.float().cpu()))
     return lambda x: x.detach().float().cpu().flatten(1)
 
 
