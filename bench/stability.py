@@ -266,11 +266,16 @@ def write_page(out: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) -> N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=["toys", "stacked", "mnist", "all"], default="all")
+    parser.add_argument("--part", nargs="+", choices=["toys", "stacked", "mnist", "all"], default=["all"])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (one torch thread each)")
     parser.add_argument("--families", nargs="+", default=TOY_FAMILIES, help="toy families (presets <family>-ring/-grid)")
     parser.add_argument("--toys", nargs="+", default=["ring", "grid"])
+    parser.add_argument("--stacked", nargs="+", default=STACKED_PRESETS, help="Stacked MNIST presets")
+    parser.add_argument("--mnist", nargs="+", default=MNIST_PRESETS, help="MNIST-5k presets (dcgan-mnist sets the budget)")
+    parser.add_argument(
+        "--steps", nargs="+", default=[], metavar="PRESET=N", help="train.steps for one preset (a reduced schedule, shown on the page)"
+    )
     parser.add_argument("--budget-minutes", type=float, default=None, help="MNIST training wall time per run (default: dcgan-mnist's schedule)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "stability.md")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run (smoke runs)")
@@ -290,21 +295,29 @@ def main() -> None:
         write_page(args.out, rows, meta)
         log(f"wrote {args.out} from {store}")
         return
-    parts = ["toys", "stacked", "mnist"] if args.part == "all" else [args.part]
+    parts = ["toys", "stacked", "mnist"] if "all" in args.part else args.part
+    steps_for: dict[str, int] = {}
+    for item in args.steps:
+        preset, _, n = item.partition("=")
+        if not n.isdigit() or int(n) < 1:
+            parser.error(f"--steps takes PRESET=N with N a positive integer, got {item!r}")
+        steps_for[preset] = int(n)
     with tempfile.TemporaryDirectory(prefix="gankit-bench-stability-") as tmp:
         base = {"runs": tmp, "pictures": str(pictures), "overrides": args.overrides}
         jobs: list[dict[str, Any]] = []
         if "toys" in parts:
             jobs += [{**base, "part": "toys", "preset": f"{f}-{t}", "seed": s} for t in args.toys for f in args.families for s in range(args.seeds)]
         if "stacked" in parts:
-            jobs += [{**base, "part": "stacked", "preset": p, "seed": s} for p in STACKED_PRESETS for s in range(args.seeds)]
+            for p in args.stacked:
+                extra = [f"train.steps={steps_for[p]}"] if p in steps_for else []
+                jobs += [{**base, "part": "stacked", "preset": p, "seed": s, "overrides": [*args.overrides, *extra]} for s in range(args.seeds)]
         if "mnist" in parts:
             from gankit.config import load_config
 
-            rate = {p: calibrate(p) for p in MNIST_PRESETS}
+            rate = {p: calibrate(p) for p in dict.fromkeys(["dcgan-mnist", *args.mnist])}
             budget = args.budget_minutes or rate["dcgan-mnist"] * load_config("dcgan-mnist").train.steps / 60
             log(f"MNIST budget {budget:.1f} min per run; seconds per step: " + ", ".join(f"{p} {r:.3f}" for p, r in rate.items()))
-            for p in MNIST_PRESETS:
+            for p in args.mnist:
                 steps = max(100, int(budget * 60 / rate[p]) // 100 * 100)
                 jobs += [
                     {**base, "part": "mnist", "preset": p, "seed": s, "budget_minutes": budget, "overrides": [*args.overrides, f"train.steps={steps}"]}
