@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import mean_std  # noqa: E402
 
 RERUN = "make bench-stability"
-TOY_FAMILIES = ["gan", "lsgan", "wgan", "wgan-gp", "sngan", "improved", "pacgan", "unrolled"]
+TOY_FAMILIES = ["gan", "lsgan", "wgan", "wgan-gp", "sngan", "improved", "pacgan", "unrolled", "drs"]
 STACKED_PRESETS = ["dcgan-stacked", "wgan-gp-stacked", "pacgan-stacked"]
 MNIST_PRESETS = ["dcgan-mnist", "lsgan-mnist", "wgan-mnist", "wgan-gp-mnist", "sngan-mnist"]
 # PacGAN (Lin et al., 2018), Table 2, same data and protocol: (modes, high quality %, reverse KL)

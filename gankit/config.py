@@ -69,6 +69,7 @@ class ModelConfig:
     z_dim: int = 2
     z_prior: str = "normal"
     pack: int = 1
+    sampler: str = "plain"
     g: NetConfig = field(default_factory=NetConfig)
     d: NetConfig = field(default_factory=NetConfig)
 
@@ -478,6 +479,7 @@ def validate(cfg: Config) -> None:
     _positive("model.z_dim", cfg.model.z_dim)
     _choice("model.z_prior", cfg.model.z_prior, ["normal", "uniform"])
     _positive("model.pack", cfg.model.pack)
+    _choice("model.sampler", cfg.model.sampler, ["plain", "drs"])
     if cfg.train.batch_size % cfg.model.pack:
         raise GankitError(f"model.pack={cfg.model.pack} packs samples into D's inputs: train.batch_size ({cfg.train.batch_size}) must be a multiple of it")
     for player in ("g", "d"):

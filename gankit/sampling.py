@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,6 +14,9 @@ from gankit.data.images import to_unit_range
 from gankit.errors import GankitError
 
 CHUNK = 8192
+DRS_BURN_IN = 10_000  # proposals whose largest log-ratio starts the rejection bound
+DRS_MIN_ACCEPTANCE = 1e-3  # below this, after DRS_PATIENCE proposals, rejection sampling gives up
+DRS_PATIENCE = 100_000
 
 
 @contextmanager
@@ -70,6 +73,12 @@ def draw_samples(state, n: int, seed: int, *, use_ema: bool = True, labels: Tens
     if labels is not None and not classes:
         raise GankitError(f"labels were given but the '{state.cfg.variant}' model is unconditional")
     rng = torch.Generator(device=state.device).manual_seed(seed)
+    if state.cfg.model.sampler == "drs":
+        with eval_mode(players):
+            kept = rejection_sample(
+                lambda k: state.variant.generate(players, k, rng, None), lambda x: state.variant.log_ratio(players, x), n, rng
+            )
+        return kept.float().cpu()
     chunks = []
     with eval_mode(players):
         for start in range(0, n, CHUNK):
@@ -77,6 +86,45 @@ def draw_samples(state, n: int, seed: int, *, use_ema: bool = True, labels: Tens
             part_labels = None if labels is None else labels[start : start + size].to(state.device)
             chunks.append(state.variant.generate(players, size, rng, part_labels).float().cpu())
     return torch.cat(chunks)
+
+
+def rejection_sample(
+    propose: Callable[[int], Tensor],
+    log_ratio: Callable[[Tensor], Tensor],
+    n: int,
+    rng: torch.Generator,
+    *,
+    burn_in: int = DRS_BURN_IN,
+    chunk: int = CHUNK,
+    stats: dict[str, int] | None = None,
+) -> Tensor:
+    """Discriminator rejection sampling (Azadi et al., 2019), exact form: a proposal x ~ p_g is kept with probability
+    exp(r(x) - M), where r estimates log p_data(x) / p_g(x) and M bounds r; the kept samples then follow
+    p_g exp(r) ∝ p_data wherever the estimate is right. M starts at the largest r of ``burn_in`` proposals (not
+    kept) and rises whenever a proposal exceeds it. ``stats`` (if given) receives the counts of proposals and
+    kept samples. Raises a GankitError when fewer than 1 in 1,000 proposals are kept."""
+
+    def ratios(x: Tensor) -> Tensor:
+        return torch.cat([log_ratio(part) for part in x.split(chunk)]).float()
+
+    bound = max(ratios(propose(min(burn_in - start, chunk))).max() for start in range(0, burn_in, chunk))
+    kept: list[Tensor] = []
+    count = drawn = 0
+    while count < n:
+        x = propose(chunk)
+        r = ratios(x)
+        bound = torch.maximum(bound, r.max())
+        keep = torch.rand(len(r), generator=rng, device=r.device) < torch.exp(r - bound)
+        kept.append(x[keep])
+        count, drawn = count + int(keep.sum()), drawn + len(x)
+        if drawn >= DRS_PATIENCE and count < DRS_MIN_ACCEPTANCE * drawn:
+            raise GankitError(
+                f"discriminator rejection sampling kept {count} of {drawn:,} proposals (under 1 in 1,000): the "
+                "discriminator is far from its optimum for this generator; sample with model.sampler=plain"
+            )
+    if stats is not None:
+        stats.update(proposals=drawn, kept=count)
+    return torch.cat(kept)[:n]
 
 
 def snapshot_labels(state, n: int) -> Tensor | None:

@@ -57,7 +57,9 @@ class Variant:
     group -> optimiser. ``steps``: the ordered phases. ``generate(players, n, rng, labels)`` turns noise into
     samples; ``probe(players, x)`` gives D(x) as a probability, for plots; ``ema_players``: the players an
     exponential moving average is kept of when ``train.ema`` > 0; ``num_classes`` > 0 marks a conditional
-    variant, whose ``generate`` takes one label per sample. ``decode(players, z, labels)`` maps given noise
+    variant, whose ``generate`` takes one label per sample. ``log_ratio(players, x)``: D's estimate of
+    log p_data(x) / p_g(x) per sample, where D's logit is one (a cross-entropy game at its optimum), for
+    discriminator rejection sampling; None otherwise. ``decode(players, z, labels)`` maps given noise
     (``z_dim``-dimensional, ``z_prior``) to samples, for latent interpolations. ``state``: variant state that must be
     checkpointed (image pools, running averages): a dict of tensors, numbers and lists.
     """
@@ -68,6 +70,7 @@ class Variant:
     steps: list[Step]
     generate: Callable[..., Tensor]
     probe: Callable[[dict[str, nn.Module], Tensor], Tensor] | None = None
+    log_ratio: Callable[[dict[str, nn.Module], Tensor], Tensor] | None = None
     ema_players: tuple[str, ...] = ("g",)
     num_classes: int = 0
     z_dim: int = 0

@@ -79,10 +79,18 @@ def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
         """D(x) per sample; with packing, D's decision on a pack of m copies of the sample."""
         return game.probability(players["d"](pack_samples(x.repeat_interleave(m, dim=0), m))).reshape(-1)
 
+    # D's logit estimates log p_data/p_g when D plays a cross-entropy game for a single, un-augmented sample with
+    # target 1 for real data: its optimum is D*(x) = p_data / (p_data + p_g) (Goodfellow et al., 2014, Prop. 1).
+    ratio_ok = loss.name in ("minimax", "nonsaturating") and loss.real_label == 1.0 and m == 1
+    ratio_ok = ratio_ok and not cfg.model.d.minibatch and not cfg.train.augment
+
+    def log_ratio(players: dict[str, nn.Module], x: Tensor) -> Tensor:
+        return players["d"](x).reshape(-1)
+
     def critic(ctx: StepContext, x: Tensor) -> Tensor:  # x is already packed (adversarial_pair packs it)
         return ctx.players["d"](x)
 
     return adversarial_pair(
-        cfg, players, d_objective, g_objective, decode, critic, probe=probe, state=state,
+        cfg, players, d_objective, g_objective, decode, critic, probe=probe, state=state, log_ratio=log_ratio if ratio_ok else None,
         d_post=history.update("d") if history else None, g_post=history.update("g") if history else None, g_uses_data=matching,
     )  # fmt: skip
