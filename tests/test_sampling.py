@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
-from gankit.sampling import slerp
-from tests.conftest import run_cli, set_args
+from gankit.config import load_config
+from gankit.errors import GankitError
+from gankit.sampling import draw_samples, rejection_sample, slerp
+from gankit.train.loop import build_state, load_run
+from tests.conftest import TINY, run_cli, set_args
 
 IMAGE_TINY = [
     "train.steps=50",
@@ -90,3 +94,90 @@ def test_ema_generator_with_batchnorm_samples_with_standing_statistics():
         reference = g_ema.train()(z)  # batch statistics of 4,096 samples ~ the population statistics
         g_ema.eval()
     assert (samples - reference).abs().mean() < 0.05
+
+
+# ------------------------------------------------------------------------------------------- rejection sampling
+
+
+def _gaussian_proposal(rng: torch.Generator):
+    return lambda k: torch.randn(k, 1, generator=rng)
+
+
+def test_rejection_sampling_turns_the_proposal_into_the_target():
+    # Proposal N(0, 1), target N(1, 1): log p_data/p_g = x - 1/2 exactly, so the kept samples must follow N(1, 1).
+    rng = torch.Generator().manual_seed(0)
+    stats: dict[str, int] = {}
+    kept = rejection_sample(_gaussian_proposal(rng), lambda x: x[:, 0] - 0.5, 20_000, rng, stats=stats)
+    assert kept.shape == (20_000, 1)
+    assert abs(kept.mean().item() - 1.0) < 0.03 and abs(kept.std().item() - 1.0) < 0.03
+    # acceptance = E_g[exp(r - M)] = exp(-M) with M ≈ the largest x - 1/2 of the proposals: a few percent
+    assert stats["kept"] >= 20_000 and 0.005 < stats["kept"] / stats["proposals"] < 0.2
+
+
+def test_rejection_sampling_with_a_constant_ratio_keeps_everything_and_is_seeded():
+    rng = torch.Generator().manual_seed(3)
+    stats: dict[str, int] = {}
+    kept = rejection_sample(_gaussian_proposal(rng), lambda x: torch.zeros(len(x)), 100, rng, chunk=64, burn_in=64, stats=stats)
+    assert stats == {"proposals": 128, "kept": 128} and kept.shape == (100, 1)
+    again = rejection_sample(_gaussian_proposal(torch.Generator().manual_seed(3)), lambda x: x[:, 0], 500, torch.Generator().manual_seed(3), chunk=256)
+    once = rejection_sample(_gaussian_proposal(torch.Generator().manual_seed(3)), lambda x: x[:, 0], 500, torch.Generator().manual_seed(3), chunk=256)
+    torch.testing.assert_close(again, once, rtol=0, atol=0)
+
+
+def test_rejection_sampling_gives_up_when_almost_nothing_is_kept():
+    rng = torch.Generator().manual_seed(0)
+    with pytest.raises(GankitError, match=r"kept .* of .* proposals"):
+        rejection_sample(_gaussian_proposal(rng), lambda x: 60.0 * x[:, 0], 10, rng, chunk=8192)
+
+
+@pytest.mark.parametrize(
+    ("preset", "overrides", "has_ratio"),
+    [
+        ("gan-ring", [], True),
+        ("minimax-ring", [], True),
+        ("wgan-ring", [], False),
+        ("pacgan-ring", [], False),
+        ("gan-ring", ["loss.real_label=0.9"], False),
+        ("improved-ring", [], False),
+    ],
+)
+def test_gan_variant_offers_a_density_ratio_only_where_the_logit_is_one(preset, overrides, has_ratio):
+    state = build_state(load_config(preset, [*TINY, *overrides]))
+    v = state.variant
+    assert (v.log_ratio is not None) == has_ratio
+    if has_ratio:
+        x = torch.randn(5, 2)
+        torch.testing.assert_close(v.log_ratio(v.players, x), v.players["d"](x).reshape(-1))
+
+
+def test_drs_sampler_needs_such_a_discriminator(tmp_path):
+    with pytest.raises(GankitError, match=r"model\.sampler=drs .* loss wgan"):
+        build_state(load_config("wgan-ring", [*TINY, "model.sampler=drs"]))
+    result = run_cli("train", "wgan-grid", "--runs-dir", str(tmp_path), *set_args([*TINY, "model.sampler=drs"]))
+    assert result.returncode == 2 and "model.sampler=drs" in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir())  # nothing created
+
+
+class _PrefersTheOrigin(torch.nn.Module):
+    def forward(self, x):  # a "discriminator" whose logit says p_data/p_g = exp(-|x|^2)
+        return -x.pow(2).sum(dim=1, keepdim=True)
+
+
+def test_drs_run_samples_what_its_discriminator_accepts(tmp_path):
+    result = run_cli("train", "drs-ring", "--runs-dir", str(tmp_path), *set_args(TINY))
+    assert result.returncode == 0, result.stderr
+    run = Path(result.stdout.strip().splitlines()[-1])
+    _, state, _ = load_run(run)
+    drs = draw_samples(state, 3000, seed=5)
+    assert drs.shape == (3000, 2)
+    torch.testing.assert_close(drs, draw_samples(state, 3000, seed=5), rtol=0, atol=0)  # seeded
+    out = run_cli("sample", str(run), "--n", "64", "--out", str(tmp_path / "s.npz"))
+    assert out.returncode == 0, out.stderr
+    assert np.load(tmp_path / "s.npz")["samples"].shape == (64, 2)
+    # Sampling goes through the run's discriminator: with one that favours the origin, DRS samples are the
+    # proposals reweighted by exp(-|x|^2), so their mean |x|^2 must fall well below the generator's own.
+    state.variant.players["d"] = _PrefersTheOrigin()
+    favoured = draw_samples(state, 3000, seed=5)
+    state.cfg.model.sampler = "plain"
+    plain = draw_samples(state, 3000, seed=5)
+    assert favoured.pow(2).sum(1).mean() < 0.8 * plain.pow(2).sum(1).mean()
