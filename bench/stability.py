@@ -227,15 +227,21 @@ def stacked_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
             if reduced
             else []
         ),
+        *(
+            ["", "**Not run yet** (no rows): " + ", ".join(f"`{p}`" for p in STACKED_PRESETS if p not in groups) + "."]
+            if any(p not in groups for p in STACKED_PRESETS)
+            else []
+        ),
         "",
-        "| preset | seeds | steps | modes | KL to uniform | minutes per run |",
+        "| preset | seeds | steps | modes | KL to uniform | minutes per run (wall, CPU) |",
         "|---|---|---|---|---|---|",
     ]
     for preset, runs in groups.items():
         modes = [r["value"]["modes"] for r in runs]
         kl = [r["value"]["kl"] for r in runs]
         lines.append(
-            f"| `{preset}` | {len(runs)} | {runs[0]['steps']} | {mean_std(modes, 1)} | {mean_std(kl, 3)} | {mean_std([r['minutes'] for r in runs], 1)} |"
+            f"| `{preset}` | {len(runs)} | {runs[0]['steps']} | {mean_std(modes, 1)} | {mean_std(kl, 3)} | "
+            f"{mean_std([r['minutes'] for r in runs], 1)} ({mean_std([r['cpu_minutes'] for r in runs], 1)} CPU) |"
         )
     for name, (m, k) in PUBLISHED_STACKED.items():
         lines.append(f"| published {name} | — | — | {m} | {k:g} | — |")
