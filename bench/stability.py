@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import multiprocessing
 import shutil
@@ -129,6 +130,12 @@ def _not_run(title: str, part: str) -> list[str]:
     return [f"## {title}", "", f"Not run yet: `python bench/stability.py --part {part}`.", ""]
 
 
+def _missing(expected: list[str], groups: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """A "not run yet" paragraph (blank line first) naming the expected presets without rows; nothing if none."""
+    missing = [f"`{p}`" for p in expected if p not in groups]
+    return ["", f"**Not run yet** (no rows): {', '.join(missing)}."] if missing else []
+
+
 def _pictures(groups: dict[str, list[dict[str, Any]]], folder: str, suffix: str = "") -> str:
     """One picture per preset (its first seed), on one line."""
     return " ".join(f"![{p}]({folder}/{runs[0]['picture']})" for p, runs in groups.items() if p.endswith(suffix))
@@ -156,9 +163,8 @@ def toy_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
         ),
         "",
     ]
-    missing = [f"`{f}-{t}`" for t in ("ring", "grid") for f in TOY_FAMILIES if f"{f}-{t}" not in groups]
-    if missing:
-        lines += [f"**Not run yet** (no rows): {', '.join(missing)}.", ""]
+    missing = _missing([f"{f}-{t}" for t in ("ring", "grid") for f in TOY_FAMILIES], groups)
+    lines += [*missing[1:], ""] if missing else []
     for toy in ("ring", "grid"):
         total = 8 if toy == "ring" else 25
         lines += [
@@ -199,6 +205,7 @@ def toy_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
     return lines
 
 
+@functools.cache
 def _shipped_steps(preset: str) -> int:
     from gankit.config import load_config
 
@@ -227,11 +234,7 @@ def stacked_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
             if reduced
             else []
         ),
-        *(
-            ["", "**Not run yet** (no rows): " + ", ".join(f"`{p}`" for p in STACKED_PRESETS if p not in groups) + "."]
-            if any(p not in groups for p in STACKED_PRESETS)
-            else []
-        ),
+        *_missing(STACKED_PRESETS, groups),
         "",
         "| preset | seeds | steps | modes | KL to uniform | minutes per run (wall, CPU) |",
         "|---|---|---|---|---|---|",
@@ -278,11 +281,7 @@ def mnist_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
             if short
             else ""
         ),
-        *(
-            ["", "**Not run yet** (no rows): " + ", ".join(f"`{p}`" for p in MNIST_PRESETS if p not in groups) + "."]
-            if any(p not in groups for p in MNIST_PRESETS)
-            else []
-        ),
+        *_missing(MNIST_PRESETS, groups),
         "",
         "| preset | seeds | steps | IS | judge FID | train minutes |",
         "|---|---|---|---|---|---|",
@@ -328,7 +327,7 @@ def main() -> None:
     parser.add_argument("--stacked", nargs="+", default=STACKED_PRESETS, help="Stacked MNIST presets")
     parser.add_argument("--mnist", nargs="+", default=MNIST_PRESETS, help="MNIST-5k presets (dcgan-mnist sets the budget)")
     parser.add_argument(
-        "--steps", nargs="+", default=[], metavar="PRESET=N", help="train.steps for one preset (a reduced schedule, shown on the page)"
+        "--steps", nargs="+", default=[], metavar="PRESET=N", help="train.steps for one toy or Stacked MNIST preset (a reduced schedule, shown on the page)"
     )
     parser.add_argument("--budget-minutes", type=float, default=None, help="MNIST training wall time per run (default: dcgan-mnist's schedule)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "stability.md")
@@ -356,15 +355,17 @@ def main() -> None:
         if not n.isdigit() or int(n) < 1:
             parser.error(f"--steps takes PRESET=N with N a positive integer, got {item!r}")
         steps_for[preset] = int(n)
+
+    def overrides_for(preset: str) -> list[str]:
+        return [*args.overrides, *([f"train.steps={steps_for[preset]}"] if preset in steps_for else [])]
     with tempfile.TemporaryDirectory(prefix="gankit-bench-stability-") as tmp:
         base = {"runs": tmp, "pictures": str(pictures), "overrides": args.overrides}
         jobs: list[dict[str, Any]] = []
         if "toys" in parts:
-            jobs += [{**base, "part": "toys", "preset": f"{f}-{t}", "seed": s} for t in args.toys for f in args.families for s in range(args.seeds)]
+            for p in (f"{f}-{t}" for t in args.toys for f in args.families):
+                jobs += [{**base, "part": "toys", "preset": p, "seed": s, "overrides": overrides_for(p)} for s in range(args.seeds)]
         if "stacked" in parts:
-            for p in args.stacked:
-                extra = [f"train.steps={steps_for[p]}"] if p in steps_for else []
-                jobs += [{**base, "part": "stacked", "preset": p, "seed": s, "overrides": [*args.overrides, *extra]} for s in range(args.seeds)]
+            jobs += [{**base, "part": "stacked", "preset": p, "seed": s, "overrides": overrides_for(p)} for p in args.stacked for s in range(args.seeds)]
         if "mnist" in parts:
             from gankit.config import load_config
 
@@ -377,6 +378,9 @@ def main() -> None:
                     {**base, "part": "mnist", "preset": p, "seed": s, "budget_minutes": budget, "overrides": [*args.overrides, f"train.steps={steps}"]}
                     for s in range(args.seeds)
                 ]
+        unused = set(steps_for) - {j["preset"] for j in jobs if j["part"] != "mnist"}
+        if unused:
+            parser.error(f"--steps names {', '.join(sorted(unused))}, not a toy or Stacked MNIST preset of this run (MNIST steps follow the budget)")
         log(f"{len(jobs)} runs, {args.jobs} at a time")
         done_keys = {(j["part"], j["preset"]) for j in jobs}
         rows = [r for r in rows if (r["part"], r["preset"]) not in done_keys]

@@ -104,15 +104,12 @@ def rejection_sample(
     kept) and rises whenever a proposal exceeds it. ``stats`` (if given) receives the counts of proposals and
     kept samples. Raises a GankitError when fewer than 1 in 1,000 proposals are kept."""
 
-    def ratios(x: Tensor) -> Tensor:
-        return torch.cat([log_ratio(part) for part in x.split(chunk)]).float()
-
-    bound = max(ratios(propose(min(burn_in - start, chunk))).max() for start in range(0, burn_in, chunk))
+    bound = max(log_ratio(propose(min(burn_in - start, chunk))).float().max() for start in range(0, burn_in, chunk))
     kept: list[Tensor] = []
     count = drawn = 0
     while count < n:
         x = propose(chunk)
-        r = ratios(x)
+        r = log_ratio(x).float()
         bound = torch.maximum(bound, r.max())
         keep = torch.rand(len(r), generator=rng, device=r.device) < torch.exp(r - bound)
         kept.append(x[keep])
