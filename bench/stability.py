@@ -2,7 +2,8 @@
 
 `make bench-stability` runs it and writes docs/results/stability.md (pictures under docs/results/stability/, raw
 numbers in docs/results/stability/results.json). Three parts, each runnable alone (``--part``); rows already in
-results.json are kept, so the parts and families can be (re-)run one at a time:
+results.json are kept, so the parts and families can be (re-)run one at a time, and ``--first-seed`` adds seeds to
+a preset's rows (kept when run with the same overrides):
 
 1. ``toys``: the ring of 8 and the grid of 25 Gaussians, VEEGAN protocol (2,500 samples; modes captured, % high
    quality, reverse KL), every family's ``<family>-ring`` / ``<family>-grid`` preset as shipped, ``--seeds`` seeds.
@@ -38,7 +39,7 @@ from bench.common import mean_std  # noqa: E402
 
 RERUN = "make bench-stability"
 TOY_FAMILIES = ["gan", "lsgan", "wgan", "wgan-gp", "sngan", "improved", "pacgan", "unrolled", "drs"]
-STACKED_PRESETS = ["dcgan-stacked", "wgan-gp-stacked", "pacgan-stacked"]
+STACKED_PRESETS = ["dcgan-stacked", "wgan-gp-stacked", "pacgan-stacked", "drs-stacked"]
 MNIST_PRESETS = ["dcgan-mnist", "lsgan-mnist", "wgan-mnist", "wgan-gp-mnist", "sngan-mnist"]
 # PacGAN (Lin et al., 2018), Table 2, same data and protocol: (modes, high quality %, reverse KL)
 PUBLISHED_TOYS = {
@@ -317,10 +318,24 @@ def write_page(out: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) -> N
 # ------------------------------------------------------------------------------------------- main
 
 
+def kept_rows(rows: list[dict[str, Any]], jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stored rows a new run keeps: a preset's earlier rows stay beside its new seeds only if they ran with the
+    same overrides (schedule) and are not re-run; rows of presets not in this run all stay."""
+    runs = {(j["part"], j["preset"]): j["overrides"] for j in jobs}
+    seeds = {(j["part"], j["preset"], j["seed"]) for j in jobs}
+    return [
+        r for r in rows
+        if (r["part"], r["preset"]) not in runs or (r["overrides"] == runs[r["part"], r["preset"]] and (r["part"], r["preset"], r["seed"]) not in seeds)
+    ]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", nargs="+", choices=["toys", "stacked", "mnist", "all"], default=["all"])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds run are first..first+seeds-1 (add seeds to a preset's rows, e.g. --first-seed 2 --seeds 3)"
+    )
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (one torch thread each)")
     parser.add_argument("--families", nargs="+", default=TOY_FAMILIES, help="toy families (presets <family>-ring/-grid)")
     parser.add_argument("--toys", nargs="+", default=["ring", "grid"])
@@ -337,8 +352,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)  # the runs use one thread each; the machine line says so
-    if args.seeds < 1 or args.jobs < 1:
-        parser.error("--seeds and --jobs must be at least 1")
+    if args.seeds < 1 or args.jobs < 1 or args.first_seed < 0:
+        parser.error("--seeds and --jobs must be at least 1, --first-seed at least 0")
     pictures = args.out.parent / args.out.stem
     pictures.mkdir(parents=True, exist_ok=True)
     store = pictures / "results.json"
@@ -361,11 +376,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gankit-bench-stability-") as tmp:
         base = {"runs": tmp, "pictures": str(pictures), "overrides": args.overrides}
         jobs: list[dict[str, Any]] = []
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
         if "toys" in parts:
             for p in (f"{f}-{t}" for t in args.toys for f in args.families):
-                jobs += [{**base, "part": "toys", "preset": p, "seed": s, "overrides": overrides_for(p)} for s in range(args.seeds)]
+                jobs += [{**base, "part": "toys", "preset": p, "seed": s, "overrides": overrides_for(p)} for s in seeds]
         if "stacked" in parts:
-            jobs += [{**base, "part": "stacked", "preset": p, "seed": s, "overrides": overrides_for(p)} for p in args.stacked for s in range(args.seeds)]
+            jobs += [{**base, "part": "stacked", "preset": p, "seed": s, "overrides": overrides_for(p)} for p in args.stacked for s in seeds]
         if "mnist" in parts:
             from gankit.config import load_config
 
@@ -376,14 +392,13 @@ def main() -> None:
                 steps = max(100, int(budget * 60 / rate[p]) // 100 * 100)
                 jobs += [
                     {**base, "part": "mnist", "preset": p, "seed": s, "budget_minutes": budget, "overrides": [*args.overrides, f"train.steps={steps}"]}
-                    for s in range(args.seeds)
+                    for s in seeds
                 ]
         unused = set(steps_for) - {j["preset"] for j in jobs if j["part"] != "mnist"}
         if unused:
             parser.error(f"--steps names {', '.join(sorted(unused))}, not a toy or Stacked MNIST preset of this run (MNIST steps follow the budget)")
         log(f"{len(jobs)} runs, {args.jobs} at a time")
-        done_keys = {(j["part"], j["preset"]) for j in jobs}
-        rows = [r for r in rows if (r["part"], r["preset"]) not in done_keys]
+        rows = kept_rows(rows, jobs)
         context = multiprocessing.get_context("spawn")
         with context.Pool(args.jobs, maxtasksperchild=1) as pool:
             for result in pool.imap_unordered(one_run, jobs):

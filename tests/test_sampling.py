@@ -131,23 +131,29 @@ def test_rejection_sampling_gives_up_when_almost_nothing_is_kept():
 
 
 @pytest.mark.parametrize(
-    ("preset", "overrides", "has_ratio"),
+    ("preset", "overrides", "blocker"),
     [
-        ("gan-ring", [], True),
-        ("minimax-ring", [], True),
-        ("wgan-ring", [], False),
-        ("pacgan-ring", [], False),
-        ("gan-ring", ["loss.real_label=0.9"], False),
-        ("improved-ring", [], False),
+        ("gan-ring", [], None),
+        ("minimax-ring", [], None),
+        ("wgan-ring", [], "loss wgan"),
+        ("pacgan-ring", [], "model.pack 2"),
+        ("gan-ring", ["loss.real_label=0.9"], "loss.real_label 0.9"),
+        ("improved-ring", [], "minibatch discrimination"),
+        ("dcgan-stacked", [], "batch norm in D"),  # D's output on a sample depends on its batch
+        ("drs-stacked", [], None),  # the same with layer norm in D
     ],
 )
-def test_gan_variant_offers_a_density_ratio_only_where_the_logit_is_one(preset, overrides, has_ratio):
+def test_gan_variant_offers_a_density_ratio_only_where_the_logit_is_one(preset, overrides, blocker):
     state = build_state(load_config(preset, [*TINY, *overrides]))
     v = state.variant
-    assert (v.log_ratio is not None) == has_ratio
-    if has_ratio:
-        x = torch.randn(5, 2)
-        torch.testing.assert_close(v.log_ratio(v.players, x), v.players["d"](x).reshape(-1))
+    assert (v.log_ratio is None) == (blocker is not None)
+    if blocker is None:
+        x = torch.randn(5, *state.data.shape)
+        d = v.players["d"].eval()
+        torch.testing.assert_close(v.log_ratio(v.players, x), d(x).reshape(-1))
+        torch.testing.assert_close(v.log_ratio(v.players, x[:2]), d(x).reshape(-1)[:2])  # one logit per sample, whatever the batch
+    else:
+        assert blocker in v.no_ratio
 
 
 def test_drs_sampler_needs_such_a_discriminator(tmp_path):
@@ -155,6 +161,7 @@ def test_drs_sampler_needs_such_a_discriminator(tmp_path):
         build_state(load_config("wgan-ring", [*TINY, "model.sampler=drs"]))
     result = run_cli("train", "wgan-grid", "--runs-dir", str(tmp_path), *set_args([*TINY, "model.sampler=drs"]))
     assert result.returncode == 2 and "model.sampler=drs" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())  # nothing created
 
 

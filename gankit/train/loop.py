@@ -74,9 +74,8 @@ def build_state(cfg: Config, device: torch.device | None = None) -> TrainState:
     variant = VARIANTS[cfg.variant].build(cfg, data, device)
     if cfg.model.sampler == "drs" and variant.log_ratio is None:
         raise GankitError(
-            "model.sampler=drs (discriminator rejection sampling) needs a discriminator whose logit estimates log p_data/p_g: "
-            "variant gan, loss minimax or nonsaturating, loss.real_label 1, model.pack 1, no minibatch discrimination and no "
-            f"train.augment (this config: variant {cfg.variant}, loss {cfg.loss.name}); use model.sampler=plain"
+            "model.sampler=drs (discriminator rejection sampling) needs a discriminator whose logit estimates log p_data/p_g; "
+            f"this config has {variant.no_ratio}: change that or use model.sampler=plain"
         )
     stream = data.stream(cfg.train.batch_size, data_seed)
     noise = torch.Generator(device=device).manual_seed(noise_seed)

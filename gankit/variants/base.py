@@ -59,7 +59,7 @@ class Variant:
     exponential moving average is kept of when ``train.ema`` > 0; ``num_classes`` > 0 marks a conditional
     variant, whose ``generate`` takes one label per sample. ``log_ratio(players, x)``: D's estimate of
     log p_data(x) / p_g(x) per sample, where D's logit is one (a cross-entropy game at its optimum), for
-    discriminator rejection sampling; None otherwise. ``decode(players, z, labels)`` maps given noise
+    discriminator rejection sampling; None otherwise, and then ``no_ratio`` says why. ``decode(players, z, labels)`` maps given noise
     (``z_dim``-dimensional, ``z_prior``) to samples, for latent interpolations. ``state``: variant state that must be
     checkpointed (image pools, running averages): a dict of tensors, numbers and lists.
     """
@@ -71,6 +71,7 @@ class Variant:
     generate: Callable[..., Tensor]
     probe: Callable[[dict[str, nn.Module], Tensor], Tensor] | None = None
     log_ratio: Callable[[dict[str, nn.Module], Tensor], Tensor] | None = None
+    no_ratio: str = "a variant whose discriminator is not a cross-entropy classifier of single samples (only variant gan has one)"
     ema_players: tuple[str, ...] = ("g",)
     num_classes: int = 0
     z_dim: int = 0

@@ -81,8 +81,20 @@ def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
 
     # D's logit estimates log p_data/p_g when D plays a cross-entropy game for a single, un-augmented sample with
     # target 1 for real data: its optimum is D*(x) = p_data / (p_data + p_g) (Goodfellow et al., 2014, Prop. 1).
-    ratio_ok = loss.name in ("minimax", "nonsaturating") and loss.real_label == 1.0 and m == 1
-    ratio_ok = ratio_ok and not cfg.model.d.minibatch and not cfg.train.augment
+    # Batch norm in D makes its training-time output on a sample depend on the rest of the batch, so the eval-mode
+    # logit (running statistics of real and fake batches mixed) is not the function that was trained.
+    blockers = [
+        text
+        for text, present in (
+            (f"loss {loss.name} (needs minimax or nonsaturating)", loss.name not in ("minimax", "nonsaturating")),
+            (f"loss.real_label {loss.real_label:g} (needs 1)", loss.real_label != 1.0),
+            (f"model.pack {m} (needs 1)", m != 1),
+            ("minibatch discrimination in D", bool(cfg.model.d.minibatch)),
+            ("train.augment", bool(cfg.train.augment)),
+            ("batch norm in D (set model.d.norm to layer or none)", cfg.model.d.norm == "batch"),
+        )
+        if present
+    ]
 
     def log_ratio(players: dict[str, nn.Module], x: Tensor) -> Tensor:
         return players["d"](x).reshape(-1)
@@ -91,6 +103,7 @@ def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
         return ctx.players["d"](x)
 
     return adversarial_pair(
-        cfg, players, d_objective, g_objective, decode, critic, probe=probe, state=state, log_ratio=log_ratio if ratio_ok else None,
+        cfg, players, d_objective, g_objective, decode, critic, probe=probe, state=state,
+        log_ratio=None if blockers else log_ratio, no_ratio="; ".join(blockers),
         d_post=history.update("d") if history else None, g_post=history.update("g") if history else None, g_uses_data=matching,
     )  # fmt: skip
