@@ -23,6 +23,7 @@ import functools
 import statistics
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -64,11 +65,22 @@ def feature_map(data_name: str, kind: str) -> Callable[[Tensor], Tensor]:
 
 
 class Watchdog:
+    """The checks' memory (recent losses, the data's spread, D's winning streak) is checkpointed with the run
+    (:meth:`state_dict`), so that a resumed run warns exactly as the uninterrupted one would."""
+
     def __init__(self, features: Callable[[Tensor], Tensor]) -> None:
         self.features = features
         self.history: dict[str, deque[float]] = {}
         self.data_spread: float | None = None
         self.winning = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": {k: list(v) for k, v in self.history.items()}, "data_spread": self.data_spread, "winning": self.winning}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.history = {k: deque((float(x) for x in v), maxlen=HISTORY) for k, v in state["history"].items()}
+        self.data_spread = None if state["data_spread"] is None else float(state["data_spread"])
+        self.winning = int(state["winning"])
 
     def check_losses(self, values: dict[str, float]) -> list[str]:
         warnings = []

@@ -56,6 +56,7 @@ class TrainState:
     ema: dict[str, nn.Module] = field(default_factory=dict)
     step: int = 0
     elapsed: float = 0.0
+    watchdog: Watchdog | None = None
 
     @property
     def sampling_players(self) -> dict[str, nn.Module]:
@@ -80,7 +81,8 @@ def build_state(cfg: Config, device: torch.device | None = None) -> TrainState:
     stream = data.stream(cfg.train.batch_size, data_seed)
     noise = torch.Generator(device=device).manual_seed(noise_seed)
     ema = make_ema(variant.players, variant.ema_players) if cfg.train.ema > 0 else {}
-    return TrainState(cfg, device, data, variant, stream, noise, ema)
+    watchdog = Watchdog(feature_map(cfg.data.name, data.kind)) if cfg.train.watchdog else None
+    return TrainState(cfg, device, data, variant, stream, noise, ema, watchdog=watchdog)
 
 
 # ------------------------------------------------------------------------------------------- checkpoints
@@ -117,6 +119,7 @@ def checkpoint_payload(state: TrainState) -> dict[str, Any]:
         "schedulers": {name: s.state_dict() for name, s in v.schedulers.items()},
         "rng": rng,
         "variant_state": v.state,
+        "watchdog": state.watchdog.state_dict() if state.watchdog is not None else {},
     }
 
 
@@ -157,6 +160,11 @@ def restore_state(state: TrainState, payload: dict[str, Any], path: Path) -> Non
         state.stream.load_state_dict(rng["data"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise GankitError(f"{path}: its random-number state is unreadable ({exc}); the checkpoint is damaged") from None
+    if state.watchdog is not None and payload.get("watchdog"):  # absent from checkpoints written before the watchdog was saved
+        try:
+            state.watchdog.load_state_dict(payload["watchdog"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GankitError(f"{path}: its watchdog state is unreadable ({exc}); the checkpoint is damaged") from None
     state.step = int(payload["step"])
     state.elapsed = float(payload.get("elapsed", 0.0))
 
@@ -255,7 +263,7 @@ def run_loop(state: TrainState, run: Path) -> None:
     progress = Progress(t.progress, state.step, t.steps, cfg.name)
     sums: dict[str, Tensor] = {}
     counts: dict[str, int] = {}  # per loss: how many times it was computed since the last log (repeat, every)
-    watchdog = Watchdog(feature_map(cfg.data.name, state.data.kind)) if t.watchdog else None
+    watchdog = state.watchdog
     last_real: Tensor | None = None
     clock = time.perf_counter()
     for module in v.players.values():

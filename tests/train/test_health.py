@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import torch
 
@@ -35,6 +37,30 @@ def test_exploding_loss_is_flagged_and_a_steady_one_is_not():
     assert len(warnings) == 1 and "'g'" in warnings[0] and "500" in warnings[0]
     fresh = Watchdog(identity)
     assert fresh.check_losses({"g": 1e6}) == []  # no history yet: nothing to compare with
+
+
+def test_a_restored_watchdog_remembers_what_the_saved_one_knew():
+    dog = Watchdog(identity)
+    for _ in range(15):
+        dog.check_losses({"g": 1.0})
+    real = torch.randn(200, 2)
+    scores = lambda x: x[:, 0]  # noqa: E731
+    dog.check_samples(real, real - 100.0, scores)  # D wins once
+    saved = torch.load(_roundtrip(dog.state_dict()), weights_only=True)  # as a checkpoint stores it
+    restored = Watchdog(identity)
+    restored.load_state_dict(saved)
+    assert restored.state_dict() == dog.state_dict()
+    assert len(restored.check_losses({"g": 500.0})) == 1  # the history came along: the explosion is seen at once
+    for _ in range(SEPARATION_PATIENCE - 2):
+        assert restored.check_samples(real, real - 100.0, scores)[1] == []
+    assert len(restored.check_samples(real, real - 100.0, scores)[1]) == 1  # the winning streak went on counting
+
+
+def _roundtrip(obj):
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    buffer.seek(0)
+    return buffer
 
 
 def test_collapsed_samples_are_flagged():

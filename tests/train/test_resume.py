@@ -21,7 +21,8 @@ OVERRIDES = [
     f"train.steps={N}",
     "train.batch_size=64",
     "train.log_every=25",
-    "train.sample_every=10000",
+    "train.sample_every=100",  # snapshots and watchdog checks on both sides of the resume
+    "train.watchdog_start=100",
     "train.ckpt_every=50",
     "train.d_steps=2",
     "train.ema=0.99",
@@ -66,9 +67,10 @@ def losses(run: Path) -> list[dict[str, Any]]:
 def compare_runs(reference: Path, other: Path) -> None:
     a, b = load(reference), load(other)
     assert a["step"] == b["step"] == N
-    for key in ("models", "ema", "optimizers", "schedulers", "rng", "variant_state"):
+    for key in ("models", "ema", "optimizers", "schedulers", "rng", "variant_state", "watchdog"):
         assert_identical(a[key], b[key], key)
     assert a["ema"], "EMA should be part of this test"
+    assert a["watchdog"]["data_spread"] and a["watchdog"]["history"], "the watchdog's memory should be part of this test"
     assert losses(reference) == losses(other)  # same losses logged, each step exactly once
 
 
