@@ -70,6 +70,7 @@ class ModelConfig:
     z_prior: str = "normal"
     pack: int = 1
     sampler: str = "plain"
+    drs_quantile: float = 1.0
     g: NetConfig = field(default_factory=NetConfig)
     d: NetConfig = field(default_factory=NetConfig)
 
@@ -480,6 +481,8 @@ def validate(cfg: Config) -> None:
     _choice("model.z_prior", cfg.model.z_prior, ["normal", "uniform"])
     _positive("model.pack", cfg.model.pack)
     _choice("model.sampler", cfg.model.sampler, ["plain", "drs"])
+    if not 0.0 < cfg.model.drs_quantile <= 1.0:
+        raise GankitError(f"model.drs_quantile must be in (0, 1] (the burn-in log-ratios' quantile used as the rejection bound), got {cfg.model.drs_quantile}")
     if cfg.train.batch_size % cfg.model.pack:
         raise GankitError(f"model.pack={cfg.model.pack} packs samples into D's inputs: train.batch_size ({cfg.train.batch_size}) must be a multiple of it")
     for player in ("g", "d"):

@@ -14,7 +14,8 @@ from gankit.data.images import to_unit_range
 from gankit.errors import GankitError
 
 CHUNK = 8192
-DRS_BURN_IN = 10_000  # proposals whose largest log-ratio starts the rejection bound
+DRS_BURN_IN = 10_000  # proposals whose log-ratios set the rejection bound
+DRS_QUANTILE = 1.0  # default quantile of the burn-in log-ratios taken as the bound (model.drs_quantile)
 DRS_MIN_ACCEPTANCE = 1e-3  # below this, after DRS_PATIENCE proposals, rejection sampling gives up
 DRS_PATIENCE = 100_000
 
@@ -76,7 +77,11 @@ def draw_samples(state, n: int, seed: int, *, use_ema: bool = True, labels: Tens
     if state.cfg.model.sampler == "drs":
         with eval_mode(players):
             kept = rejection_sample(
-                lambda k: state.variant.generate(players, k, rng, None), lambda x: state.variant.log_ratio(players, x), n, rng
+                lambda k: state.variant.generate(players, k, rng, None),
+                lambda x: state.variant.log_ratio(players, x),
+                n,
+                rng,
+                quantile=state.cfg.model.drs_quantile,
             )
         return kept.float().cpu()
     chunks = []
@@ -94,24 +99,31 @@ def rejection_sample(
     n: int,
     rng: torch.Generator,
     *,
+    quantile: float = DRS_QUANTILE,
     burn_in: int = DRS_BURN_IN,
     chunk: int = CHUNK,
-    stats: dict[str, int] | None = None,
+    stats: dict[str, float] | None = None,
 ) -> Tensor:
-    """Discriminator rejection sampling (Azadi et al., 2019), exact form: a proposal x ~ p_g is kept with probability
-    exp(r(x) - M), where r estimates log p_data(x) / p_g(x) and M bounds r; the kept samples then follow
-    p_g exp(r) ∝ p_data wherever the estimate is right. M starts at the largest r of ``burn_in`` proposals (not
-    kept) and rises whenever a proposal exceeds it. ``stats`` (if given) receives the counts of proposals and
-    kept samples. Raises a GankitError when fewer than 1 in 1,000 proposals are kept."""
-
-    bound = max(log_ratio(propose(min(burn_in - start, chunk))).float().max() for start in range(0, burn_in, chunk))
+    """Discriminator rejection sampling (Azadi et al., 2019): a proposal x ~ p_g is kept with probability
+    min(1, exp(r(x) - M)), where r estimates log p_data(x) / p_g(x); the kept samples follow p_g exp(r) ∝ p_data
+    wherever the estimate is right and r stays below M. M is the ``quantile`` of r over ``burn_in`` proposals (not
+    kept), fixed from then on, so that the kept samples are independent draws from one distribution. With
+    ``quantile`` 1 (the default) M is the burn-in's largest r: exact below it, but one outlying proposal in the
+    burn-in lowers the acceptance of all others; below 1 (the paper shifts its acceptance to a percentile too)
+    the proposals above M are all kept, under-weighted by exp(r - M), which are the ones DRS most wants: those
+    of modes G under-covers.
+    ``stats`` (if given) receives the counts of proposals and kept samples and M. Raises a GankitError when
+    fewer than 1 in 1,000 proposals are kept."""
+    if not 0.0 < quantile <= 1.0:
+        raise ValueError(f"quantile must be in (0, 1], got {quantile}")
+    burn = torch.cat([log_ratio(propose(min(burn_in - start, chunk))).float().reshape(-1) for start in range(0, burn_in, chunk)])
+    bound = torch.quantile(burn, quantile) if quantile < 1.0 else burn.max()
     kept: list[Tensor] = []
     count = drawn = 0
     while count < n:
         x = propose(chunk)
         r = log_ratio(x).float()
-        bound = torch.maximum(bound, r.max())
-        keep = torch.rand(len(r), generator=rng, device=r.device) < torch.exp(r - bound)
+        keep = torch.rand(len(r), generator=rng, device=r.device) < torch.exp((r - bound).clamp(max=0.0))
         kept.append(x[keep])
         count, drawn = count + int(keep.sum()), drawn + len(x)
         if drawn >= DRS_PATIENCE and count < DRS_MIN_ACCEPTANCE * drawn:
@@ -120,7 +132,7 @@ def rejection_sample(
                 "discriminator is far from its optimum for this generator; sample with model.sampler=plain"
             )
     if stats is not None:
-        stats.update(proposals=drawn, kept=count)
+        stats.update(proposals=drawn, kept=count, bound=float(bound))
     return torch.cat(kept)[:n]
 
 

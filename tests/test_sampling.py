@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import Tensor
 
 from gankit.config import load_config
 from gankit.errors import GankitError
@@ -107,10 +108,14 @@ def test_rejection_sampling_turns_the_proposal_into_the_target():
     # Proposal N(0, 1), target N(1, 1): log p_data/p_g = x - 1/2 exactly, so the kept samples must follow N(1, 1).
     rng = torch.Generator().manual_seed(0)
     stats: dict[str, int] = {}
-    kept = rejection_sample(_gaussian_proposal(rng), lambda x: x[:, 0] - 0.5, 20_000, rng, stats=stats)
+    # quantile 1: M is the burn-in's largest log-ratio, exact wherever r stays below it.
+    kept = rejection_sample(_gaussian_proposal(rng), lambda x: x[:, 0] - 0.5, 20_000, rng, quantile=1.0, stats=stats)
     assert kept.shape == (20_000, 1)
     assert abs(kept.mean().item() - 1.0) < 0.03 and abs(kept.std().item() - 1.0) < 0.03
-    # acceptance = E_g[exp(r - M)] = exp(-M) with M ≈ the largest x - 1/2 of the proposals: a few percent
+    # M is the largest log-ratio of the 10,000 burn-in proposals and stays there (replayed from the same seed):
+    # acceptance = E_g[exp(r - M)] = exp(-M), a few percent
+    burn_in = torch.randn(10_000, generator=torch.Generator().manual_seed(0))
+    assert stats["bound"] == pytest.approx(float(burn_in.max()) - 0.5, abs=1e-6)
     assert stats["kept"] >= 20_000 and 0.005 < stats["kept"] / stats["proposals"] < 0.2
 
 
@@ -118,16 +123,59 @@ def test_rejection_sampling_with_a_constant_ratio_keeps_everything_and_is_seeded
     rng = torch.Generator().manual_seed(3)
     stats: dict[str, int] = {}
     kept = rejection_sample(_gaussian_proposal(rng), lambda x: torch.zeros(len(x)), 100, rng, chunk=64, burn_in=64, stats=stats)
-    assert stats == {"proposals": 128, "kept": 128} and kept.shape == (100, 1)
+    assert stats == {"proposals": 128, "kept": 128, "bound": 0.0} and kept.shape == (100, 1)
     again = rejection_sample(_gaussian_proposal(torch.Generator().manual_seed(3)), lambda x: x[:, 0], 500, torch.Generator().manual_seed(3), chunk=256)
     once = rejection_sample(_gaussian_proposal(torch.Generator().manual_seed(3)), lambda x: x[:, 0], 500, torch.Generator().manual_seed(3), chunk=256)
     torch.testing.assert_close(again, once, rtol=0, atol=0)
 
 
+def _proposal_with_an_outlier(rng: torch.Generator):
+    """N(0, 1) proposals in column 0; column 1 marks the very first proposal, whose log-ratio (below) is an outlier,
+    as when D extrapolates wildly on one odd sample of the burn-in."""
+    first = [True]
+
+    def propose(k: int) -> Tensor:
+        x = torch.cat([torch.randn(k, 1, generator=rng), torch.zeros(k, 1)], dim=1)
+        if first[0]:
+            x[0, 1], first[0] = 1.0, False
+        return x
+
+    return propose
+
+
+def _ratio_with_outlier(x: Tensor) -> Tensor:
+    return x[:, 0] - 0.5 + 30.0 * x[:, 1]  # target N(1, 1) as above; the marked proposal claims e^30
+
+
+def test_a_quantile_bound_shrugs_off_an_outlier_and_clips_only_the_top():
+    # A bound at the 0.99 quantile of the burn-in ignores the outlier; the kept samples follow
+    # p_g min(1, exp(r - M)), which is N(1, 1) thinned above x = M + 1/2: compare with that density's mean and sd.
+    rng = torch.Generator().manual_seed(0)
+    stats: dict[str, float] = {}
+    kept = rejection_sample(_proposal_with_an_outlier(rng), _ratio_with_outlier, 20_000, rng, quantile=0.99, stats=stats)[:, 0]
+    bound = stats["bound"]
+    assert abs(bound - (2.326 - 0.5)) < 0.1  # the 0.99 quantile of x - 1/2, x ~ N(0, 1)
+    grid = torch.linspace(-8, 8, 16_001, dtype=torch.float64)
+    weight = torch.exp(-grid.pow(2) / 2) * torch.exp((grid - 0.5 - bound).clamp(max=0))
+    mean = (grid * weight).sum() / weight.sum()
+    sd = ((grid - mean).pow(2) * weight).sum().div(weight.sum()).sqrt()
+    assert 0.85 < mean < 0.98 and 0.8 < sd < 0.97  # visibly short of N(1, 1): the clipping is real, and bounded
+    assert abs(kept.mean().item() - mean.item()) < 0.03 and abs(kept.std().item() - sd.item()) < 0.03
+    assert stats["kept"] / stats["proposals"] > 0.1
+    # The exact bound (the default) takes the outlier at its word: every other proposal is kept with probability ~e^-30.
+    rng = torch.Generator().manual_seed(0)
+    with pytest.raises(GankitError, match=r"kept .* of .* proposals"):
+        rejection_sample(_proposal_with_an_outlier(rng), _ratio_with_outlier, 100, rng)
+
+
 def test_rejection_sampling_gives_up_when_almost_nothing_is_kept():
     rng = torch.Generator().manual_seed(0)
     with pytest.raises(GankitError, match=r"kept .* of .* proposals"):
-        rejection_sample(_gaussian_proposal(rng), lambda x: 60.0 * x[:, 0], 10, rng, chunk=8192)
+        rejection_sample(_gaussian_proposal(rng), lambda x: 60.0 * x[:, 0], 10, rng, quantile=1.0, chunk=8192)
+    # Below quantile 1 the acceptance cannot fall under about 1 - quantile: the proposals above M are all kept.
+    stats: dict[str, float] = {}
+    rejection_sample(_gaussian_proposal(rng), lambda x: 60.0 * x[:, 0], 10, rng, quantile=0.99, stats=stats)
+    assert 0.005 < stats["kept"] / stats["proposals"] < 0.03
 
 
 @pytest.mark.parametrize(
