@@ -57,6 +57,10 @@ class TrainState:
     step: int = 0
     elapsed: float = 0.0
     watchdog: Watchdog | None = None
+    # the losses summed since the last log line, and how many times each was computed (repeat, every): a checkpoint
+    # between two log lines carries them, so that the first line after a resume averages the same steps
+    loss_sums: dict[str, Tensor] = field(default_factory=dict)
+    loss_counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def sampling_players(self) -> dict[str, nn.Module]:
@@ -120,6 +124,7 @@ def checkpoint_payload(state: TrainState) -> dict[str, Any]:
         "rng": rng,
         "variant_state": v.state,
         "watchdog": state.watchdog.state_dict() if state.watchdog is not None else {},
+        "loss_sums": {"sums": dict(state.loss_sums), "counts": dict(state.loss_counts)},
     }
 
 
@@ -165,6 +170,12 @@ def restore_state(state: TrainState, payload: dict[str, Any], path: Path) -> Non
             state.watchdog.load_state_dict(payload["watchdog"])
         except (KeyError, TypeError, ValueError) as exc:
             raise GankitError(f"{path}: its watchdog state is unreadable ({exc}); the checkpoint is damaged") from None
+    pending = payload.get("loss_sums") or {"sums": {}, "counts": {}}  # absent from checkpoints written before it was saved
+    try:
+        state.loss_sums = {str(k): v.to(state.device) for k, v in pending["sums"].items()}
+        state.loss_counts = {str(k): int(v) for k, v in pending["counts"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise GankitError(f"{path}: its pending loss sums are unreadable ({exc}); the checkpoint is damaged") from None
     state.step = int(payload["step"])
     state.elapsed = float(payload.get("elapsed", 0.0))
 
@@ -261,8 +272,7 @@ def run_loop(state: TrainState, run: Path) -> None:
     metrics = MetricsLog(run / "metrics.jsonl")
     tb = _open_tensorboard(run / "tb")
     progress = Progress(t.progress, state.step, t.steps, cfg.name)
-    sums: dict[str, Tensor] = {}
-    counts: dict[str, int] = {}  # per loss: how many times it was computed since the last log (repeat, every)
+    sums, counts = state.loss_sums, state.loss_counts  # since the last log line; checkpointed with the state
     watchdog = state.watchdog
     last_real: Tensor | None = None
     clock = time.perf_counter()
@@ -310,7 +320,8 @@ def run_loop(state: TrainState, run: Path) -> None:
                     for k, value in values.items():
                         tb.add_scalar(f"loss/{k}", value, it)
                 progress.report(it, values)
-                sums, counts = {}, {}
+                sums.clear()
+                counts.clear()
             else:
                 progress.advance(it)
             if it % t.sample_every == 0 or it == t.steps:
