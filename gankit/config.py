@@ -70,7 +70,7 @@ class ModelConfig:
     z_prior: str = "normal"
     pack: int = 1
     sampler: str = "plain"
-    drs_quantile: float = 1.0
+    drs_quantile: float = 0.999
     g: NetConfig = field(default_factory=NetConfig)
     d: NetConfig = field(default_factory=NetConfig)
 

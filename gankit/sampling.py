@@ -15,7 +15,7 @@ from gankit.errors import GankitError
 
 CHUNK = 8192
 DRS_BURN_IN = 10_000  # proposals whose log-ratios set the rejection bound
-DRS_QUANTILE = 1.0  # default quantile of the burn-in log-ratios taken as the bound (model.drs_quantile)
+DRS_QUANTILE = 0.999  # default quantile of the burn-in log-ratios taken as the bound (model.drs_quantile)
 DRS_MIN_ACCEPTANCE = 1e-3  # below this, after DRS_PATIENCE proposals, rejection sampling gives up
 DRS_PATIENCE = 100_000
 
@@ -108,10 +108,11 @@ def rejection_sample(
     min(1, exp(r(x) - M)), where r estimates log p_data(x) / p_g(x); the kept samples follow p_g exp(r) ∝ p_data
     wherever the estimate is right and r stays below M. M is the ``quantile`` of r over ``burn_in`` proposals (not
     kept), fixed from then on, so that the kept samples are independent draws from one distribution. With
-    ``quantile`` 1 (the default) M is the burn-in's largest r: exact below it, but one outlying proposal in the
-    burn-in lowers the acceptance of all others; below 1 (the paper shifts its acceptance to a percentile too)
-    the proposals above M are all kept, under-weighted by exp(r - M), which are the ones DRS most wants: those
-    of modes G under-covers.
+    ``quantile`` 1 M is the burn-in's largest r: exact below it, but one outlying proposal in the burn-in (D
+    extrapolates where it never saw data) lowers the acceptance of all others, down to giving up. Below 1 (the
+    paper shifts its acceptance to the 95th percentile) an outlier cannot do that; the proposals above M are all
+    kept, under-weighted by exp(r - M), and they include those of modes G under-covers: the default 0.999
+    clips one proposal in 1,000.
     ``stats`` (if given) receives the counts of proposals and kept samples and M. Raises a GankitError when
     fewer than 1 in 1,000 proposals are kept."""
     if not 0.0 < quantile <= 1.0:

@@ -162,10 +162,15 @@ def test_a_quantile_bound_shrugs_off_an_outlier_and_clips_only_the_top():
     assert 0.85 < mean < 0.98 and 0.8 < sd < 0.97  # visibly short of N(1, 1): the clipping is real, and bounded
     assert abs(kept.mean().item() - mean.item()) < 0.03 and abs(kept.std().item() - sd.item()) < 0.03
     assert stats["kept"] / stats["proposals"] > 0.1
-    # The exact bound (the default) takes the outlier at its word: every other proposal is kept with probability ~e^-30.
+    # The exact bound (quantile 1) takes the outlier at its word: every other proposal is kept with probability ~e^-30.
     rng = torch.Generator().manual_seed(0)
     with pytest.raises(GankitError, match=r"kept .* of .* proposals"):
-        rejection_sample(_proposal_with_an_outlier(rng), _ratio_with_outlier, 100, rng)
+        rejection_sample(_proposal_with_an_outlier(rng), _ratio_with_outlier, 100, rng, quantile=1.0)
+    # The default (0.999) shrugs off one outlier among 10,000 burn-in proposals: M ≈ 3.09 - 1/2, acceptance ≈ e^-M.
+    rng = torch.Generator().manual_seed(0)
+    stats.clear()
+    rejection_sample(_proposal_with_an_outlier(rng), _ratio_with_outlier, 1000, rng, stats=stats)
+    assert abs(stats["bound"] - (3.09 - 0.5)) < 0.4 and stats["kept"] / stats["proposals"] > 0.03  # quantile sd ≈ 0.1
 
 
 def test_rejection_sampling_gives_up_when_almost_nothing_is_kept():
