@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import mean_std  # noqa: E402
+from bench.common import machine, mean_std  # noqa: E402
 
 RERUN = "make bench-stability"
 TOY_FAMILIES = ["gan", "lsgan", "wgan", "wgan-gp", "sngan", "improved", "pacgan", "unrolled", "drs"]
@@ -87,7 +87,7 @@ def one_run(job: dict[str, Any]) -> dict[str, Any]:
         **job, "value": value, "steps": cfg.train.steps, "train_minutes": train_minutes,
         "minutes": (time.perf_counter() - t0) / 60, "cpu_minutes": (time.process_time() - c0) / 60,
         "picture": picture.name, "warnings": warnings, "last_health": health[-1]["health"] if health else {},
-        "description": cfg.description,
+        "description": cfg.description, "machine": machine(),
     }  # fmt: skip
 
 
@@ -296,8 +296,19 @@ def mnist_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
     return [*lines, "", _pictures(groups, folder), ""]
 
 
+def _machines(rows: list[dict[str, Any]]) -> str:
+    """The machines the rows were measured on (parts and seeds may come from different sessions)."""
+    seen = sorted({r["machine"] for r in rows if r.get("machine")})
+    unknown = sum(1 for r in rows if not r.get("machine"))
+    if not unknown and len(seen) == 1:
+        return f"Machine: {seen[0]}."
+    parts = [f"`{m}`" for m in seen]
+    if unknown:
+        parts.append(f"{unknown} rows measured before the machine was recorded per row (this page was rendered on `{machine()}`)")
+    return "Machines (rows come from several sessions): " + "; ".join(parts) + "."
+
+
 def write_page(out: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) -> None:
-    from bench.common import machine
 
     folder = out.stem
     lines = [
@@ -307,7 +318,7 @@ def write_page(out: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) -> N
         "(rows of the other parts are kept from results.json)."
         + (f" Overrides in the last run: `{' '.join(meta['overrides'])}`." if meta["overrides"] else ""),
         "",
-        f"Machine: {machine()}; runs {meta['jobs']} at a time.",
+        f"{_machines(rows)} Runs {meta['jobs']} at a time.",
         "",
         *toy_section(rows, folder),
         *stacked_section(rows, folder),
