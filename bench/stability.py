@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import machine, mean_std  # noqa: E402
+from gankit.config import ModelConfig  # noqa: E402
 
 RERUN = "make bench-stability"
 TOY_FAMILIES = ["gan", "lsgan", "wgan", "wgan-gp", "sngan", "improved", "pacgan", "unrolled", "drs"]
@@ -158,7 +159,7 @@ def toy_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
         "core on a shared machine, CPU minutes (one torch thread) do not. Published: PacGAN (Lin et al., 2018), Table 2,",
         "same data and protocol. `drs-*` rows are the `gan-*` presets trained identically (same seeds, so the same",
         "networks) and sampled by discriminator rejection sampling (`model.sampler: drs`): each proposal of G is kept",
-        "with probability min(1, exp(D's logit − M)), M the 0.999 quantile of D's logits on 10,000 burn-in proposals",
+        f"with probability min(1, exp(D's logit − M)), M the {ModelConfig().drs_quantile:g} quantile of D's logits on 10,000 burn-in proposals",
         "(`model.drs_quantile`), so these rows show what D's density-ratio estimate adds at sampling time."
         + (
             " **Rows with fewer than 5 seeds are a reduced run, short of the issue's protocol of 5.**" if any(len(runs) < 5 for runs in groups.values()) else ""

@@ -15,7 +15,6 @@ from gankit.errors import GankitError
 
 CHUNK = 8192
 DRS_BURN_IN = 10_000  # proposals whose log-ratios set the rejection bound
-DRS_QUANTILE = 0.999  # default quantile of the burn-in log-ratios taken as the bound (model.drs_quantile)
 DRS_MIN_ACCEPTANCE = 1e-3  # below this, after DRS_PATIENCE proposals, rejection sampling gives up
 DRS_PATIENCE = 100_000
 
@@ -99,7 +98,7 @@ def rejection_sample(
     n: int,
     rng: torch.Generator,
     *,
-    quantile: float = DRS_QUANTILE,
+    quantile: float,
     burn_in: int = DRS_BURN_IN,
     chunk: int = CHUNK,
     stats: dict[str, float] | None = None,
@@ -111,14 +110,14 @@ def rejection_sample(
     ``quantile`` 1 M is the burn-in's largest r: exact below it, but one outlying proposal in the burn-in (D
     extrapolates where it never saw data) lowers the acceptance of all others, down to giving up. Below 1 (the
     paper shifts its acceptance to the 95th percentile) an outlier cannot do that; the proposals above M are all
-    kept, under-weighted by exp(r - M), and they include those of modes G under-covers: the default 0.999
-    clips one proposal in 1,000.
+    kept, under-weighted by exp(r - M), and they include those of modes G under-covers (``model.drs_quantile``
+    holds the default).
     ``stats`` (if given) receives the counts of proposals and kept samples and M. Raises a GankitError when
     fewer than 1 in 1,000 proposals are kept."""
     if not 0.0 < quantile <= 1.0:
         raise ValueError(f"quantile must be in (0, 1], got {quantile}")
     burn = torch.cat([log_ratio(propose(min(burn_in - start, chunk))).float().reshape(-1) for start in range(0, burn_in, chunk)])
-    bound = torch.quantile(burn, quantile) if quantile < 1.0 else burn.max()
+    bound = torch.quantile(burn, quantile)  # quantile 1 is the largest
     kept: list[Tensor] = []
     count = drawn = 0
     while count < n:

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from gankit.config import load_config
+from gankit.config import ModelConfig, load_config
 from gankit.errors import GankitError
 from gankit.sampling import draw_samples, rejection_sample, slerp
 from gankit.train.loop import build_state, load_run
@@ -122,10 +122,13 @@ def test_rejection_sampling_turns_the_proposal_into_the_target():
 def test_rejection_sampling_with_a_constant_ratio_keeps_everything_and_is_seeded():
     rng = torch.Generator().manual_seed(3)
     stats: dict[str, int] = {}
-    kept = rejection_sample(_gaussian_proposal(rng), lambda x: torch.zeros(len(x)), 100, rng, chunk=64, burn_in=64, stats=stats)
+    kept = rejection_sample(_gaussian_proposal(rng), lambda x: torch.zeros(len(x)), 100, rng, quantile=1.0, chunk=64, burn_in=64, stats=stats)
     assert stats == {"proposals": 128, "kept": 128, "bound": 0.0} and kept.shape == (100, 1)
-    again = rejection_sample(_gaussian_proposal(torch.Generator().manual_seed(3)), lambda x: x[:, 0], 500, torch.Generator().manual_seed(3), chunk=256)
-    once = rejection_sample(_gaussian_proposal(torch.Generator().manual_seed(3)), lambda x: x[:, 0], 500, torch.Generator().manual_seed(3), chunk=256)
+    def draw() -> Tensor:
+        rng = torch.Generator().manual_seed(3)
+        return rejection_sample(_gaussian_proposal(torch.Generator().manual_seed(3)), lambda x: x[:, 0], 500, rng, quantile=1.0, chunk=256)
+
+    again, once = draw(), draw()
     torch.testing.assert_close(again, once, rtol=0, atol=0)
 
 
@@ -169,7 +172,7 @@ def test_a_quantile_bound_shrugs_off_an_outlier_and_clips_only_the_top():
     # The default (0.999) shrugs off one outlier among 10,000 burn-in proposals: M ≈ 3.09 - 1/2, acceptance ≈ e^-M.
     rng = torch.Generator().manual_seed(0)
     stats.clear()
-    rejection_sample(_proposal_with_an_outlier(rng), _ratio_with_outlier, 1000, rng, stats=stats)
+    rejection_sample(_proposal_with_an_outlier(rng), _ratio_with_outlier, 1000, rng, quantile=ModelConfig().drs_quantile, stats=stats)
     assert abs(stats["bound"] - (3.09 - 0.5)) < 0.4 and stats["kept"] / stats["proposals"] > 0.03  # quantile sd ≈ 0.1
 
 
