@@ -358,6 +358,7 @@ def main() -> None:
         "--steps", nargs="+", default=[], metavar="PRESET=N", help="train.steps for one toy or Stacked MNIST preset (a reduced schedule, shown on the page)"
     )
     parser.add_argument("--budget-minutes", type=float, default=None, help="MNIST training wall time per run (default: dcgan-mnist's schedule)")
+    parser.add_argument("--recalibrate", action="store_true", help="time MNIST presets afresh instead of reusing the steps of their earlier rows")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "stability.md")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run (smoke runs)")
     parser.add_argument("--page-only", action="store_true", help="rewrite the page from results.json without running anything")
@@ -398,15 +399,26 @@ def main() -> None:
         if "mnist" in parts:
             from gankit.config import load_config
 
-            rate = {p: calibrate(p) for p in dict.fromkeys(["dcgan-mnist", *args.mnist])}
-            budget = args.budget_minutes or rate["dcgan-mnist"] * load_config("dcgan-mnist").train.steps / 60
-            log(f"MNIST budget {budget:.1f} min per run; seconds per step: " + ", ".join(f"{p} {r:.3f}" for p, r in rate.items()))
-            for p in args.mnist:
-                steps = max(100, int(budget * 60 / rate[p]) // 100 * 100)
-                jobs += [
-                    {**base, "part": "mnist", "preset": p, "seed": s, "budget_minutes": budget, "overrides": [*args.overrides, f"train.steps={steps}"]}
-                    for s in seeds
-                ]
+            # Seeds added to a preset's rows (--first-seed) reuse the steps its earlier rows were calibrated to, so
+            # every seed of a row trains equally long; presets without rows (or --recalibrate) are timed here.
+            earlier = {
+                r["preset"]: r for r in rows
+                if r["part"] == "mnist" and r["seed"] not in seeds and r["overrides"][:-1] == args.overrides
+                and args.budget_minutes in (None, r["budget_minutes"]) and not args.recalibrate
+            }  # fmt: skip
+            budget = args.budget_minutes or next((r["budget_minutes"] for r in earlier.values()), None)
+            rate = {p: calibrate(p) for p in dict.fromkeys(["dcgan-mnist", *args.mnist]) if p not in earlier and (p in args.mnist or budget is None)}
+            if budget is None:
+                budget = rate["dcgan-mnist"] * load_config("dcgan-mnist").train.steps / 60
+            steps_of = {p: earlier[p]["steps"] if p in earlier else max(100, int(budget * 60 / rate[p]) // 100 * 100) for p in args.mnist}
+            log(
+                f"MNIST budget {budget:.1f} min per run; steps: "
+                + ", ".join(f"{p} {n}" + (" (from earlier rows)" if p in earlier else f" ({rate[p]:.3f} s per step)") for p, n in steps_of.items())
+            )
+            jobs += [
+                {**base, "part": "mnist", "preset": p, "seed": s, "budget_minutes": budget, "overrides": [*args.overrides, f"train.steps={steps_of[p]}"]}
+                for s in seeds for p in args.mnist
+            ]  # fmt: skip
         unused = set(steps_for) - {j["preset"] for j in jobs if j["part"] != "mnist"}
         if unused:
             parser.error(f"--steps names {', '.join(sorted(unused))}, not a toy or Stacked MNIST preset of this run (MNIST steps follow the budget)")
