@@ -39,7 +39,7 @@ from bench.common import machine, mean_std  # noqa: E402
 from gankit.config import ModelConfig  # noqa: E402
 
 RERUN = "make bench-stability"
-TOY_FAMILIES = ["gan", "lsgan", "wgan", "wgan-gp", "sngan", "improved", "pacgan", "unrolled", "drs"]
+TOY_FAMILIES = ["gan", "lsgan", "wgan", "wgan-gp", "sngan", "improved", "pacgan", "unrolled", "drs", "pacgan-drs"]
 STACKED_PRESETS = ["dcgan-stacked", "wgan-gp-stacked", "pacgan-stacked", "drs-stacked"]
 MNIST_PRESETS = ["dcgan-mnist", "lsgan-mnist", "wgan-mnist", "wgan-gp-mnist", "sngan-mnist"]
 # PacGAN (Lin et al., 2018), Table 2, same data and protocol: (modes, high quality %, reverse KL)
@@ -160,7 +160,10 @@ def toy_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
         "same data and protocol. `drs-*` rows are the `gan-*` presets trained identically (same seeds, so the same",
         "networks) and sampled by discriminator rejection sampling (`model.sampler: drs`): each proposal of G is kept",
         f"with probability min(1, exp(D's logit − M)), M the {ModelConfig().drs_quantile:g} quantile of D's logits on 10,000 burn-in proposals",
-        "(`model.drs_quantile`), so these rows show what D's density-ratio estimate adds at sampling time."
+        "(`model.drs_quantile`), so these rows show what D's density-ratio estimate adds at sampling time. `pacgan-drs-*`",
+        "rows are the `pacgan-*` presets trained identically and sampled the same way, with the packing D's per-sample",
+        "log-ratio (its logit on packs of the sample with 64 fixed partner sets from G, averaged) calibrated first by",
+        "isotonic regression on 10,000 real samples and 10,000 proposals (`model.drs_calibration: isotonic`)."
         + (
             " **Rows with fewer than 5 seeds are a reduced run, short of the issue's protocol of 5.**" if any(len(runs) < 5 for runs in groups.values()) else ""
         ),

@@ -71,6 +71,7 @@ class ModelConfig:
     pack: int = 1
     sampler: str = "plain"
     drs_quantile: float = 0.999
+    drs_calibration: str = "none"
     g: NetConfig = field(default_factory=NetConfig)
     d: NetConfig = field(default_factory=NetConfig)
 
@@ -481,6 +482,7 @@ def validate(cfg: Config) -> None:
     _choice("model.z_prior", cfg.model.z_prior, ["normal", "uniform"])
     _positive("model.pack", cfg.model.pack)
     _choice("model.sampler", cfg.model.sampler, ["plain", "drs"])
+    _choice("model.drs_calibration", cfg.model.drs_calibration, ["none", "platt", "isotonic"])
     if not 0.0 < cfg.model.drs_quantile <= 1.0:
         raise GankitError(f"model.drs_quantile must be in (0, 1] (the burn-in log-ratios' quantile used as the rejection bound), got {cfg.model.drs_quantile}")
     if cfg.train.batch_size % cfg.model.pack:

@@ -10,13 +10,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from gankit.data.images import to_unit_range
+from gankit.data.images import to_model_range, to_unit_range
 from gankit.errors import GankitError
 
 CHUNK = 8192
 DRS_BURN_IN = 10_000  # proposals whose log-ratios set the rejection bound
 DRS_MIN_ACCEPTANCE = 1e-3  # below this, after DRS_PATIENCE proposals, rejection sampling gives up
 DRS_PATIENCE = 100_000
+DRS_CALIBRATION = 10_000  # real samples (and as many proposals) that calibrate D's log-ratio (model.drs_calibration)
 
 
 @contextmanager
@@ -74,14 +75,24 @@ def draw_samples(state, n: int, seed: int, *, use_ema: bool = True, labels: Tens
         raise GankitError(f"labels were given but the '{state.cfg.variant}' model is unconditional")
     rng = torch.Generator(device=state.device).manual_seed(seed)
     if state.cfg.model.sampler == "drs":
+        method = state.cfg.model.drs_calibration
         with eval_mode(players):
-            kept = rejection_sample(
-                lambda k: state.variant.generate(players, k, rng, None),
-                lambda x: state.variant.log_ratio(players, x),
-                n,
-                rng,
-                quantile=state.cfg.model.drs_quantile,
-            )
+
+            def propose(k: int) -> Tensor:
+                return state.variant.generate(players, k, rng, None)
+
+            def log_ratio(x: Tensor) -> Tensor:
+                return torch.cat([state.variant.log_ratio(players, part).float().reshape(-1) for part in x.split(CHUNK)])
+
+            if method != "none":
+                real = real_samples(state.data, DRS_CALIBRATION, torch.Generator().manual_seed(seed)).to(state.device)
+                calibrate = fit_calibration(method, log_ratio(real), log_ratio(torch.cat([propose(len(part)) for part in real.split(CHUNK)])))
+                raw_ratio = log_ratio
+
+                def log_ratio(x: Tensor) -> Tensor:
+                    return calibrate(raw_ratio(x))
+
+            kept = rejection_sample(propose, log_ratio, n, rng, quantile=state.cfg.model.drs_quantile)
         return kept.float().cpu()
     chunks = []
     with eval_mode(players):
@@ -134,6 +145,81 @@ def rejection_sample(
     if stats is not None:
         stats.update(proposals=drawn, kept=count, bound=float(bound))
     return torch.cat(kept)[:n]
+
+
+def real_samples(data, n: int, rng: torch.Generator) -> Tensor:
+    """``n`` real samples in the model's range: fresh draws from a toy or drawn dataset (Stacked MNIST), a random
+    subset of a fixed image set (all of it when it has fewer than ``n``)."""
+    if hasattr(data, "sample"):
+        return data.sample(n, rng)
+    if hasattr(data, "images"):
+        return to_model_range(data.images[torch.randperm(len(data.images), generator=rng)[:n]])
+    return to_model_range(data.draw(n, rng)[0])
+
+
+def fit_calibration(method: str, real: Tensor, fake: Tensor) -> Callable[[Tensor], Tensor]:
+    """A monotone map from D's log-ratio estimates to calibrated ones, fitted on the scores of real samples and of
+    as many proposals: the logit of P(real | score), which equals log p_data/p_g for equal class sizes (up to a
+    constant otherwise, which the rejection bound absorbs). D trained against a moving G is not calibrated: on the
+    grid of Gaussians its logit at bridges between modes, where p_data vanishes, is only ~0.7 below its logit on
+    the modes, so uncalibrated DRS keeps most of them. Turner et al. (2019, MH-GAN) calibrate D this way before
+    sampling. ``platt``: logistic regression on the score (2 parameters). ``isotonic``: the monotone step function
+    fitted by pool-adjacent-violators, each step's P(real) smoothed by half a count per class, (real + 1/2) /
+    (count + 1), so that a step of only generated samples gets a finite, very negative log-ratio."""
+    if method == "platt":
+        a, b = platt_scaling(real, fake)
+        return lambda score: a * score + b
+    if method == "isotonic":
+        upper, counts, real_share = isotonic_steps(torch.cat([real, fake]), torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]))
+        log_ratio = torch.logit((real_share * counts + 0.5) / (counts + 1))
+        upper = upper.to(real.device)
+
+        def step(score: Tensor) -> Tensor:
+            index = torch.searchsorted(upper, score.double().contiguous()).clamp(max=len(upper) - 1)
+            return log_ratio.to(score.device)[index].float()
+
+        return step
+    raise ValueError(f"unknown calibration {method!r}")
+
+
+def platt_scaling(real: Tensor, fake: Tensor, iterations: int = 100) -> tuple[float, float]:
+    """(a, b) maximising the likelihood of sigmoid(a·score + b) = P(real) (Platt, 1999), by Newton's method; a
+    tiny ridge on (a, b) keeps them finite when the scores separate the classes perfectly."""
+    x = torch.cat([real, fake]).double().cpu()
+    y = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).double()
+    design = torch.stack([x, torch.ones_like(x)], dim=1)
+    w = torch.tensor([1.0, 0.0], dtype=torch.float64)
+    ridge = 1e-6 * len(x) * torch.eye(2, dtype=torch.float64)
+    for _ in range(iterations):
+        p = torch.sigmoid(design @ w)
+        gradient = design.T @ (p - y) + ridge @ w
+        hessian = (design * (p * (1 - p))[:, None]).T @ design + ridge
+        step = torch.linalg.solve(hessian, gradient)
+        w = w - step
+        if step.abs().max() < 1e-10:
+            break
+    return float(w[0]), float(w[1])
+
+
+def isotonic_steps(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The least-squares non-decreasing fit of ``y`` on ``x`` by pool-adjacent-violators, as its steps in
+    increasing x: each step's largest x, its number of points and its mean y. Points with equal x share a step."""
+    values, group, ties = torch.unique(x.double().cpu(), return_inverse=True, return_counts=True)  # sorted
+    group_sums = torch.zeros(len(values), dtype=torch.float64).index_add_(0, group, y.double().cpu())
+    sums: list[float] = []
+    counts: list[float] = []
+    tops: list[float] = []
+    for xi, si, ci in zip(values.tolist(), group_sums.tolist(), ties.double().tolist(), strict=True):
+        sums.append(si)
+        counts.append(ci)
+        tops.append(xi)
+        while len(sums) > 1 and sums[-2] * counts[-1] >= sums[-1] * counts[-2]:  # mean of the last two out of order
+            s, c, t = sums.pop(), counts.pop(), tops.pop()
+            sums[-1] += s
+            counts[-1] += c
+            tops[-1] = t
+    count = torch.tensor(counts, dtype=torch.float64)
+    return torch.tensor(tops, dtype=torch.float64), count, torch.tensor(sums, dtype=torch.float64) / count
 
 
 def snapshot_labels(state, n: int) -> Tensor | None:

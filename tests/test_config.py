@@ -65,6 +65,7 @@ def test_round_trip_through_a_plain_dict():
         (["model.drs_quantile=0"], "model.drs_quantile"),
         (["model.drs_quantile=1.5"], "model.drs_quantile"),
         (["model.drs_quantile=nan"], "model.drs_quantile"),
+        (["model.drs_calibration=temperature"], "model.drs_calibration"),
         (["name=a/b"], "name"),
         (["steps"], "key=value"),
     ],

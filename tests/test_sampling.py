@@ -12,7 +12,7 @@ from torch import Tensor
 
 from gankit.config import ModelConfig, load_config
 from gankit.errors import GankitError
-from gankit.sampling import draw_samples, rejection_sample, slerp
+from gankit.sampling import draw_samples, fit_calibration, isotonic_steps, platt_scaling, rejection_sample, slerp
 from gankit.train.loop import build_state, load_run
 from tests.conftest import TINY, run_cli, set_args
 
@@ -192,7 +192,7 @@ def test_rejection_sampling_gives_up_when_almost_nothing_is_kept():
         ("gan-ring", [], None),
         ("minimax-ring", [], None),
         ("wgan-ring", [], "loss wgan"),
-        ("pacgan-ring", [], "model.pack 2"),
+        ("pacgan-ring", ["model.pack=1"], None),
         ("gan-ring", ["loss.real_label=0.9"], "loss.real_label 0.9"),
         ("improved-ring", [], "minibatch discrimination"),
         ("dcgan-stacked", [], "batch norm in D"),  # D's output on a sample depends on its batch
@@ -210,6 +210,76 @@ def test_gan_variant_offers_a_density_ratio_only_where_the_logit_is_one(preset, 
         torch.testing.assert_close(v.log_ratio(v.players, x[:2]), d(x).reshape(-1)[:2])  # one logit per sample, whatever the batch
     else:
         assert blocker in v.no_ratio
+
+
+class _SumOfPack(torch.nn.Module):
+    """A packing "discriminator" (packs of 2 points, 4 features) whose logit is the sum of its members' f(x),
+    f(x) = x0 - 2 x1: the form of the optimal packed D, whose logit is the sum of the members' log-ratios."""
+
+    def forward(self, packs):
+        return (packs[:, 0] - 2 * packs[:, 1] + packs[:, 2] - 2 * packs[:, 3])[:, None]
+
+
+def test_packing_discriminator_gives_each_sample_its_own_log_ratio():
+    state = build_state(load_config("pacgan-ring", TINY))
+    v = state.variant
+    assert v.log_ratio is not None
+    v.players["d"] = _SumOfPack()
+    x = torch.randn(40, 2)
+    with torch.no_grad():
+        v.players["g"].eval()
+        r = v.log_ratio(v.players, x)
+        # f(x) plus the partners' mean f (a constant the rejection bound absorbs), one value per sample
+        torch.testing.assert_close(r - r[0], (x[:, 0] - 2 * x[:, 1]) - (x[0, 0] - 2 * x[0, 1]), atol=1e-5, rtol=0)
+        torch.testing.assert_close(v.log_ratio(v.players, x[5:7]), r[5:7])  # the partners are fixed: whatever the batch
+        assert not torch.allclose(v.log_ratio(v.players, x), x[:, 0] - 2 * x[:, 1])  # the constant is there (partners vary)
+
+
+def test_isotonic_steps_match_scikit_learn():
+    from sklearn.isotonic import IsotonicRegression
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 300, (2000,), generator=g).double() / 10  # many ties
+    y = (torch.rand(2000, generator=g, dtype=torch.float64) < torch.sigmoid(x - 15)).double()
+    upper, counts, means = isotonic_steps(x, y)
+    assert counts.sum() == 2000 and bool((means[1:] > means[:-1]).all()) and bool((upper[1:] > upper[:-1]).all())
+    fitted = means[torch.searchsorted(upper, x)]
+    expected = IsotonicRegression().fit(x.numpy(), y.numpy()).predict(x.numpy())
+    np.testing.assert_allclose(fitted.numpy(), expected, atol=1e-12)
+
+
+def test_platt_scaling_matches_logistic_regression():
+    from sklearn.linear_model import LogisticRegression
+
+    g = torch.Generator().manual_seed(1)
+    real, fake = 0.4 * torch.randn(3000, generator=g) + 0.3, 0.5 * torch.randn(2000, generator=g) - 0.2
+    a, b = platt_scaling(real, fake)
+    x = torch.cat([real, fake]).double().numpy()[:, None]
+    fit = LogisticRegression(C=1e9, tol=1e-12, max_iter=10_000).fit(x, np.r_[np.ones(3000), np.zeros(2000)])
+    assert a == pytest.approx(fit.coef_[0, 0], rel=1e-3) and b == pytest.approx(fit.intercept_[0], abs=1e-3)
+    a, b = platt_scaling(torch.tensor([1.0, 2.0]), torch.tensor([-1.0, -2.0]))  # separable: finite, steep
+    assert 5 < a < 1e4 and abs(b) < 1e-6
+
+
+@pytest.mark.parametrize("method", ["platt", "isotonic"])
+def test_calibration_sharpens_an_underconfident_discriminator(method):
+    # Proposal N(0, 1), target N(1, 1): log p_data/p_g = x - 1/2. A discriminator that says 0.3 (x - 1/2) is right
+    # in direction but underconfident; calibrated on 10,000 real and 10,000 generated samples it must say x - 1/2.
+    g = torch.Generator().manual_seed(2)
+    real, fake = torch.randn(10_000, generator=g) + 1, torch.randn(10_000, generator=g)
+
+    def score(x):
+        return 0.3 * (x - 0.5)
+
+    calibrated = fit_calibration(method, score(real), score(fake))
+    probe = torch.tensor([-1.0, 0.0, 0.5, 1.0, 2.0])
+    # a step function fitted to noisy labels is rougher than two parameters
+    torch.testing.assert_close(calibrated(score(probe)), probe - 0.5, atol={"platt": 0.1, "isotonic": 0.35}[method], rtol=0)
+    rng = torch.Generator().manual_seed(3)
+    kept = rejection_sample(_gaussian_proposal(rng), lambda x: calibrated(score(x[:, 0])), 10_000, rng, quantile=1.0)
+    assert abs(kept.mean().item() - 1.0) < 0.1  # uncalibrated, the kept mean would be about 0.3
+    with pytest.raises(ValueError, match="calibration"):
+        fit_calibration("temperature", real, fake)
 
 
 def test_drs_sampler_needs_such_a_discriminator(tmp_path):
@@ -244,3 +314,39 @@ def test_drs_run_samples_what_its_discriminator_accepts(tmp_path):
     state.cfg.model.sampler = "plain"
     plain = draw_samples(state, 3000, seed=5)
     assert favoured.pow(2).sum(1).mean() < 0.8 * plain.pow(2).sum(1).mean()
+
+
+def test_calibrated_drs_with_a_packing_discriminator():
+    """pacgan-drs-ring: a packing D, its per-sample log-ratio calibrated on real data, then rejection (the
+    contract test trains the preset through the CLI)."""
+    state = build_state(load_config("pacgan-drs-ring", TINY))
+    assert (state.cfg.model.pack, state.cfg.model.drs_calibration) == (2, "isotonic")
+    drs = draw_samples(state, 2000, seed=4)
+    assert drs.shape == (2000, 2)
+    torch.testing.assert_close(drs, draw_samples(state, 2000, seed=4), rtol=0, atol=0)  # calibration is seeded too
+    # With a generator spread over the plane and a packing D that prefers the ring but only mildly (an
+    # underconfident logit, -0.1 (|x| - 2)^2 per member), calibration against the real ring must sharpen the
+    # rejection: the kept samples lie far closer to the ring than those of uncalibrated DRS.
+    spread = _Scale(1.5)
+    state.variant.players["g"] = spread
+    state.ema = {k: spread for k in state.ema}
+    state.variant.players["d"] = _MildRingPack()
+    calibrated = draw_samples(state, 2000, seed=4)
+    state.cfg.model.drs_calibration = "none"
+    raw = draw_samples(state, 2000, seed=4)
+    off_ring = {name: (x.norm(dim=1) - 2).abs().mean().item() for name, x in (("calibrated", calibrated), ("raw", raw))}
+    assert off_ring["calibrated"] < 0.5 * off_ring["raw"], off_ring
+
+
+class _Scale(torch.nn.Module):
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, z):
+        return self.factor * z
+
+
+class _MildRingPack(torch.nn.Module):
+    def forward(self, packs):  # packs of 2 points: (B, 4)
+        return (-0.1 * (packs.reshape(len(packs), 2, 2).norm(dim=2) - 2).pow(2)).sum(dim=1, keepdim=True)

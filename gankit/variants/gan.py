@@ -30,6 +30,10 @@ from gankit.variants.base import (
     unpack_losses,
 )
 
+PACK_PARTNERS = 64  # partner sets per sample for the per-sample log-ratio of a packing D
+PACK_BATCH = 8192  # packs per D call there
+PARTNER_SEED = 0x9A4
+
 
 @register("gan", "Goodfellow et al. (2014) and its stabilised forms: any game, penalties, SN, packing, Improved-GAN terms")
 def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
@@ -88,7 +92,6 @@ def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
         for text, present in (
             (f"loss {loss.name} (needs minimax or nonsaturating)", loss.name not in ("minimax", "nonsaturating")),
             (f"loss.real_label {loss.real_label:g} (needs 1)", loss.real_label != 1.0),
-            (f"model.pack {m} (needs 1)", m != 1),
             ("minibatch discrimination in D", bool(cfg.model.d.minibatch)),
             ("train.augment", bool(cfg.train.augment)),
             ("batch norm in D (set model.d.norm to layer or none)", cfg.model.d.norm == "batch"),
@@ -97,7 +100,27 @@ def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
     ]
 
     def log_ratio(players: dict[str, nn.Module], x: Tensor) -> Tensor:
-        return players["d"](x).reshape(-1)
+        if m == 1:
+            return players["d"](x).reshape(-1)
+        # A pack is m independent draws, so the optimal D's logit on it is the sum of its members' log-ratios: a
+        # sample's own log-ratio is, up to a constant (which the rejection bound absorbs), D's logit on packs of it
+        # with fixed partners drawn from G, averaged over PACK_PARTNERS partner sets and over its place in the pack.
+        # Such packs are what D was trained on as fake ones (all members from G).
+        seed = torch.Generator(device=x.device).manual_seed(PARTNER_SEED)
+        partners = players["g"](latent(PACK_PARTNERS * (m - 1), z_dim, prior, seed, x.device)).reshape(PACK_PARTNERS, m - 1, *x.shape[1:])
+        out = []
+        for part in x.split(max(1, PACK_BATCH // (PACK_PARTNERS * m))):
+            n, total = len(part), torch.zeros(len(part), device=x.device)
+            for place in range(m):
+                members = [
+                    partners[None, :, :place].expand(n, -1, -1, *x.shape[1:]),
+                    part[:, None, None].expand(-1, PACK_PARTNERS, 1, *x.shape[1:]),
+                    partners[None, :, place:].expand(n, -1, -1, *x.shape[1:]),
+                ]
+                packs = pack_samples(torch.cat(members, dim=2).reshape(n * PACK_PARTNERS * m, *x.shape[1:]), m)
+                total += players["d"](packs).reshape(n, PACK_PARTNERS).mean(dim=1)
+            out.append(total / m)
+        return torch.cat(out)
 
     def critic(ctx: StepContext, x: Tensor) -> Tensor:  # x is already packed (adversarial_pair packs it)
         return ctx.players["d"](x)
