@@ -83,8 +83,9 @@ def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
         """D(x) per sample; with packing, D's decision on a pack of m copies of the sample."""
         return game.probability(players["d"](pack_samples(x.repeat_interleave(m, dim=0), m))).reshape(-1)
 
-    # D's logit estimates log p_data/p_g when D plays a cross-entropy game for a single, un-augmented sample with
-    # target 1 for real data: its optimum is D*(x) = p_data / (p_data + p_g) (Goodfellow et al., 2014, Prop. 1).
+    # D's logit estimates log p_data/p_g when D plays a cross-entropy game on un-augmented input (one sample, or a
+    # pack of them: see log_ratio) with target 1 for real data: its optimum is D*(x) = p_data / (p_data + p_g)
+    # (Goodfellow et al., 2014, Prop. 1).
     # Batch norm in D makes its training-time output on a sample depend on the rest of the batch, so the eval-mode
     # logit (running statistics of real and fake batches mixed) is not the function that was trained.
     blockers = [
