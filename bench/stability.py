@@ -279,7 +279,8 @@ def mnist_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
         f"Each preset's steps are set so that its training takes the same wall time, {budget:.1f} min (from a",
         "timed 200-step calibration run on one torch thread); then 10,000 samples of its EMA generator are scored with the digit judge: classifier IS",
         "(10 splits) and the Fréchet distance of judge features against the train split. The steps are fixed by the",
-        "calibration; train minutes are wall-clock and exceed the budget when other runs shared the cores."
+        "calibration (seeds added later train as many steps as the preset's first rows, on whatever machine they ran);",
+        "train minutes are wall-clock and exceed the budget when other runs shared the cores."
         + (
             f" **Reduced run:** the budget covers {reference[0]['steps']:,} of `dcgan-mnist`'s {_shipped_steps('dcgan-mnist'):,} steps"
             + (f", and {len(reference)} seed(s) instead of 5" if len(reference) < 5 else "")
