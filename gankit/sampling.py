@@ -75,23 +75,20 @@ def draw_samples(state, n: int, seed: int, *, use_ema: bool = True, labels: Tens
         raise GankitError(f"labels were given but the '{state.cfg.variant}' model is unconditional")
     rng = torch.Generator(device=state.device).manual_seed(seed)
     if state.cfg.model.sampler == "drs":
-        method = state.cfg.model.drs_calibration
         with eval_mode(players):
 
             def propose(k: int) -> Tensor:
                 return state.variant.generate(players, k, rng, None)
 
-            def log_ratio(x: Tensor) -> Tensor:
+            def raw_ratio(x: Tensor) -> Tensor:
                 return torch.cat([state.variant.log_ratio(players, part).float().reshape(-1) for part in x.split(CHUNK)])
 
-            if method != "none":
+            log_ratio = raw_ratio
+            if state.cfg.model.drs_calibration != "none":
                 real = real_samples(state.data, DRS_CALIBRATION, torch.Generator().manual_seed(seed)).to(state.device)
-                calibrate = fit_calibration(method, log_ratio(real), log_ratio(torch.cat([propose(len(part)) for part in real.split(CHUNK)])))
-                raw_ratio = log_ratio
-
-                def log_ratio(x: Tensor) -> Tensor:
-                    return calibrate(raw_ratio(x))
-
+                fake = torch.cat([propose(len(part)) for part in real.split(CHUNK)])
+                calibrate = fit_calibration(state.cfg.model.drs_calibration, raw_ratio(real), raw_ratio(fake))
+                log_ratio = lambda x: calibrate(raw_ratio(x))  # noqa: E731
             kept = rejection_sample(propose, log_ratio, n, rng, quantile=state.cfg.model.drs_quantile)
         return kept.float().cpu()
     chunks = []
@@ -171,12 +168,11 @@ def fit_calibration(method: str, real: Tensor, fake: Tensor) -> Callable[[Tensor
         return lambda score: a * score + b
     if method == "isotonic":
         upper, counts, real_share = isotonic_steps(torch.cat([real, fake]), torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]))
-        log_ratio = torch.logit((real_share * counts + 0.5) / (counts + 1))
+        log_ratio = torch.logit((real_share * counts + 0.5) / (counts + 1)).to(real.device)
         upper = upper.to(real.device)
 
         def step(score: Tensor) -> Tensor:
-            index = torch.searchsorted(upper, score.double().contiguous()).clamp(max=len(upper) - 1)
-            return log_ratio.to(score.device)[index].float()
+            return log_ratio[torch.searchsorted(upper, score.double().contiguous()).clamp(max=len(upper) - 1)].float()
 
         return step
     raise ValueError(f"unknown calibration {method!r}")

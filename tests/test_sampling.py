@@ -192,7 +192,6 @@ def test_rejection_sampling_gives_up_when_almost_nothing_is_kept():
         ("gan-ring", [], None),
         ("minimax-ring", [], None),
         ("wgan-ring", [], "loss wgan"),
-        ("pacgan-ring", ["model.pack=1"], None),
         ("gan-ring", ["loss.real_label=0.9"], "loss.real_label 0.9"),
         ("improved-ring", [], "minibatch discrimination"),
         ("dcgan-stacked", [], "batch norm in D"),  # D's output on a sample depends on its batch
