@@ -39,7 +39,7 @@ from bench.common import machine, mean_std  # noqa: E402
 from gankit.config import ModelConfig  # noqa: E402
 
 RERUN = "make bench-stability"
-TOY_FAMILIES = ["gan", "lsgan", "wgan", "wgan-gp", "sngan", "improved", "pacgan", "unrolled", "drs", "pacgan-drs"]
+TOY_FAMILIES = ["gan", "lsgan", "wgan", "wgan-gp", "sngan", "improved", "pacgan", "unrolled", "drs", "pacgan-drs", "pacgan-refit"]
 STACKED_PRESETS = ["dcgan-stacked", "wgan-gp-stacked", "pacgan-stacked", "drs-stacked"]
 MNIST_PRESETS = ["dcgan-mnist", "lsgan-mnist", "wgan-mnist", "wgan-gp-mnist", "sngan-mnist"]
 # PacGAN (Lin et al., 2018), Table 2, same data and protocol: (modes, high quality %, reverse KL)
@@ -163,7 +163,10 @@ def toy_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
         "(`model.drs_quantile`), so these rows show what D's density-ratio estimate adds at sampling time. `pacgan-drs-*`",
         "rows are the `pacgan-*` presets trained identically and sampled the same way, with the packing D's per-sample",
         "log-ratio (its logit on packs of the sample with 64 fixed partner sets from G, averaged) calibrated first by",
-        "isotonic regression on 10,000 real samples and 10,000 proposals (`model.drs_calibration: isotonic`)."
+        "isotonic regression on 10,000 real samples and 10,000 proposals (`model.drs_calibration: isotonic`).",
+        "`pacgan-refit-*` rows are the `pacgan-*` presets trained identically and sampled by calibrated DRS whose",
+        "log-ratio comes not from D but from a fresh per-sample classifier with D's network, fitted to real samples vs",
+        "the trained generator's proposals with G fixed (`model.drs_estimator: refit`, 20,000 Adam steps of 512 + 512)."
         + (
             " **Rows with fewer than 5 seeds are a reduced run, short of the issue's protocol of 5.**" if any(len(runs) < 5 for runs in groups.values()) else ""
         ),

@@ -72,6 +72,8 @@ class ModelConfig:
     sampler: str = "plain"
     drs_quantile: float = 0.999
     drs_calibration: str = "none"
+    drs_estimator: str = "d"
+    drs_refit_steps: int = 20_000
     g: NetConfig = field(default_factory=NetConfig)
     d: NetConfig = field(default_factory=NetConfig)
 
@@ -483,6 +485,8 @@ def validate(cfg: Config) -> None:
     _positive("model.pack", cfg.model.pack)
     _choice("model.sampler", cfg.model.sampler, ["plain", "drs"])
     _choice("model.drs_calibration", cfg.model.drs_calibration, ["none", "platt", "isotonic"])
+    _choice("model.drs_estimator", cfg.model.drs_estimator, ["d", "refit"])
+    _positive("model.drs_refit_steps", cfg.model.drs_refit_steps)
     if not 0.0 < cfg.model.drs_quantile <= 1.0:
         raise GankitError(f"model.drs_quantile must be in (0, 1] (the burn-in log-ratios' quantile used as the rejection bound), got {cfg.model.drs_quantile}")
     if cfg.train.batch_size % cfg.model.pack:

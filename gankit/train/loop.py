@@ -61,6 +61,8 @@ class TrainState:
     # between two log lines carries them, so that the first line after a resume averages the same steps
     loss_sums: dict[str, Tensor] = field(default_factory=dict)
     loss_counts: dict[str, int] = field(default_factory=dict)
+    # objects derived from the players, not checkpointed: the DRS estimator fitted at the current step
+    cache: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def sampling_players(self) -> dict[str, nn.Module]:
@@ -77,11 +79,13 @@ def build_state(cfg: Config, device: torch.device | None = None) -> TrainState:
     torch.manual_seed(init_seed)
     data = build_dataset(cfg.data)
     variant = VARIANTS[cfg.variant].build(cfg, data, device)
-    if cfg.model.sampler == "drs" and variant.log_ratio is None:
+    if cfg.model.sampler == "drs" and cfg.model.drs_estimator == "d" and variant.log_ratio is None:
         raise GankitError(
             "model.sampler=drs (discriminator rejection sampling) needs a discriminator whose logit estimates log p_data/p_g; "
-            f"this config has {variant.no_ratio}: change that or use model.sampler=plain"
+            f"this config has {variant.no_ratio}: change that, set model.drs_estimator=refit, or use model.sampler=plain"
         )
+    if cfg.model.sampler == "drs" and variant.num_classes:
+        raise GankitError(f"model.sampler=drs draws unconditional samples; variant '{cfg.variant}' is conditional: use model.sampler=plain")
     stream = data.stream(cfg.train.batch_size, data_seed)
     noise = torch.Generator(device=device).manual_seed(noise_seed)
     ema = make_ema(variant.players, variant.ema_players) if cfg.train.ema > 0 else {}
@@ -213,7 +217,9 @@ def _snapshot(state: TrainState, path: Path, fixed_seed: int) -> Tensor:
 
     labels = snapshot_labels(state, state.cfg.train.sample_n)
     n = state.cfg.train.sample_n if labels is None else len(labels)
-    samples = draw_samples(state, n, fixed_seed, labels=labels)
+    # A refitted DRS estimator costs minutes: the pictures during training show G's proposals, the last one DRS's
+    sampler = "plain" if state.cfg.model.drs_estimator == "refit" and state.step < state.cfg.train.steps else None
+    samples = draw_samples(state, n, fixed_seed, labels=labels, sampler=sampler)
     nrow = None if labels is None else n // state.variant.num_classes
     write_picture(state, samples, path, title=f"{state.cfg.name} — step {state.step}", nrow=nrow)
     return samples
