@@ -66,6 +66,8 @@ def test_round_trip_through_a_plain_dict():
         (["model.drs_quantile=1.5"], "model.drs_quantile"),
         (["model.drs_quantile=nan"], "model.drs_quantile"),
         (["model.drs_calibration=temperature"], "model.drs_calibration"),
+        (["model.drs_estimator=g"], "model.drs_estimator"),
+        (["model.drs_refit_steps=0"], "model.drs_refit_steps"),
         (["name=a/b"], "name"),
         (["steps"], "key=value"),
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +11,11 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from gankit import sampling
 from gankit.config import ModelConfig, load_config
 from gankit.errors import GankitError
-from gankit.sampling import draw_samples, fit_calibration, isotonic_steps, platt_scaling, rejection_sample, slerp
-from gankit.train.loop import build_state, load_run
+from gankit.sampling import draw_samples, fit_calibration, isotonic_steps, platt_scaling, refit_estimator, rejection_sample, slerp
+from gankit.train.loop import build_state, load_run, train
 from tests.conftest import TINY, run_cli, set_args
 
 IMAGE_TINY = [
@@ -349,3 +351,67 @@ class _Scale(torch.nn.Module):
 class _MildRingPack(torch.nn.Module):
     def forward(self, packs):  # packs of 2 points: (B, 4)
         return (-0.1 * (packs.reshape(len(packs), 2, 2).norm(dim=2) - 2).pow(2)).sum(dim=1, keepdim=True)
+
+
+class _WideGaussian(torch.nn.Module):
+    """A fixed "generator" turning uniform noise into N(4, 0.75^2), 1.5x wider than gan-1d's data N(4, 0.5^2)."""
+
+    def forward(self, z):
+        return 4 + 0.75 * math.sqrt(2) * torch.erfinv(z.clamp(-1 + 1e-6, 1 - 1e-6))
+
+
+REFIT = ["model.sampler=drs", "model.drs_estimator=refit"]
+
+
+def _wide_gan_1d(steps: int):
+    state = build_state(load_config("gan-1d", [*TINY, *REFIT, f"model.drs_refit_steps={steps}"]))
+    state.variant.players["g"] = _WideGaussian()
+    state.ema = {k: state.variant.players["g"] for k in state.ema}
+    return state
+
+
+def test_a_refitted_estimator_learns_the_generators_density_ratio():
+    # log p_data/p_g for N(4, 0.5^2) over N(4, 0.75^2) is log 1.5 - (x - 4)^2 (1/0.5 - 1/1.125): the estimator,
+    # fitted to real samples vs this generator's proposals, must find it; the run's own D plays no part.
+    state = _wide_gan_1d(3000)
+    before = torch.get_rng_state()
+    estimator = refit_estimator(state, state.sampling_players, 3000)
+    assert torch.equal(torch.get_rng_state(), before)  # seeded on its own: the global stream is untouched
+    x = torch.linspace(3.25, 4.75, 7)[:, None]
+    truth = math.log(1.5) - (x[:, 0] - 4).pow(2) * (1 / 0.5 - 1 / 1.125)
+    with torch.no_grad():
+        torch.testing.assert_close(estimator(x).reshape(-1), truth, atol=0.1, rtol=0)
+        again = refit_estimator(state, state.sampling_players, 3000)
+        torch.testing.assert_close(again(x), estimator(x), rtol=0, atol=0)  # a function of the checkpoint
+
+
+def test_drs_with_a_refitted_estimator_gives_back_the_data(monkeypatch):
+    state = _wide_gan_1d(3000)
+    fits = []
+    real_fit = sampling.refit_estimator
+    monkeypatch.setattr(sampling, "refit_estimator", lambda *a: fits.append(a[-1]) or real_fit(*a))
+    drs = draw_samples(state, 4000, seed=1)
+    assert abs(drs.std().item() - 0.5) < 0.05 and abs(drs.mean().item() - 4) < 0.05
+    torch.testing.assert_close(draw_samples(state, 4000, seed=1), drs, rtol=0, atol=0)
+    assert fits == [3000]  # one fit per checkpoint step, reused by later draws
+    state.step += 1
+    draw_samples(state, 10, seed=1)
+    assert fits == [3000, 3000]
+    state.cfg.model.sampler = "plain"
+    assert draw_samples(state, 4000, seed=1).std().item() > 0.7
+
+
+def test_a_refit_run_fits_its_estimator_for_the_last_picture_only(tmp_path, monkeypatch):
+    fits = []
+    real_fit = sampling.refit_estimator
+    monkeypatch.setattr(sampling, "refit_estimator", lambda *a: fits.append(a[-1]) or real_fit(*a))
+    run = train(load_config("pacgan-refit-ring", [*TINY, "model.drs_refit_steps=30"]), tmp_path)  # pictures at 0, 10, 20
+    assert fits == [30] and (run / "samples" / "step-000020.png").stat().st_size > 0
+
+
+def test_a_refitted_estimator_serves_any_unconditional_generator():
+    # wgan's critic is no density ratio (test_drs_sampler_needs_such_a_discriminator), but a refitted estimator is
+    state = build_state(load_config("wgan-ring", [*TINY, *REFIT, "model.drs_refit_steps=20"]))
+    assert draw_samples(state, 50, seed=0).shape == (50, 2)
+    with pytest.raises(GankitError, match="conditional"):
+        build_state(load_config("cgan-mnist", [*TINY, *REFIT]))

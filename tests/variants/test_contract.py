@@ -17,7 +17,7 @@ from tests.conftest import TINY
 from tests.train.test_resume import assert_identical
 
 PRESETS = preset_names()
-CONTRACT = [*TINY, "train.steps=2", "train.log_every=1", "train.ckpt_every=1", "train.sample_every=1", "train.ema=0.9"]
+CONTRACT = [*TINY, "train.steps=2", "train.log_every=1", "train.ckpt_every=1", "train.sample_every=1", "train.ema=0.9", "model.drs_refit_steps=20"]
 
 
 def test_every_variant_has_a_preset_and_a_description():
