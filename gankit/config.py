@@ -74,6 +74,7 @@ class ModelConfig:
     drs_calibration: str = "none"
     drs_estimator: str = "d"
     drs_refit_steps: int = 20_000
+    drs_refit_batch: int = 512
     g: NetConfig = field(default_factory=NetConfig)
     d: NetConfig = field(default_factory=NetConfig)
 
@@ -487,6 +488,7 @@ def validate(cfg: Config) -> None:
     _choice("model.drs_calibration", cfg.model.drs_calibration, ["none", "platt", "isotonic"])
     _choice("model.drs_estimator", cfg.model.drs_estimator, ["d", "refit"])
     _positive("model.drs_refit_steps", cfg.model.drs_refit_steps)
+    _positive("model.drs_refit_batch", cfg.model.drs_refit_batch)
     if not 0.0 < cfg.model.drs_quantile <= 1.0:
         raise GankitError(f"model.drs_quantile must be in (0, 1] (the burn-in log-ratios' quantile used as the rejection bound), got {cfg.model.drs_quantile}")
     if cfg.train.batch_size % cfg.model.pack:

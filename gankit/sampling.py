@@ -19,7 +19,6 @@ DRS_BURN_IN = 10_000  # proposals whose log-ratios set the rejection bound
 DRS_MIN_ACCEPTANCE = 1e-3  # below this, after DRS_PATIENCE proposals, rejection sampling gives up
 DRS_PATIENCE = 100_000
 DRS_CALIBRATION = 10_000  # real samples (and as many proposals) that calibrate D's log-ratio (model.drs_calibration)
-DRS_REFIT_BATCH = 512  # real samples and as many proposals per step of the refitted estimator (model.drs_estimator=refit)
 DRS_REFIT_LR = 1e-3  # its Adam learning rate (betas 0.5, 0.999), constant, then linearly down to 0 over the second half
 DRS_REFIT_SEED = 0xD125  # its initialisation, real draws and proposals: the estimator is a function of the checkpoint
 
@@ -88,7 +87,7 @@ def draw_samples(state, n: int, seed: int, *, use_ema: bool = True, labels: Tens
                 key = ("drs_estimator", state.step, use_ema)
                 if key not in state.cache:  # one fit per checkpoint step, kept for later draws from this state
                     state.cache.clear()
-                    state.cache[key] = refit_estimator(state, players, state.cfg.model.drs_refit_steps)
+                    state.cache[key] = refit_estimator(state, players, state.cfg.model.drs_refit_steps, state.cfg.model.drs_refit_batch)
                 estimator = state.cache[key]
 
                 def raw_ratio(x: Tensor) -> Tensor:
@@ -160,17 +159,17 @@ def rejection_sample(
     return torch.cat(kept)[:n]
 
 
-def refit_estimator(state, players: dict[str, nn.Module], steps: int) -> nn.Module:
+def refit_estimator(state, players: dict[str, nn.Module], steps: int, batch: int = 512) -> nn.Module:
     """A density-ratio estimator for DRS fitted to the generator as it samples (``model.drs_estimator: refit``): a
     fresh classifier with ``model.d``'s network on single samples (layer norm in place of batch norm, no minibatch
     features, so that its logit is a function of one sample), trained with G fixed to tell real samples (logit > 0)
     from proposals by the cross-entropy game, whose optimum logit is log p_data/p_g (Goodfellow et al., 2014,
-    Prop. 1). The adversarial D is a poor estimator for two reasons this removes: it was trained against the live
-    generator, not the EMA copy that proposes, and it never had to converge, since G moved on every step; a packing
-    D adds that it judges pairs. On the grid of Gaussians a blurred G (blobs 1.5x too wide, with stubs where it leaves a
-    mode) is ranked by neither D's logit nor its calibration, and rejection with this estimator removes both. ``steps``
-    Adam steps on ``DRS_REFIT_BATCH`` real samples and as many proposals, all drawn from ``DRS_REFIT_SEED``, so
-    that the estimator is a function of the checkpoint. Returns the network in eval mode."""
+    Prop. 1). The adversarial D is a poorer estimator: it was trained against the live generator, not the EMA copy
+    that proposes, it never had to converge, since G moved on every step, and a packing D judges pairs. On the grid
+    of Gaussians a blurred G (blobs 1.5x too wide, with stubs where it leaves a mode) is ranked by neither D's logit
+    nor its calibration, and rejection with this estimator removes both. ``steps`` Adam steps on ``batch`` real
+    samples and as many proposals, all drawn from ``DRS_REFIT_SEED``, so that the estimator is a function of the
+    checkpoint. Returns the network in eval mode."""
     from dataclasses import replace
 
     from gankit.nets import build_discriminator
@@ -188,9 +187,9 @@ def refit_estimator(state, players: dict[str, nn.Module], steps: int) -> nn.Modu
     progress = Progress(state.cfg.train.progress, 0, steps, "fitting the DRS estimator")
     with torch.enable_grad():
         for step in range(1, steps + 1):
-            real = real_samples(state.data, DRS_REFIT_BATCH, real_rng).to(state.device)
+            real = real_samples(state.data, batch, real_rng).to(state.device)
             with torch.no_grad():
-                fake = state.variant.generate(players, DRS_REFIT_BATCH, fake_rng, None)
+                fake = state.variant.generate(players, batch, fake_rng, None)
             loss = F.softplus(-net(real)).mean() + F.softplus(net(fake)).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -68,6 +68,7 @@ def test_round_trip_through_a_plain_dict():
         (["model.drs_calibration=temperature"], "model.drs_calibration"),
         (["model.drs_estimator=g"], "model.drs_estimator"),
         (["model.drs_refit_steps=0"], "model.drs_refit_steps"),
+        (["model.drs_refit_batch=0"], "model.drs_refit_batch"),
         (["name=a/b"], "name"),
         (["steps"], "key=value"),
     ],

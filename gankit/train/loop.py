@@ -79,13 +79,13 @@ def build_state(cfg: Config, device: torch.device | None = None) -> TrainState:
     torch.manual_seed(init_seed)
     data = build_dataset(cfg.data)
     variant = VARIANTS[cfg.variant].build(cfg, data, device)
+    if cfg.model.sampler == "drs" and variant.num_classes:
+        raise GankitError(f"model.sampler=drs draws unconditional samples; variant '{cfg.variant}' is conditional: use model.sampler=plain")
     if cfg.model.sampler == "drs" and cfg.model.drs_estimator == "d" and variant.log_ratio is None:
         raise GankitError(
             "model.sampler=drs (discriminator rejection sampling) needs a discriminator whose logit estimates log p_data/p_g; "
             f"this config has {variant.no_ratio}: change that, set model.drs_estimator=refit, or use model.sampler=plain"
         )
-    if cfg.model.sampler == "drs" and variant.num_classes:
-        raise GankitError(f"model.sampler=drs draws unconditional samples; variant '{cfg.variant}' is conditional: use model.sampler=plain")
     stream = data.stream(cfg.train.batch_size, data_seed)
     noise = torch.Generator(device=device).manual_seed(noise_seed)
     ema = make_ema(variant.players, variant.ema_players) if cfg.train.ema > 0 else {}
