@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from gankit.data.images import to_model_range, to_unit_range
 from gankit.errors import GankitError
@@ -19,7 +18,7 @@ DRS_BURN_IN = 10_000  # proposals whose log-ratios set the rejection bound
 DRS_MIN_ACCEPTANCE = 1e-3  # below this, after DRS_PATIENCE proposals, rejection sampling gives up
 DRS_PATIENCE = 100_000
 DRS_CALIBRATION = 10_000  # real samples (and as many proposals) that calibrate D's log-ratio (model.drs_calibration)
-DRS_REFIT_LR = 1e-3  # its Adam learning rate (betas 0.5, 0.999), constant, then linearly down to 0 over the second half
+DRS_REFIT_LR = 1e-3  # its Adam learning rate (betas 0.5, 0.999), constant, then linearly down over the second half
 DRS_REFIT_SEED = 0xD125  # its initialisation, real draws and proposals: the estimator is a function of the checkpoint
 
 
@@ -159,7 +158,7 @@ def rejection_sample(
     return torch.cat(kept)[:n]
 
 
-def refit_estimator(state, players: dict[str, nn.Module], steps: int, batch: int = 512) -> nn.Module:
+def refit_estimator(state, players: dict[str, nn.Module], steps: int, batch: int) -> nn.Module:
     """A density-ratio estimator for DRS fitted to the generator as it samples (``model.drs_estimator: refit``): a
     fresh classifier with ``model.d``'s network on single samples (layer norm in place of batch norm, no minibatch
     features, so that its logit is a function of one sample), trained with G fixed to tell real samples (logit > 0)
@@ -172,16 +171,19 @@ def refit_estimator(state, players: dict[str, nn.Module], steps: int, batch: int
     checkpoint. Returns the network in eval mode."""
     from dataclasses import replace
 
+    from gankit.config import OptimizerConfig
+    from gankit.losses import bce_d_loss
     from gankit.nets import build_discriminator
     from gankit.train.progress import Progress
+    from gankit.variants.base import make_optimizer, make_scheduler
 
     net_cfg = replace(state.cfg.model.d, norm="layer" if state.cfg.model.d.norm == "batch" else state.cfg.model.d.norm, minibatch=0)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(DRS_REFIT_SEED)
         net = build_discriminator(net_cfg, state.data.shape).to(state.device)
-    optimizer = torch.optim.Adam(net.parameters(), lr=DRS_REFIT_LR, betas=(0.5, 0.999))
-    half = steps // 2
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda done: 1.0 if done < half else max(steps - done, 1) / (steps - half))
+    optim_cfg = OptimizerConfig(name="adam", lr=DRS_REFIT_LR, betas=(0.5, 0.999), decay_start=0.5)
+    optimizer = make_optimizer(list(net.parameters()), optim_cfg)
+    schedule = make_scheduler(optimizer, optim_cfg, steps)
     real_rng = torch.Generator().manual_seed(DRS_REFIT_SEED)
     fake_rng = torch.Generator(device=state.device).manual_seed(DRS_REFIT_SEED)
     progress = Progress(state.cfg.train.progress, 0, steps, "fitting the DRS estimator")
@@ -190,11 +192,12 @@ def refit_estimator(state, players: dict[str, nn.Module], steps: int, batch: int
             real = real_samples(state.data, batch, real_rng).to(state.device)
             with torch.no_grad():
                 fake = state.variant.generate(players, batch, fake_rng, None)
-            loss = F.softplus(-net(real)).mean() + F.softplus(net(fake)).mean()
+            loss = sum(term.mean() for term in bce_d_loss(net(real), net(fake)).values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            schedule.step()
+            if schedule is not None:  # None for a 1-step fit
+                schedule.step()
             if step % 1000 == 0 or step == steps:
                 progress.report(step, {"estimator_loss": float(loss.detach())})
     progress.close()

@@ -375,13 +375,13 @@ def test_a_refitted_estimator_learns_the_generators_density_ratio():
     # fitted to real samples vs this generator's proposals, must find it; the run's own D plays no part.
     state = _wide_gan_1d(3000)
     before = torch.get_rng_state()
-    estimator = refit_estimator(state, state.sampling_players, 3000)
+    estimator = refit_estimator(state, state.sampling_players, 3000, 512)
     assert torch.equal(torch.get_rng_state(), before)  # seeded on its own: the global stream is untouched
     x = torch.linspace(3.25, 4.75, 7)[:, None]
     truth = math.log(1.5) - (x[:, 0] - 4).pow(2) * (1 / 0.5 - 1 / 1.125)
     with torch.no_grad():
         torch.testing.assert_close(estimator(x).reshape(-1), truth, atol=0.1, rtol=0)
-        again = refit_estimator(state, state.sampling_players, 3000)
+        again = refit_estimator(state, state.sampling_players, 3000, 512)
         torch.testing.assert_close(again(x), estimator(x), rtol=0, atol=0)  # a function of the checkpoint
 
 
