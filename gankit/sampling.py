@@ -186,7 +186,7 @@ def refit_estimator(state, players: dict[str, nn.Module], steps: int, batch: int
     schedule = make_scheduler(optimizer, optim_cfg, steps)
     real_rng = torch.Generator().manual_seed(DRS_REFIT_SEED)
     fake_rng = torch.Generator(device=state.device).manual_seed(DRS_REFIT_SEED)
-    progress = Progress(state.cfg.train.progress, 0, steps, "fitting the DRS estimator")
+    progress = Progress(state.cfg.train.progress, 0, steps, "fitting the DRS estimator", unit="DRS estimator step")
     with torch.enable_grad():
         for step in range(1, steps + 1):
             real = real_samples(state.data, batch, real_rng).to(state.device)

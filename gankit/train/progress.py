@@ -17,13 +17,14 @@ def _format(values: dict[str, float]) -> str:
 
 
 class Progress:
-    """``mode``: ``bar`` (tqdm), ``lines`` (one log line per update), ``none``; ``auto`` picks ``bar`` on a TTY."""
+    """``mode``: ``bar`` (tqdm), ``lines`` (one log line per update), ``none``; ``auto`` picks ``bar`` on a TTY.
+    ``unit`` names what is counted in ``lines`` mode ("step 20/100 …" for training; other work names its own)."""
 
-    def __init__(self, mode: str, start: int, total: int, desc: str) -> None:
+    def __init__(self, mode: str, start: int, total: int, desc: str, unit: str = "step") -> None:
         if mode == "auto":
             mode = "bar" if sys.stderr.isatty() else "lines"
         self.mode = mode
-        self.start, self.total = start, total
+        self.start, self.total, self.unit = start, total, unit
         self.t0 = time.perf_counter()
         self.bar = tqdm(total=total, initial=start, desc=desc, dynamic_ncols=True, file=sys.stderr) if mode == "bar" else None
 
@@ -40,7 +41,7 @@ class Progress:
             elapsed = time.perf_counter() - self.t0
             rate = (step - self.start) / elapsed if elapsed > 0 else 0.0
             eta = timedelta(seconds=round((self.total - step) / rate)) if rate > 0 else "?"
-            log.info("step %d/%d %s | %.1f it/s | ETA %s", step, self.total, _format(shown), rate, eta)
+            log.info("%s %d/%d %s | %.1f it/s | ETA %s", self.unit, step, self.total, _format(shown), rate, eta)
 
     def warn(self, message: str) -> None:
         if self.bar is not None:
