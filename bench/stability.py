@@ -232,7 +232,9 @@ def stacked_section(rows: list[dict[str, Any]], folder: str) -> list[str]:
         "",
         "Each preset trained once per seed, then 26,000 samples of its EMA generator are classified channel by channel by the",
         "digit judge; a mode (one of 1,000 digit triples) is covered if at least one sample lands in it; KL of the mode",
-        "histogram to uniform.",
+        "histogram to uniform. The issue's \"best other variant\" is `drs-stacked` (dcgan-stacked with layer norm in D,",
+        "sampled by discriminator rejection sampling): DRS is the family that did best on the toys (section 1). The other",
+        "families' `-stacked` presets ship but are not ranked here, for CPU time (a dcgan-stacked seed alone takes ~27 CPU minutes).",
         *(
             [
                 "",
