@@ -196,8 +196,7 @@ def refit_estimator(state, players: dict[str, nn.Module], steps: int, batch: int
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            if schedule is not None:  # None for a 1-step fit
-                schedule.step()
+            schedule.step()
             if step % 1000 == 0 or step == steps:
                 progress.report(step, {"estimator_loss": float(loss.detach())})
     progress.close()
