@@ -83,40 +83,73 @@ def _check_output(out: Path) -> None:
         raise GankitError(f"cannot write {out}: it is a directory")
 
 
+def _parse_fix(items: list[str]) -> dict[str, object]:
+    """``PART=VALUE`` strings -> {part: int | float | list of floats}."""
+    fixed: dict[str, object] = {}
+    for item in items:
+        if "=" not in item:
+            raise GankitError(f"--fix takes PART=VALUE, e.g. --fix c1=3 or --fix c2=0.5 (got '{item}')")
+        name, text = (part.strip() for part in item.split("=", 1))
+        try:
+            values = [float(v) for v in text.split(",")]
+        except ValueError:
+            raise GankitError(f"--fix {name}=...: the value must be a number or comma-separated numbers (got '{text}')") from None
+        if len(values) == 1:
+            fixed[name] = int(values[0]) if values[0].is_integer() and "." not in text else values[0]
+        else:
+            fixed[name] = values
+    return fixed
+
+
+FixOption = Annotated[list[str] | None, typer.Option("--fix", help="hold a latent part at a value: --fix c1=3, --fix c2=0.5 (repeatable)")]
+
+
 @app.command()
 def sample(
     run_dir: Annotated[Path, typer.Argument(help="a run directory")],
     n: Annotated[int, typer.Option("--n", help="number of samples")] = 64,
     out: Annotated[Path, typer.Option("--out", help="OUT.npz (arrays), OUT.png (a picture) or OUT/ (one PNG per sample)")] = Path("samples.npz"),
     seed: Annotated[int, typer.Option("--seed", help="noise seed")] = 0,
-    label: Annotated[int | None, typer.Option("--label", help="class label, for conditional models")] = None,
+    fix: FixOption = None,
+    label: Annotated[int | None, typer.Option("--label", help="class label of a conditional model (short for --fix label=L)")] = None,
+    truncation: Annotated[float | None, typer.Option("--truncation", help="redraw normal latents beyond ±T (the truncation trick)")] = None,
     no_ema: Annotated[bool, typer.Option("--no-ema", help="use the raw generator, not its moving average")] = False,
 ) -> None:
     """Draw N samples from a run's last checkpoint."""
     import torch
 
-    from gankit.sampling import draw_samples, save_samples
+    from gankit.sampling import cannot, draw_samples, save_samples
     from gankit.train.loop import load_run
 
     if n <= 0:
         raise GankitError(f"--n must be a positive number of samples (got {n})")
     if seed < 0:
         raise GankitError(f"--seed must be zero or more (got {seed})")
+    if truncation is not None and not truncation > 0:
+        raise GankitError(f"--truncation must be greater than zero (got {truncation})")
+    fixed = _parse_fix(fix or [])
     _check_output(out)
     _, state, _ = load_run(run_dir)
-    labels = None
+    v = state.variant
+    if v.decode is None or v.latents is None:
+        raise cannot(state, "sample")
     if label is not None:
-        classes = state.variant.num_classes
+        classes = v.num_classes
         if not classes:
-            raise GankitError(f"--label is for conditional models; {run_dir} ({state.cfg.variant}) is unconditional")
+            raise GankitError(f"--label is for class-conditional models; {run_dir} ({state.cfg.variant}) has latent parts {v.latents.describe()}: use --fix")
+        if "label" in fixed:
+            raise GankitError("--label L is short for --fix label=L; give one of them")
         if not 0 <= label < classes:
             raise GankitError(f"--label must be between 0 and {classes - 1} for this model (got {label})")
-        labels = torch.full((n,), label, dtype=torch.long)
-    elif state.variant.num_classes:
-        labels = torch.arange(n) % state.variant.num_classes
+        fixed["label"] = label
+    for name, value in fixed.items():
+        v.latents.fixed_value(name, value, 1, state.device)  # checks the part and the value before drawing
+    labels = None
+    if v.num_classes:
+        labels = torch.full((n,), int(fixed.pop("label")), dtype=torch.long) if "label" in fixed else torch.arange(n) % v.num_classes
     if not out.suffix and state.data.kind != "images":
         raise GankitError(f"a directory of per-sample PNGs is for image models; {state.cfg.data.name} samples are points: use --out {out}.npz or {out}.png")
-    samples = draw_samples(state, n, seed, use_ema=not no_ema, labels=labels)
+    samples = draw_samples(state, n, seed, use_ema=not no_ema, labels=labels, fixed=fixed, truncation=truncation)
     save_samples(state, samples, out, labels=labels)
     typer.echo(str(out))
 
@@ -125,12 +158,15 @@ def sample(
 def interpolate(
     run_dir: Annotated[Path, typer.Argument(help="a run directory of an image model")],
     out: Annotated[Path, typer.Option("--out", help="OUT.png (a grid, one path per row) or OUT.gif (an animation)")] = Path("interpolation.png"),
+    vary: Annotated[str | None, typer.Option("--vary", help="the latent part to move (default z); a code such as InfoGAN's c1 or c2 gives a traversal")] = None,
+    fix: FixOption = None,
     steps: Annotated[int, typer.Option("--steps", help="images per path (PNG) or per leg (GIF)")] = 10,
     rows: Annotated[int, typer.Option("--rows", help="number of paths")] = 8,
     seed: Annotated[int, typer.Option("--seed", help="noise seed")] = 0,
     no_ema: Annotated[bool, typer.Option("--no-ema", help="use the raw generator, not its moving average")] = False,
 ) -> None:
-    """Spherical interpolation in z between random points: a PNG strip per row, or a looping GIF."""
+    """Paths through one latent part: spherical interpolation in z between random points (a PNG strip per row, or
+    a looping GIF), or a traversal of a code (--vary)."""
     from gankit.sampling import interpolation_frames
     from gankit.train.loop import load_run
     from gankit.viz import image_grid, save_gif, save_image_grid
@@ -140,14 +176,15 @@ def interpolate(
     suffix = out.suffix.lower()
     if suffix not in (".png", ".gif"):
         raise GankitError(f"--out must end in .png or .gif (got '{out}')")
+    fixed = _parse_fix(fix or [])
     _check_output(out)
     _, state, _ = load_run(run_dir)
     try:
         if suffix == ".png":
-            frames = interpolation_frames(state, rows, steps, seed, use_ema=not no_ema)
-            save_image_grid(frames.reshape(-1, *frames.shape[2:]), out, nrow=steps)
+            frames = interpolation_frames(state, rows, steps, seed, use_ema=not no_ema, vary=vary, fixed=fixed)
+            save_image_grid(frames.reshape(-1, *frames.shape[2:]), out, nrow=frames.shape[1], scale=max(1, 64 // frames.shape[-1]))
         else:
-            frames = interpolation_frames(state, rows, steps, seed, keyframes=4, use_ema=not no_ema)
+            frames = interpolation_frames(state, rows, steps, seed, keyframes=4, use_ema=not no_ema, vary=vary, fixed=fixed)
             scale = max(1, 64 // frames.shape[-1])
             pictures = []
             for t in range(frames.shape[1]):
@@ -157,6 +194,116 @@ def interpolate(
     except OSError as exc:
         raise GankitError(f"cannot write {out}: {exc.strerror or exc}; choose another --out") from None
     typer.echo(str(out))
+
+
+def _inputs(state, spec: str, fields: list[str], limit: int | None) -> dict:
+    """Inputs for translate/encode (model range): a split of the run's own data (train, val, test, all), a folder
+    of images, or an .npz of images, checked against the shape the model reads (the first of ``fields``)."""
+    from dataclasses import replace
+
+    from gankit.data import build_dataset
+    from gankit.data.base import check_field
+    from gankit.data.images import image_folder, npz_images
+    from gankit.sampling.pictures import real_examples
+
+    source = fields[0]
+    shape = tuple(state.data.fields[source].shape)
+    if spec in ("train", "val", "test", "all"):
+        data = build_dataset(replace(state.cfg.data, split=spec))
+        present = [f for f in fields if f in data.fields]
+        for f in present:
+            check_field(data, f)
+        count = limit or 10_000
+        out = real_examples(data, present, count, seed=0)
+        if "y" in data.fields and all(len(out[f]) == len(out[present[0]]) for f in present):
+            labels = real_examples(data, ["y"], count, seed=0)
+            out["labels"] = labels["y"]
+        return out
+    path = Path(spec)
+    if not path.exists():
+        raise GankitError(f"--input {spec} is neither a split (train, val, test, all), a folder of images nor an .npz file")
+    from gankit.config import DataConfig
+
+    channels, size = shape[0], shape[-1]
+    if path.is_dir():
+        images = image_folder(DataConfig(name="folder", root=str(path), image_size=size, channels=channels)).images
+    elif path.suffix == ".npz":
+        images = npz_images(DataConfig(name="npz", root=str(path), image_size=size if size else None)).images
+    else:
+        raise GankitError(f"--input {spec}: give a folder of images, an .npz file or a split name (train, val, test, all)")
+    if tuple(images.shape[1:]) != shape:
+        raise GankitError(f"--input {spec} holds images of shape {tuple(images.shape[1:])}; this model reads {shape} (channels, height, width)")
+    if limit:
+        images = images[:limit]
+    return {source: images.float() / 127.5 - 1}
+
+
+@app.command()
+def translate(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory of a translation model (pix2pix, CycleGAN, ...)")],
+    input_: Annotated[str, typer.Option("--input", help="a split of the run's data (train, val, test), a folder of images or an .npz")] = "test",
+    out: Annotated[Path, typer.Option("--out", help="OUT/ (one PNG per output), OUT.npz (inputs, outputs, targets) or OUT.png (input | output | target rows)")] = Path(
+        "translations.png"
+    ),
+    direction: Annotated[str | None, typer.Option("--direction", help="a2b or b2a for two-way models (default: the first)")] = None,
+    n: Annotated[int | None, typer.Option("--n", help="at most this many inputs (default: all; 16 for a .png)")] = None,
+    no_ema: Annotated[bool, typer.Option("--no-ema", help="use the raw generator, not its moving average")] = False,
+) -> None:
+    """Translate inputs with a run's last checkpoint."""
+    from gankit.sampling import translate_inputs, translation_picture
+    from gankit.sampling.draw import check_direction
+    from gankit.sampling.pictures import save_images
+    from gankit.train.loop import load_run
+
+    if n is not None and n <= 0:
+        raise GankitError(f"--n must be a positive number of inputs (got {n})")
+    _check_output(out)
+    _, state, _ = load_run(run_dir)
+    direction = check_direction(state, direction)
+    source, target = state.variant.directions[direction]
+    limit = n or (16 if out.suffix.lower() == ".png" else None)
+    inputs = _inputs(state, input_, [source, *([target] if state.variant.paired else [])], limit)
+    if out.suffix.lower() == ".png":
+        translation_picture(state, inputs, out, direction, use_ema=not no_ema)
+    else:
+        outputs = translate_inputs(state, inputs[source], direction, use_ema=not no_ema)
+        unit = (outputs.clamp(-1, 1) + 1) / 2
+        extra = {"inputs": (inputs[source] + 1) / 2} | ({"targets": (inputs[target] + 1) / 2} if target in inputs else {})
+        extra |= {"labels": inputs["labels"]} if "labels" in inputs else {}
+        save_images(unit, out, extra if out.suffix.lower() == ".npz" else None)
+    typer.echo(str(out))
+
+
+@app.command()
+def encode(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory of a model with an encoder (InfoGAN's Q, ...)")],
+    input_: Annotated[str, typer.Option("--input", help="a split of the run's data (train, val, test), a folder of images or an .npz")] = "test",
+    out: Annotated[Path, typer.Option("--out", help="FEATURES.npz: `features` (N, D) [and `labels`]")] = Path("features.npz"),
+    n: Annotated[int | None, typer.Option("--n", help="at most this many inputs (default: all)")] = None,
+) -> None:
+    """Encode inputs with a run's encoder; writes their features (and labels, for a labelled split)."""
+    import numpy as np
+
+    from gankit.sampling import cannot, encode_inputs
+    from gankit.train.loop import load_run
+
+    if out.suffix != ".npz":
+        raise GankitError(f"--out must end in .npz (got {out})")
+    _check_output(out)
+    _, state, _ = load_run(run_dir)
+    if state.variant.encode is None:
+        raise cannot(state, "encode")
+    inputs = _inputs(state, input_, [state.variant.encodes], n)
+    features = encode_inputs(state, inputs[state.variant.encodes], use_ema=False)
+    arrays = {"features": features.numpy()} | ({"labels": inputs["labels"].numpy()} if "labels" in inputs else {})
+    tmp = out.with_name(f".{out.stem}.tmp.npz")
+    try:
+        np.savez(tmp, **arrays)
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise GankitError(f"cannot write {out}: {exc.strerror or exc}; choose another --out") from None
+    typer.echo(f"{len(features)} x {features.shape[1]} features -> {out}")
 
 
 @app.command()

@@ -65,21 +65,6 @@ class NetConfig:
 
 
 @dataclass
-class ModelConfig:
-    z_dim: int = 2
-    z_prior: str = "normal"
-    pack: int = 1
-    sampler: str = "plain"
-    drs_quantile: float = 0.999
-    drs_calibration: str = "none"
-    drs_estimator: str = "d"
-    drs_refit_steps: int = 20_000
-    drs_refit_batch: int = 512
-    g: NetConfig = field(default_factory=NetConfig)
-    d: NetConfig = field(default_factory=NetConfig)
-
-
-@dataclass
 class OptimizerConfig:
     name: str = "adam"
     lr: float = 2e-4
@@ -91,9 +76,23 @@ class OptimizerConfig:
 
 
 @dataclass
-class OptimConfig:
-    g: OptimizerConfig = field(default_factory=OptimizerConfig)
-    d: OptimizerConfig = field(default_factory=OptimizerConfig)
+class SamplerConfig:
+    """How ``sample``, pictures and metrics draw from a noise model. ``name``: ``plain`` (decode the latents) or
+    ``drs``, discriminator rejection sampling (Azadi et al., 2019): the ``quantile`` of the burn-in log-ratios is the
+    rejection bound; ``calibration`` none, platt or isotonic; ``estimator`` ``d`` (the variant's discriminator) or
+    ``refit`` (a fresh classifier fitted for ``refit_steps`` steps of ``refit_batch`` samples with G fixed)."""
+
+    name: str = "plain"
+    quantile: float = 0.999
+    calibration: str = "none"
+    estimator: str = "d"
+    refit_steps: int = 20_000
+    refit_batch: int = 512
+
+
+@dataclass
+class NoOptions:
+    """A variant without options of its own."""
 
 
 @dataclass
@@ -104,13 +103,11 @@ class LossConfig:
     (targets ``ls_a`` fake, ``ls_b`` real, ``ls_c`` for G), ``hinge``. ``real_label`` < 1: one-sided label
     smoothing (cross-entropy games). ``gp``: gradient-penalty weight λ on interpolates, ``gp_mode`` two-sided or
     one-sided. ``r1`` / ``r2``: weight γ of ½‖∇D‖² on real / generated samples, every ``reg_every`` steps (lazy,
-    scaled by the interval). ``clip``: WGAN weight clipping to [-clip, clip] (0: off). Improved-GAN terms
-    (Salimans et al., 2016): ``g_objective`` adversarial, feature_matching (weight ``feature_matching`` on
-    ‖E f(x) - E f(G(z))‖², D's last hidden features) or both; ``historical``: weight of ‖θ - θ̄‖² for both players.
+    scaled by the interval). ``clip``: WGAN weight clipping to [-clip, clip] (0: off). Terms that only one variant
+    has (feature matching, historical averaging, the AC-GAN class weight ...) are that variant's ``options.*``.
     """
 
     name: str = "nonsaturating"
-    class_weight: float = 1.0
     real_label: float = 1.0
     ls_a: float = 0.0
     ls_b: float = 1.0
@@ -121,9 +118,6 @@ class LossConfig:
     r2: float = 0.0
     reg_every: int = 1
     clip: float = 0.0
-    g_objective: str = "adversarial"
-    feature_matching: float = 1.0
-    historical: float = 0.0
 
 
 @dataclass
@@ -143,19 +137,91 @@ class TrainConfig:
     progress: str = "auto"
     watchdog: bool = True
     watchdog_start: int = 1000
-    unroll_steps: int = 5
 
 
 @dataclass
 class Config:
+    """The base layout. Each variant has its own config class (see :func:`config_class`): ``model`` holds one
+    :class:`NetConfig` section per player the variant declares (and ``z_dim`` / ``z_prior`` for noise models),
+    ``optim`` one :class:`OptimizerConfig` per optimiser group, ``options`` the variant's own typed options."""
+
     name: str = "experiment"
     description: str = ""
     variant: str = "gan"
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: Any = None
     loss: LossConfig = field(default_factory=LossConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
+    optim: Any = None
     train: TrainConfig = field(default_factory=TrainConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    options: Any = None
+
+
+@dataclass(frozen=True)
+class VariantLayout:
+    """What a variant declares for its config: players (name -> default network), optimiser groups (name ->
+    default optimiser), its options class, and whether its model draws noise (``model.z_dim``, ``model.z_prior``)."""
+
+    players: dict[str, NetConfig]
+    groups: dict[str, OptimizerConfig]
+    options: type = NoOptions
+    noise: bool = True
+
+
+LAYOUTS: dict[str, VariantLayout] = {}  # filled by gankit.variants.register
+_CLASSES: dict[str, type] = {}
+
+
+def _section_class(name: str, base: list[tuple[str, Any, Any]], entries: dict[str, Any], tp: type) -> type:
+    fields_ = [*base]
+    for key, default in entries.items():
+        fields_.append((key, tp, field(default_factory=lambda d=default: dataclasses.replace(d))))
+    return dataclasses.make_dataclass(name, fields_)
+
+
+def config_class(variant: str) -> type:
+    """The config class of ``variant``: :class:`Config` with its ``model``, ``optim`` and ``options`` sections typed
+    by the variant's declared players, groups and options (validated by the same machinery as every section)."""
+    import gankit.variants  # noqa: F401  (registers the variants and their layouts)
+
+    if variant not in LAYOUTS:
+        names = sorted(LAYOUTS)
+        close = difflib.get_close_matches(str(variant), names, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise GankitError(f"variant: unknown name '{variant}'; {hint}choose one of: {', '.join(names)}")
+    if variant not in _CLASSES:
+        layout = LAYOUTS[variant]
+        noise = [("z_dim", int, field(default=2)), ("z_prior", str, field(default="normal"))] if layout.noise else []
+        tag = "".join(part.title() for part in variant.replace("_", "-").split("-"))
+        model = _section_class(f"{tag}ModelConfig", noise, layout.players, NetConfig)
+        optim = _section_class(f"{tag}OptimConfig", [], layout.groups, OptimizerConfig)
+        options = layout.options
+        _CLASSES[variant] = dataclasses.make_dataclass(
+            f"{tag}Config",
+            [
+                ("model", model, field(default_factory=model)),
+                ("optim", optim, field(default_factory=optim)),
+                ("options", options, field(default_factory=options)),
+            ],
+            bases=(Config,),
+        )
+    return _CLASSES[variant]
+
+
+def players_of(cfg: Config) -> dict[str, NetConfig]:
+    """The player sections of ``cfg.model`` (name -> NetConfig), in declaration order."""
+    return {f.name: getattr(cfg.model, f.name) for f in dataclasses.fields(cfg.model) if f.type is NetConfig or f.type == "NetConfig"}
+
+
+def groups_of(cfg: Config) -> dict[str, OptimizerConfig]:
+    """The optimiser groups of ``cfg.optim`` (name -> OptimizerConfig), in declaration order."""
+    return {f.name: getattr(cfg.optim, f.name) for f in dataclasses.fields(cfg.optim)}
+
+
+def options_owner(key: str) -> list[str]:
+    """The variants whose options have a key named ``key`` (for 'unknown key' hints)."""
+    return sorted(name for name, layout in LAYOUTS.items() if key in {f.name for f in dataclasses.fields(layout.options)})
+
 
 
 # --------------------------------------------------------------------------------------------- building
@@ -251,7 +317,10 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
 def _unknown_key(key: str, known: list[str]) -> GankitError:
     name = key.rsplit(".", 1)[-1]
     close = difflib.get_close_matches(name, known, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else f"; known keys here: {', '.join(known)}"
+    hint = f" (did you mean '{close[0]}'?)" if close else f"; known keys here: {', '.join(known) or 'none'}"
+    owners = options_owner(name) if key.startswith("options.") and key.count(".") == 1 else []
+    if owners:
+        hint += f"; '{name}' is an option of variant {', '.join(repr(o) for o in owners)}"
     return GankitError(f"unknown config key '{key}'{hint}")
 
 
@@ -267,10 +336,13 @@ def _build(cls: type, raw: dict[str, Any], prefix: str = "") -> Any:
 
 
 def config_from_dict(raw: dict[str, Any]) -> Config:
-    """Build a :class:`Config` from a plain mapping (unknown keys and wrong types raise)."""
+    """Build a variant's config (see :func:`config_class`) from a plain mapping (unknown keys and wrong types raise)."""
     if not isinstance(raw, dict):
         raise GankitError("a config must be a YAML mapping of keys (name, variant, data, model, ...)")
-    return _build(Config, raw)
+    variant = raw.get("variant", Config.variant)
+    if not isinstance(variant, str):
+        raise GankitError(f"variant must be a string, a variant's name (got {variant!r})")
+    return _build(config_class(variant), raw)
 
 
 def config_to_dict(cfg: Config) -> dict[str, Any]:
@@ -307,7 +379,7 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
         key = key.strip()
         parts = key.split(".")
         node: Any = raw
-        cls: type = Config
+        cls: type = config_class(raw["variant"])
         for i, part in enumerate(parts):
             hints = _hints(cls)
             path = ".".join(parts[: i + 1])
@@ -381,6 +453,12 @@ def load_config(source: str, overrides: list[str] | None = None) -> Config:
         except (OSError, UnicodeDecodeError) as exc:
             raise GankitError(f"cannot read config file '{source}': {exc}") from None
         raw = _read_yaml(text, f"config file '{source}'")
+        missing = [key for key in ("variant", "data") if key not in raw]
+        if missing:
+            raise GankitError(
+                f"config file '{source}' has no {' or '.join(repr(k) for k in missing)} key"
+                f"{' (the file is empty)' if not raw else ''}; start from a preset: `gankit presets`, or copy one's YAML"
+            )
         raw.setdefault("name", path.stem)
     else:
         names = preset_names()
@@ -447,9 +525,6 @@ def _validate_loss(loss: LossConfig) -> None:
         _positive(f"loss.{key}", getattr(loss, key), allow_zero=True)
     _choice("loss.gp_mode", loss.gp_mode, list(GP_MODES))
     _positive("loss.reg_every", loss.reg_every)
-    _choice("loss.g_objective", loss.g_objective, ["adversarial", "feature_matching", "both"])
-    _positive("loss.feature_matching", loss.feature_matching)
-    _positive("loss.historical", loss.historical, allow_zero=True)
 
 
 def validate(cfg: Config) -> None:
@@ -462,11 +537,10 @@ def validate(cfg: Config) -> None:
     _choice("variant", cfg.variant, sorted(VARIANTS))
     _choice("data.name", cfg.data.name, sorted(DATASETS))
     _choice("loss.name", cfg.loss.name, sorted(GAMES))
-    _positive("loss.class_weight", cfg.loss.class_weight, allow_zero=True)
     _validate_loss(cfg.loss)
     if not cfg.name or any(c in cfg.name for c in "/\\\0") or cfg.name.startswith("."):
         raise GankitError(f"name must be a plain name without '/' (got {cfg.name!r})")
-    _choice("data.split", cfg.data.split, ["train", "test", "all"])
+    _choice("data.split", cfg.data.split, ["train", "val", "test", "all"])
     _choice("data.resize", cfg.data.resize, ["bilinear", "nearest", "pad"])
     if cfg.data.image_size is not None and not 4 <= cfg.data.image_size <= 4096:
         raise GankitError(f"data.image_size must be between 4 and 4096 pixels (got {cfg.data.image_size})")
@@ -481,20 +555,18 @@ def validate(cfg: Config) -> None:
     if not math.isfinite(cfg.data.mean):
         raise GankitError(f"data.mean must be a finite number (got {cfg.data.mean})")
 
-    _positive("model.z_dim", cfg.model.z_dim)
-    _choice("model.z_prior", cfg.model.z_prior, ["normal", "uniform"])
-    _positive("model.pack", cfg.model.pack)
-    _choice("model.sampler", cfg.model.sampler, ["plain", "drs"])
-    _choice("model.drs_calibration", cfg.model.drs_calibration, ["none", "platt", "isotonic"])
-    _choice("model.drs_estimator", cfg.model.drs_estimator, ["d", "refit"])
-    _positive("model.drs_refit_steps", cfg.model.drs_refit_steps)
-    _positive("model.drs_refit_batch", cfg.model.drs_refit_batch)
-    if not 0.0 < cfg.model.drs_quantile <= 1.0:
-        raise GankitError(f"model.drs_quantile must be in (0, 1] (the burn-in log-ratios' quantile used as the rejection bound), got {cfg.model.drs_quantile}")
-    if cfg.train.batch_size % cfg.model.pack:
-        raise GankitError(f"model.pack={cfg.model.pack} packs samples into D's inputs: train.batch_size ({cfg.train.batch_size}) must be a multiple of it")
-    for player in ("g", "d"):
-        net: NetConfig = getattr(cfg.model, player)
+    if hasattr(cfg.model, "z_dim"):
+        _positive("model.z_dim", cfg.model.z_dim)
+        _choice("model.z_prior", cfg.model.z_prior, ["normal", "uniform"])
+    sampler = cfg.sampler
+    _choice("sampler.name", sampler.name, ["plain", "drs"])
+    _choice("sampler.calibration", sampler.calibration, ["none", "platt", "isotonic"])
+    _choice("sampler.estimator", sampler.estimator, ["d", "refit"])
+    _positive("sampler.refit_steps", sampler.refit_steps)
+    _positive("sampler.refit_batch", sampler.refit_batch)
+    if not 0.0 < sampler.quantile <= 1.0:
+        raise GankitError(f"sampler.quantile must be in (0, 1] (the burn-in log-ratios' quantile used as the rejection bound), got {sampler.quantile}")
+    for player, net in players_of(cfg).items():
         _choice(f"model.{player}.arch", net.arch, sorted(ARCHITECTURES))
         _choice(f"model.{player}.activation", net.activation, sorted(ACTIVATIONS))
         _choice(f"model.{player}.norm", net.norm, sorted(NORMS))
@@ -502,8 +574,7 @@ def validate(cfg: Config) -> None:
         _positive(f"model.{player}.depth", net.depth)
         _positive(f"model.{player}.minibatch", net.minibatch, allow_zero=True)
 
-    for group in ("g", "d"):
-        opt: OptimizerConfig = getattr(cfg.optim, group)
+    for group, opt in groups_of(cfg).items():
         key = f"optim.{group}"
         _choice(f"{key}.name", opt.name, ["adam", "rmsprop", "sgd"])
         _positive(f"{key}.lr", opt.lr)
@@ -518,6 +589,9 @@ def validate(cfg: Config) -> None:
         for i, beta in enumerate(opt.betas):
             if not 0.0 <= beta < 1.0:
                 raise GankitError(f"{key}.betas[{i}] must be in [0, 1) (got {beta})")
+    check = getattr(cfg.options, "validate", None)
+    if check is not None:  # a variant's options check themselves (and their relation to the rest of the config)
+        check(cfg)
 
     t = cfg.train
     for key in ("steps", "batch_size", "d_steps", "log_every", "sample_every", "ckpt_every", "sample_n"):
@@ -530,7 +604,6 @@ def validate(cfg: Config) -> None:
         raise GankitError(f"train.ema is the EMA decay of the generator, in [0, 1) with 0 = off (got {t.ema})")
     _positive("train.ema_start", t.ema_start, allow_zero=True)
     _positive("train.watchdog_start", t.watchdog_start, allow_zero=True)
-    _positive("train.unroll_steps", t.unroll_steps)
     from gankit.augment import AUGMENTS, parse_augment
 
     for name in parse_augment(t.augment):

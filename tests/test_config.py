@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gankit.config import Config, apply_overrides, config_from_dict, config_to_dict, load_config, preset_names, validate
+from gankit.config import apply_overrides, config_class, config_from_dict, config_to_dict, load_config, preset_names, validate
+from gankit.variants import VARIANTS
 from gankit.errors import GankitError
 
 
@@ -28,7 +29,7 @@ def test_overrides_convert_to_the_field_type():
 
 def test_yaml_exponent_without_dot_is_a_number(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("variant: gan\noptim:\n  g: {lr: 1e-3}\ntrain: {steps: 1e3}\n")
+    path.write_text("variant: gan\ndata: {name: ring}\noptim:\n  g: {lr: 1e-3}\ntrain: {steps: 1e3}\n")
     cfg = load_config(str(path))
     assert cfg.optim.g.lr == pytest.approx(1e-3)
     assert cfg.train.steps == 1000
@@ -95,7 +96,7 @@ def test_unknown_preset_and_missing_file():
 
 @pytest.mark.parametrize(
     ("text", "needle"),
-    [("train: {steps: 3\n", "not valid YAML at line"), ("- a\n- b\n", "mapping"), ("train: 5\n", "train is a section")],
+    [("train: {steps: 3\n", "not valid YAML at line"), ("- a\n- b\n", "mapping"), ("variant: gan\ndata: {name: ring}\ntrain: 5\n", "train is a section")],
 )
 def test_bad_yaml_files(tmp_path, text, needle):
     path = tmp_path / "bad.yaml"
@@ -105,7 +106,8 @@ def test_bad_yaml_files(tmp_path, text, needle):
 
 
 def test_defaults_validate():
-    validate(Config())
+    for name in VARIANTS:
+        validate(config_class(name)(variant=name))
 
 
 def test_override_does_not_mutate_the_input():

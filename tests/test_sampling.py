@@ -12,7 +12,7 @@ from PIL import Image
 from torch import Tensor
 
 from gankit import sampling
-from gankit.config import ModelConfig, load_config
+from gankit.config import SamplerConfig, load_config
 from gankit.errors import GankitError
 from gankit.sampling import draw_samples, fit_calibration, isotonic_steps, platt_scaling, refit_estimator, rejection_sample, slerp
 from gankit.train.loop import build_state, load_run, train
@@ -174,7 +174,7 @@ def test_a_quantile_bound_shrugs_off_an_outlier_and_clips_only_the_top():
     # The default (0.999) shrugs off one outlier among 10,000 burn-in proposals: M ≈ 3.09 - 1/2, acceptance ≈ e^-M.
     rng = torch.Generator().manual_seed(0)
     stats.clear()
-    rejection_sample(_proposal_with_an_outlier(rng), _ratio_with_outlier, 1000, rng, quantile=ModelConfig().drs_quantile, stats=stats)
+    rejection_sample(_proposal_with_an_outlier(rng), _ratio_with_outlier, 1000, rng, quantile=SamplerConfig().quantile, stats=stats)
     assert abs(stats["bound"] - (3.09 - 0.5)) < 0.4 and stats["kept"] / stats["proposals"] > 0.03  # quantile sd ≈ 0.1
 
 

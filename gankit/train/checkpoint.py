@@ -12,7 +12,7 @@ import torch
 
 from gankit.errors import GankitError
 
-REQUIRED_KEYS = ("gankit_version", "config", "step", "models", "ema", "optimizers", "schedulers", "rng", "variant_state")
+REQUIRED_KEYS = ("gankit_version", "config", "step", "models", "ema", "optimizers", "schedulers", "rng", "state")
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:

@@ -72,15 +72,16 @@ class Watchdog:
         self.features = features
         self.history: dict[str, deque[float]] = {}
         self.data_spread: float | None = None
-        self.winning = 0
+        self.winning: dict[str, int] = {}  # per discriminator: checks in a row at which it separated perfectly
 
     def state_dict(self) -> dict[str, Any]:
-        return {"history": {k: list(v) for k, v in self.history.items()}, "data_spread": self.data_spread, "winning": self.winning}
+        return {"history": {k: list(v) for k, v in self.history.items()}, "data_spread": self.data_spread, "winning": dict(self.winning)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.history = {k: deque((float(x) for x in v), maxlen=HISTORY) for k, v in state["history"].items()}
         self.data_spread = None if state["data_spread"] is None else float(state["data_spread"])
-        self.winning = int(state["winning"])
+        winning = state["winning"]
+        self.winning = {str(k): int(v) for k, v in winning.items()} if isinstance(winning, dict) else {"d": int(winning)}
 
     def check_losses(self, values: dict[str, float]) -> list[str]:
         warnings = []
@@ -93,8 +94,10 @@ class Watchdog:
             past.append(value)
         return warnings
 
-    def check_samples(self, real: Tensor, fake: Tensor, scores: Callable[[Tensor], Tensor] | None) -> tuple[dict[str, float], list[str]]:
-        """``real``: the last training batch; ``fake``: the fixed-noise samples; ``scores``: D's output (probe)."""
+    def check_samples(self, real: Tensor, fake: Tensor, scores: dict[str, tuple[Tensor, Tensor]]) -> tuple[dict[str, float], list[str]]:
+        """``real``: the last training batch; ``fake``: the snapshot's samples (fixed noise or fixed inputs);
+        ``scores``: per discriminator, its (real scores, fake scores) from the variant's probe. Health keys:
+        ``diversity`` and ``d_auc`` for a discriminator named d, ``<name>_auc`` for the others."""
         health: dict[str, float] = {}
         warnings: list[str] = []
         if self.data_spread is None:
@@ -108,14 +111,14 @@ class Watchdog:
                     f"sample diversity collapsed: fixed-noise samples are {ratio:.0%} as spread as the data (mode collapse?); "
                     "try a gradient penalty, spectral norm, PacGAN packing or unrolling"
                 )
-        if scores is not None:
-            with torch.no_grad():
-                auc = separation(scores(real), scores(fake))
-            health["d_auc"] = round(auc, 6)
-            self.winning = self.winning + 1 if auc >= SEPARATION_LIMIT else 0
-            if self.winning == SEPARATION_PATIENCE:
+        for name, (real_scores, fake_scores) in scores.items():
+            auc = separation(real_scores, fake_scores)
+            health["d_auc" if name == "d" else f"{name}_auc"] = round(auc, 6)
+            self.winning[name] = self.winning.get(name, 0) + 1 if auc >= SEPARATION_LIMIT else 0
+            if self.winning[name] == SEPARATION_PATIENCE:
+                who = "the discriminator" if name == "d" else f"discriminator '{name}'"
                 warnings.append(
-                    f"the discriminator separates real from generated samples perfectly at {SEPARATION_PATIENCE} checks in a row; "
+                    f"{who} separates real from generated samples perfectly at {SEPARATION_PATIENCE} checks in a row; "
                     "G's gradients may vanish (use the non-saturating or a Wasserstein/hinge loss, label smoothing, a penalty)"
                 )
         return health, warnings

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,13 +46,14 @@ def derived_seeds(seed: int) -> tuple[int, int, int]:
 
 @dataclass
 class TrainState:
-    """Everything a run needs to continue: the variant, its EMA copies, the streams of randomness."""
+    """Everything a run needs to continue: the variant, its EMA copies, the data streams by name, the streams of
+    randomness."""
 
     cfg: Config
     device: torch.device
     data: Any
     variant: Variant
-    stream: Any
+    streams: dict[str, Any]
     noise: torch.Generator
     ema: dict[str, nn.Module] = field(default_factory=dict)
     step: int = 0
@@ -79,18 +81,23 @@ def build_state(cfg: Config, device: torch.device | None = None) -> TrainState:
     torch.manual_seed(init_seed)
     data = build_dataset(cfg.data)
     variant = VARIANTS[cfg.variant].build(cfg, data, device)
-    if cfg.model.sampler == "drs" and variant.num_classes:
-        raise GankitError(f"model.sampler=drs draws unconditional samples; variant '{cfg.variant}' is conditional: use model.sampler=plain")
-    if cfg.model.sampler == "drs" and cfg.model.drs_estimator == "d" and variant.log_ratio is None:
+    for module in variant.frozen.values():
+        module.requires_grad_(False).eval()
+    from gankit.samplers import check_sampler
+
+    check_sampler(cfg, variant)
+    streams = data.streams(data_seed, shard=(0, 1))
+    needed = {name for step in variant.steps for name in step.streams}
+    missing = sorted(needed - set(streams))
+    if missing:
         raise GankitError(
-            "model.sampler=drs (discriminator rejection sampling) needs a discriminator whose logit estimates log p_data/p_g; "
-            f"this config has {variant.no_ratio}: change that, set model.drs_estimator=refit, or use model.sampler=plain"
+            f"variant '{cfg.variant}' draws the data stream(s) {', '.join(missing)}, which data '{cfg.data.name}' does not give "
+            f"(it gives: {', '.join(sorted(streams))}); choose a dataset of the variant's kind (see its presets)"
         )
-    stream = data.stream(cfg.train.batch_size, data_seed)
     noise = torch.Generator(device=device).manual_seed(noise_seed)
     ema = make_ema(variant.players, variant.ema_players) if cfg.train.ema > 0 else {}
     watchdog = Watchdog(feature_map(cfg.data.name, data.kind)) if cfg.train.watchdog else None
-    return TrainState(cfg, device, data, variant, stream, noise, ema, watchdog=watchdog)
+    return TrainState(cfg, device, data, variant, streams, noise, ema, watchdog=watchdog)
 
 
 # ------------------------------------------------------------------------------------------- checkpoints
@@ -114,7 +121,7 @@ def checkpoint_payload(state: TrainState) -> dict[str, Any]:
         "torch": torch.get_rng_state(),
         "cuda": list(torch.cuda.get_rng_state_all()) if state.device.type == "cuda" else [],
         "noise": state.noise.get_state(),
-        "data": state.stream.state_dict(),
+        "streams": {name: stream.state_dict() for name, stream in state.streams.items()},
     }
     return {
         "gankit_version": __version__,
@@ -126,7 +133,7 @@ def checkpoint_payload(state: TrainState) -> dict[str, Any]:
         "optimizers": {name: o.state_dict() for name, o in v.optimizers.items()},
         "schedulers": {name: s.state_dict() for name, s in v.schedulers.items()},
         "rng": rng,
-        "variant_state": v.state,
+        "state": {name: entry.state_dict() for name, entry in v.state.items()},
         "watchdog": state.watchdog.state_dict() if state.watchdog is not None else {},
         "loss_sums": {"sums": dict(state.loss_sums), "counts": dict(state.loss_counts)},
     }
@@ -156,8 +163,19 @@ def restore_state(state: TrainState, payload: dict[str, Any], path: Path) -> Non
     v = state.variant
     _load_modules(v.optimizers, payload["optimizers"], "optimiser", path)
     _load_modules(v.schedulers, payload["schedulers"], "scheduler", path)
-    v.state.clear()
-    v.state.update(payload["variant_state"])
+    for scheduler in v.schedulers.values():
+        # the optimiser's restored learning rate was computed with the saved train.steps; a raised train.steps
+        # changes the schedule, so the rate of the next iteration is recomputed from the new one
+        for group, base, factor in zip(scheduler.optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=True):
+            group["lr"] = base * factor(scheduler.last_epoch)
+    saved_state = payload["state"]
+    if set(saved_state) != set(v.state):
+        raise GankitError(f"{path} holds variant state {sorted(saved_state)} but this config builds {sorted(v.state)}; it belongs to another config")
+    for name, entry in v.state.items():
+        try:
+            entry.load_state_dict(saved_state[name], state.device)
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+            raise GankitError(f"{path}: its variant state '{name}' is unreadable ({exc}); the checkpoint is damaged") from None
     rng = payload["rng"]
     try:
         random.setstate(tuple(x if not isinstance(x, list) else tuple(x) for x in rng["python"]))
@@ -166,7 +184,10 @@ def restore_state(state: TrainState, payload: dict[str, Any], path: Path) -> Non
         if state.device.type == "cuda" and rng["cuda"]:
             torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
         state.noise.set_state(rng["noise"].cpu())  # generator states are CPU byte tensors, also for CUDA generators
-        state.stream.load_state_dict(rng["data"])
+        if set(rng["streams"]) != set(state.streams):
+            raise ValueError(f"streams {sorted(rng['streams'])}, this config's {sorted(state.streams)}")
+        for name, stream in state.streams.items():
+            stream.load_state_dict(rng["streams"][name])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise GankitError(f"{path}: its random-number state is unreadable ({exc}); the checkpoint is damaged") from None
     if state.watchdog is not None and payload.get("watchdog"):  # absent from checkpoints written before the watchdog was saved
@@ -211,29 +232,40 @@ def _checkpoint_config(payload: dict[str, Any], path: Path) -> Config:
 
 
 def _snapshot(state: TrainState, path: Path, fixed_seed: int) -> Tensor:
-    """Draw the run's picture from fixed noise (EMA generator when enabled), without touching training RNG; return
-    the samples (model range, CPU)."""
-    from gankit.sampling import draw_samples, snapshot_labels, write_picture
+    """Draw the run's picture (fixed noise or fixed inputs; EMA players when enabled) without touching training
+    RNG; return what it shows as the model's output (model range, CPU)."""
+    from gankit.sampling.pictures import snapshot
 
-    labels = snapshot_labels(state, state.cfg.train.sample_n)
-    n = state.cfg.train.sample_n if labels is None else len(labels)
-    # A refitted DRS estimator costs minutes: the pictures during training show G's proposals, the last one DRS's
-    sampler = "plain" if state.cfg.model.drs_estimator == "refit" and state.step < state.cfg.train.steps else None
-    samples = draw_samples(state, n, fixed_seed, labels=labels, sampler=sampler)
-    nrow = None if labels is None else n // state.variant.num_classes
-    write_picture(state, samples, path, title=f"{state.cfg.name} — step {state.step}", nrow=nrow)
-    return samples
+    return snapshot(state, path, fixed_seed, title=f"{state.cfg.name} — step {state.step}")
 
 
-def _health_check(state: TrainState, watchdog: Watchdog, real: Tensor, fake: Tensor) -> tuple[dict[str, float], list[str]]:
-    """The watchdog's sample checks. D scores a copy of the players (in training mode, as in its steps), so that
-    neither its BatchNorm statistics nor its spectral-norm vectors change: training continues exactly as without it."""
+@contextmanager
+def preserved(players: dict[str, nn.Module]) -> Iterator[None]:
+    """Run code on the players in training mode without changing them: their buffers (BatchNorm statistics,
+    spectral norm's power-iteration vectors) are put back afterwards and the global RNG (dropout) is forked."""
+    saved = {name: [b.detach().clone() for b in m.buffers()] for name, m in players.items()}
+    with torch.random.fork_rng(devices=[]):
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for name, m in players.items():
+                    for b, value in zip(m.buffers(), saved[name], strict=True):
+                        b.copy_(value)
+
+
+def _health_check(state: TrainState, watchdog: Watchdog, real: Tensor, fake: Tensor, batches: dict[str, dict[str, Tensor]], seed: int) -> tuple[dict[str, float], list[str]]:
+    """The watchdog's sample checks. Each discriminator's probe scores the last training batches and fixed-noise
+    fakes with the players as they train (training mode), inside :func:`preserved`, so that training continues
+    exactly as without it."""
     v = state.variant
-    scores = None
-    if v.probe is not None:
-        players = copy.deepcopy(v.players)
-        probe = v.probe
-        scores = lambda x: probe(players, x.to(state.device)).float().cpu()  # noqa: E731
+    scores: dict[str, tuple[Tensor, Tensor]] = {}
+    if v.probes and batches:
+        rng = torch.Generator(device=state.device).manual_seed(seed)
+        with torch.no_grad(), preserved(v.players):
+            for name, probe in v.probes.items():
+                real_scores, fake_scores = probe(v.players, batches, rng)
+                scores[name] = (real_scores.float().cpu(), fake_scores.float().cpu())
     return watchdog.check_samples(real.cpu(), fake, scores)
 
 
@@ -268,9 +300,15 @@ def optimise(v: Variant, step: Step, ctx: StepContext) -> tuple[dict[str, Tensor
     return losses, means
 
 
+def draw_batches(state: TrainState, step: Step, iteration: int) -> dict[str, dict[str, Tensor]]:
+    """One batch from each of the step's streams, on the run's device."""
+    size = step.size(iteration, state.cfg.train.batch_size)
+    return {name: {k: x.to(state.device, non_blocking=True) for k, x in state.streams[name].next(size).items()} for name in step.streams}
+
+
 def run_loop(state: TrainState, run: Path) -> None:
-    """Iterate from ``state.step`` to ``train.steps``: each iteration runs every step of the variant in order."""
-    cfg, v, device = state.cfg, state.variant, state.device
+    """Iterate from ``state.step`` to ``train.steps``: each iteration runs every active step of the variant in order."""
+    cfg, v = state.cfg, state.variant
     t = cfg.train
     fixed_seed = derived_seeds(t.seed + 1)[1]
     ckpt_file = checkpoint_path(run)
@@ -280,7 +318,7 @@ def run_loop(state: TrainState, run: Path) -> None:
     progress = Progress(t.progress, state.step, t.steps, cfg.name)
     sums, counts = state.loss_sums, state.loss_counts  # since the last log line; checkpointed with the state
     watchdog = state.watchdog
-    last_real: Tensor | None = None
+    last_batches: dict[str, dict[str, Tensor]] = {}
     clock = time.perf_counter()
     for module in v.players.values():
         module.train()
@@ -290,14 +328,17 @@ def run_loop(state: TrainState, run: Path) -> None:
         while state.step < t.steps:
             it = state.step + 1
             iteration_losses: dict[str, Tensor] = {}
+            scratch: dict[str, Any] = {}
             for step in v.steps:
-                if it % step.every:
+                if not step.active(state.step):
                     continue
                 make_trainable(v, step)
                 for _ in range(step.repeat):
-                    batch = {k: x.to(device, non_blocking=True) for k, x in state.stream.next().items()} if step.uses_data else {}
-                    last_real = batch.get("x", last_real)
-                    _, means = optimise(v, step, StepContext(v.players, batch, t.batch_size, state.noise, it, device))
+                    batches = draw_batches(state, step, it)
+                    last_batches.update(batches)
+                    n = step.size(it, t.batch_size)
+                    ctx = StepContext(v.players, batches, n, state.noise, it, t.steps, state.device, v.state, scratch, v.optimizers)
+                    _, means = optimise(v, step, ctx)
                     for k, value in means.items():
                         detached = value.detach()
                         iteration_losses[k] = detached
@@ -332,8 +373,9 @@ def run_loop(state: TrainState, run: Path) -> None:
                 progress.advance(it)
             if it % t.sample_every == 0 or it == t.steps:
                 samples = _snapshot(state, run / "samples" / f"step-{it:06d}.png", fixed_seed)
-                if watchdog is not None and it >= t.watchdog_start and last_real is not None:
-                    health, warnings = _health_check(state, watchdog, last_real, samples)
+                real = _real_outputs(state, last_batches)
+                if watchdog is not None and it >= t.watchdog_start and real is not None:
+                    health, warnings = _health_check(state, watchdog, real, samples, last_batches, fixed_seed)
                     metrics.write({"step": it, "health": health, "warnings": warnings})
                     for warning in warnings:
                         progress.warn(f"step {it}: {warning}")
@@ -345,6 +387,17 @@ def run_loop(state: TrainState, run: Path) -> None:
         metrics.close()
         if tb is not None:
             tb.close()
+
+
+def _real_outputs(state: TrainState, batches: dict[str, dict[str, Tensor]]) -> Tensor | None:
+    """The last training batch's real samples of the field the snapshot shows (``x``, or a translation's target)."""
+    from gankit.sampling.pictures import output_field
+
+    field_name = output_field(state.variant)
+    for batch in batches.values():
+        if field_name in batch:
+            return batch[field_name]
+    return None
 
 
 def train(cfg: Config, runs_dir: Path, name: str | None = None) -> Path:

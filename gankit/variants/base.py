@@ -1,84 +1,278 @@
-"""The variant value: players, optimisers and an ordered list of steps, run by the one training loop."""
+"""The variant value: players, optimiser groups, an ordered list of steps and the outputs the commands use, run by
+the one training loop (DESIGN.md, "a variant is a value").
+
+A builder registered with :func:`register` declares its players, optimiser groups and options (which type the
+run's ``model.*``, ``optim.*`` and ``options.*`` config sections) and returns a :class:`Variant`.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
 
-from gankit.config import Config, LossConfig, OptimizerConfig
-from gankit.regularizers import clip_weights, gradient_penalty, historical_average_penalty, r1_penalty, update_historical_average
+from gankit.config import LAYOUTS, Config, LossConfig, NetConfig, NoOptions, OptimizerConfig, VariantLayout, groups_of
+from gankit.errors import GankitError
+from gankit.regularizers import gradient_penalty, historical_average_penalty, r1_penalty, update_historical_average
+
+# ------------------------------------------------------------------------------------------------ latents
+
+LATENT_KINDS = ("normal", "uniform", "categorical")
+
+
+@dataclass(frozen=True)
+class LatentPart:
+    """One named part of a generator's input: ``normal`` N(0, I) or ``uniform`` U(-1, 1) of ``size`` dimensions, or
+    ``categorical`` with ``size`` values (given to ``decode`` as int64 codes, one per sample)."""
+
+    name: str
+    kind: str
+    size: int
+
+    def __post_init__(self) -> None:
+        if self.kind not in LATENT_KINDS:
+            raise ValueError(f"latent kind must be one of {LATENT_KINDS}, not {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class LatentSpec:
+    """A generator's latent input as named parts (InfoGAN's c1 ~ Cat(10), c2, c3 ~ U(-1, 1) and 62-d noise; a
+    conditional GAN's z and class ``label``), drawn part by part, in order, from one generator."""
+
+    parts: tuple[LatentPart, ...]
+
+    def part(self, name: str) -> LatentPart:
+        for part in self.parts:
+            if part.name == name:
+                return part
+        raise GankitError(f"this model's latents have no part '{name}'; its parts: {self.describe()}")
+
+    def has(self, name: str) -> bool:
+        return any(p.name == name for p in self.parts)
+
+    def describe(self) -> str:
+        return ", ".join(f"{p.name} ({p.kind} {p.size})" for p in self.parts)
+
+    def draw(
+        self,
+        n: int,
+        rng: torch.Generator,
+        device: torch.device,
+        *,
+        fixed: dict[str, Any] | None = None,
+        truncation: float | None = None,
+        balanced: bool = True,
+        offset: int = 0,
+    ) -> dict[str, Tensor]:
+        """``n`` latents by part. Every continuous part is drawn (so fixing one part leaves the others' values as
+        they are); ``categorical`` parts cycle through their values when ``balanced`` (0, 1, ..., K-1, 0, ...; no
+        random draw; ``offset``: the position of the first of the ``n`` in a longer draw), else they are drawn uniformly. ``fixed``: part -> value (a code, a number for every
+        dimension, or one per dimension). ``truncation`` t: normal values beyond ±t are redrawn (the truncation
+        trick, Brock et al., 2019)."""
+        fixed = dict(fixed or {})
+        for name in fixed:
+            self.part(name)
+        out: dict[str, Tensor] = {}
+        for part in self.parts:
+            if part.kind == "categorical":
+                if balanced:
+                    out[part.name] = (torch.arange(n, device=device) + offset) % part.size
+                else:
+                    out[part.name] = torch.randint(part.size, (n,), generator=rng, device=device)
+            elif part.kind == "uniform":
+                out[part.name] = torch.rand(n, part.size, generator=rng, device=device) * 2 - 1
+            else:
+                z = torch.randn(n, part.size, generator=rng, device=device)
+                if truncation is not None:
+                    outside = z.abs() > truncation
+                    while bool(outside.any()):
+                        z[outside] = torch.randn(int(outside.sum()), generator=rng, device=device)
+                        outside = z.abs() > truncation
+                out[part.name] = z
+        for name, value in fixed.items():
+            out[name] = self.fixed_value(name, value, n, device)
+        return out
+
+    def fixed_value(self, name: str, value: Any, n: int, device: torch.device) -> Tensor:
+        """``n`` copies of a user's value for part ``name`` (checked against the part's kind and size)."""
+        part = self.part(name)
+        if part.kind == "categorical":
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if not isinstance(value, int) or not 0 <= value < part.size:
+                raise GankitError(f"part '{name}' is categorical: give a value from 0 to {part.size - 1} (got {value!r})")
+            return torch.full((n,), value, dtype=torch.long, device=device)
+        values = list(value) if isinstance(value, (list, tuple)) else [value] * part.size
+        if len(values) != part.size or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+            raise GankitError(f"part '{name}' has {part.size} dimension(s): give one number, or {part.size} comma-separated (got {value!r})")
+        return torch.tensor(values, dtype=torch.float32, device=device).expand(n, -1).clone()
+
+
+def noise_spec(z_dim: int, prior: str, **extra: int) -> LatentSpec:
+    """The plain GAN's latents: ``z`` of ``z_dim`` dimensions from ``prior``; ``extra`` adds categorical parts."""
+    return LatentSpec((LatentPart("z", prior, z_dim), *(LatentPart(name, "categorical", k) for name, k in extra.items())))
+
+
+def latent(n: int, z_dim: int, prior: str, rng: torch.Generator, device: torch.device) -> Tensor:
+    """Noise z ~ N(0, I) or U(-1, 1)^z_dim, drawn from ``rng`` (the same draws as :meth:`LatentSpec.draw`)."""
+    if prior == "uniform":
+        return torch.rand(n, z_dim, generator=rng, device=device) * 2 - 1
+    return torch.randn(n, z_dim, generator=rng, device=device)
+
+
+def random_labels(n: int, num_classes: int, rng: torch.Generator, device: torch.device) -> Tensor:
+    """Labels drawn uniformly from ``rng``, for the fake half of a conditional game."""
+    return torch.randint(num_classes, (n,), generator=rng, device=device)
+
+
+# ------------------------------------------------------------------------------------------------ steps
 
 
 @dataclass
 class StepContext:
-    """What an objective sees: the players, a real batch (empty for steps that take no data), the batch
-    size, the loop's noise generator, the iteration number and the device."""
+    """What an objective sees: the players, the step's batches by stream name (``batches["train"]["x"]``; empty
+    for a step that draws no data), the batch size ``n``, the loop's noise generator, the iteration (1-based) and
+    the total, the device, the variant state, a per-iteration scratch dict shared by the steps of one iteration (a G
+    step's fakes that the D step reuses), the optimisers (read-only: an unrolled step reads D's moments) and the
+    distributed handle (None in one process)."""
 
     players: dict[str, nn.Module]
-    batch: dict[str, Tensor]
+    batches: dict[str, dict[str, Tensor]]
     n: int
     rng: torch.Generator
-    step: int
+    iteration: int
+    total: int
     device: torch.device
+    state: dict[str, Any] = field(default_factory=dict)
+    scratch: dict[str, Any] = field(default_factory=dict)
+    optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
+    dist: Any = None
+
+    @property
+    def batch(self) -> dict[str, Tensor]:
+        """The batch of the step's first stream (for the one-stream variants)."""
+        return next(iter(self.batches.values())) if self.batches else {}
 
 
 Objective = Callable[[StepContext], dict[str, Tensor]]
+BatchSize = int | Callable[[int], int] | None
 
 
 @dataclass
 class Step:
     """One phase of an iteration (stylegan2-ada style).
 
-    ``objective`` returns a dict of per-sample loss tensors (or scalars); the loop averages each over the
-    batch, adds them into one backward pass and steps the optimisers named in ``updates``. ``repeat`` runs
-    the phase that many times per iteration (k discriminator steps of Algorithm 1); ``every`` runs it only
-    on iterations divisible by it (lazy regularisation). ``post(ctx)``, if given, runs after each optimiser step
-    of the phase (a constraint such as weight clipping, or a running average of the weights).
-    """
+    ``objective`` returns a dict of per-sample loss tensors (or scalars); the loop averages each over the batch,
+    adds them into one backward pass and steps the optimisers of the groups in ``updates``. ``repeat`` runs the
+    phase that many times per iteration (k discriminator steps of Algorithm 1); ``every`` runs it only on
+    iterations divisible by it (lazy regularisation); it is active from iteration ``start`` (that many iterations
+    done) until ``stop`` (exclusive; None: to the end): a pretraining phase, then an adversarial one. ``streams``:
+    the data streams it draws one batch from each time (none: a step on noise alone, or one that reuses the
+    scratch); ``batch_size``: per draw, default ``train.batch_size``, or a function of the iteration (growing
+    models). ``post(ctx)``, if given, runs after each optimiser step (weight clipping, a running average)."""
 
     name: str
     updates: tuple[str, ...]
     objective: Objective
     repeat: int = 1
     every: int = 1
-    uses_data: bool = True
+    start: int = 0
+    stop: int | None = None
+    streams: tuple[str, ...] = ("train",)
+    batch_size: BatchSize = None
     post: Callable[[StepContext], None] | None = None
+
+    def active(self, done: int) -> bool:
+        """Whether the step runs in the iteration after ``done`` finished ones."""
+        return self.start <= done and (self.stop is None or done < self.stop) and (done + 1) % self.every == 0
+
+    def size(self, iteration: int, default: int) -> int:
+        if self.batch_size is None:
+            return default
+        return self.batch_size(iteration) if callable(self.batch_size) else int(self.batch_size)
+
+
+class Stateful(Protocol):
+    """Variant state the checkpoint carries: image pools, running averages, latent tables."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None: ...
+
+
+Players = dict[str, nn.Module]
+Probe = Callable[[Players, dict[str, dict[str, Tensor]], torch.Generator], tuple[Tensor, Tensor]]
 
 
 @dataclass
 class Variant:
-    """A GAN variant as a value.
+    """A GAN variant as a value (DESIGN.md).
 
-    ``players``: named networks. ``groups``: optimiser group -> the players it updates. ``optimizers``:
-    group -> optimiser. ``steps``: the ordered phases. ``generate(players, n, rng, labels)`` turns noise into
-    samples; ``probe(players, x)`` gives D(x) as a probability, for plots; ``ema_players``: the players an
-    exponential moving average is kept of when ``train.ema`` > 0; ``num_classes`` > 0 marks a conditional
-    variant, whose ``generate`` takes one label per sample. ``log_ratio(players, x)``: D's estimate of
-    log p_data(x) / p_g(x) per sample, where D's logit is one (a cross-entropy game at its optimum), for
-    discriminator rejection sampling; None otherwise, and then ``no_ratio`` says why. ``decode(players, z, labels)`` maps given noise
-    (``z_dim``-dimensional, ``z_prior``) to samples, for latent interpolations. ``state``: variant state that must be
-    checkpointed (image pools, running averages): a dict of tensors, numbers and lists.
-    """
+    ``players``: named networks. ``groups``: optimiser group -> the players it updates; ``optimizers`` and
+    ``schedulers`` by group. ``steps``: the ordered phases. ``state``: :class:`Stateful` objects in the
+    checkpoint. ``frozen``: networks used but never trained, saved or NaN-scanned (kept in eval mode).
 
-    players: dict[str, nn.Module]
+    Outputs, each optional, are what the commands can do with a run:
+
+    - ``latents`` + ``decode(players, latents) -> samples``: ``sample``, ``interpolate``, pictures, sample metrics;
+    - ``translate(players, x, direction) -> outputs`` with ``directions`` (direction -> (input field, output
+      field) of the data; ``paired``: the data's items of the output field are the inputs' targets): ``translate``;
+    - ``encode(players, x) -> features`` of samples of ``encodes`` (a data field): ``encode``.
+
+    ``probes``: per discriminator, a function of (players, the last training batches by stream, a fixed noise
+    generator) giving (real scores, fake scores) for the watchdog. ``score(players, x)``: D(x) as a probability
+    for plots of 1-D data. ``ema_players``: the players an exponential moving average is kept of when
+    ``train.ema`` > 0. ``log_ratio(players, x)``: D's estimate of log p_data(x) / p_g(x) for discriminator
+    rejection sampling, None when the discriminator gives none (``no_ratio`` says why)."""
+
+    players: Players
     groups: dict[str, tuple[str, ...]]
     optimizers: dict[str, torch.optim.Optimizer]
     steps: list[Step]
-    generate: Callable[..., Tensor]
-    probe: Callable[[dict[str, nn.Module], Tensor], Tensor] | None = None
-    log_ratio: Callable[[dict[str, nn.Module], Tensor], Tensor] | None = None
-    no_ratio: str = "a variant whose discriminator is not a cross-entropy classifier of single samples (only variant gan has one)"
-    ema_players: tuple[str, ...] = ("g",)
-    num_classes: int = 0
-    z_dim: int = 0
-    z_prior: str = "normal"
-    decode: Callable[..., Tensor] | None = None
     schedulers: dict[str, Any] = field(default_factory=dict)
-    state: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Stateful] = field(default_factory=dict)
+    frozen: Players = field(default_factory=dict)
+    latents: LatentSpec | None = None
+    decode: Callable[[Players, dict[str, Tensor]], Tensor] | None = None
+    translate: Callable[[Players, Tensor, str], Tensor] | None = None
+    directions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    paired: bool = False
+    encode: Callable[[Players, Tensor], Tensor] | None = None
+    encodes: str = "x"
+    probes: dict[str, Probe] = field(default_factory=dict)
+    score: Callable[[Players, Tensor], Tensor] | None = None
+    ema_players: tuple[str, ...] = ()
+    log_ratio: Callable[[Players, Tensor], Tensor] | None = None
+    no_ratio: str = "a variant whose discriminator is not a cross-entropy classifier of single samples"
+
+    @property
+    def num_classes(self) -> int:
+        """Classes of a class-conditional model (its latent part ``label``), 0 otherwise."""
+        return self.latents.part("label").size if self.latents is not None and self.latents.has("label") else 0
+
+    def capabilities(self) -> list[str]:
+        """The commands this variant's runs can serve, beyond train/resume/report."""
+        out = []
+        if self.decode is not None and self.latents is not None:
+            out += ["sample", "interpolate"]
+        if self.translate is not None:
+            out.append("translate")
+        if self.encode is not None:
+            out.append("encode")
+        return out
+
+    def generate(self, players: Players, n: int, rng: torch.Generator, **kwargs: Any) -> Tensor:
+        """``decode`` of ``n`` latents drawn from ``rng`` (``kwargs``: see :meth:`LatentSpec.draw`)."""
+        if self.latents is None or self.decode is None:
+            raise GankitError("this model does not generate from latents")
+        return self.decode(players, self.latents.draw(n, rng, rng.device, **kwargs))
+
+
+# ------------------------------------------------------------------------------------------------ optimisers
 
 
 def make_optimizer(params: list[nn.Parameter], cfg: OptimizerConfig) -> torch.optim.Optimizer:
@@ -105,19 +299,20 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimizerConfig, steps
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def random_labels(n: int, num_classes: int, rng: torch.Generator, device: torch.device) -> Tensor:
-    """Labels drawn uniformly from ``rng``, for the fake half of a conditional game."""
-    return torch.randint(num_classes, (n,), generator=rng, device=device)
+def optimise_groups(cfg: Config, players: Players, groups: dict[str, tuple[str, ...]]) -> tuple[dict[str, torch.optim.Optimizer], dict[str, Any]]:
+    """One optimiser per group over its players' parameters, with ``optim.<group>``'s settings, and its schedule."""
+    settings = groups_of(cfg)
+    optimizers, schedulers = {}, {}
+    for group, names in groups.items():
+        params = [p for name in names for p in players[name].parameters()]
+        optimizers[group] = make_optimizer(params, settings[group])
+        schedule = make_scheduler(optimizers[group], settings[group], cfg.train.steps)
+        if schedule is not None:
+            schedulers[group] = schedule
+    return optimizers, schedulers
 
 
-def latent(n: int, z_dim: int, prior: str, rng: torch.Generator, device: torch.device) -> Tensor:
-    """Noise z ~ N(0, I) or U(-1, 1)^z_dim, drawn from ``rng``."""
-    if prior == "uniform":
-        return torch.rand(n, z_dim, generator=rng, device=device) * 2 - 1
-    return torch.randn(n, z_dim, generator=rng, device=device)
-
-
-Critic = Callable[[StepContext, Tensor], Tensor]
+# ------------------------------------------------------------------------------------------------ shared pieces
 
 
 def pack_samples(x: Tensor, m: int) -> Tensor:
@@ -139,106 +334,101 @@ def unpack_losses(losses: dict[str, Tensor], m: int) -> dict[str, Tensor]:
 
 def d_penalties(loss: LossConfig, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, rng: torch.Generator) -> dict[str, Tensor]:
     """The discriminator-step regularisers of ``loss``, weighted, per sample: the gradient penalty λ·GP on
-    interpolates of ``real`` and ``fake``, and R1 (real) / R2 (fake) γ·½‖∇D‖² when they are not lazy."""
+    interpolates of ``real`` and ``fake``, and R1 (real) / R2 (fake) γ·½‖∇D‖² when they are not lazy.
+    ``critic`` maps a batch to D's logits; conditional variants close over each batch's own labels, see
+    :func:`conditional_penalties`."""
+    return conditional_penalties(loss, critic, critic, real, fake, rng)
+
+
+def conditional_penalties(
+    loss: LossConfig, real_critic: Callable[[Tensor], Tensor], fake_critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, rng: torch.Generator
+) -> dict[str, Tensor]:
+    """As :func:`d_penalties`, with R1 taken through ``real_critic`` (D given the real samples' labels) and R2
+    through ``fake_critic`` (the fakes' labels). The gradient penalty's interpolates are scored with the real
+    labels."""
     out: dict[str, Tensor] = {}
     if loss.gp:
-        out["gp"] = loss.gp * gradient_penalty(critic, real, fake, rng, loss.gp_mode)
+        out["gp"] = loss.gp * gradient_penalty(real_critic, real, fake, rng, loss.gp_mode)
     if loss.reg_every == 1:
         if loss.r1:
-            out["r1"] = loss.r1 * r1_penalty(critic, real)
+            out["r1"] = loss.r1 * r1_penalty(real_critic, real)
         if loss.r2:
-            out["r2"] = loss.r2 * r1_penalty(critic, fake)
+            out["r2"] = loss.r2 * r1_penalty(fake_critic, fake)
     return out
 
 
 class HistoricalAverage:
-    """Historical averaging (Salimans et al., 2016) for players ``g`` and ``d``: the running mean of each player's
-    past weights lives in the variant state (so in checkpoints), starting from the initial weights; ``penalty``
-    is weight·‖θ - θ̄‖², ``update(name)`` is the step's post hook that folds the new weights into θ̄."""
+    """Historical averaging (Salimans et al., 2016) of the named players: the running mean θ̄ of each one's past
+    weights, starting from the initial weights, is variant state (checkpointed, moved to the run's device on load);
+    ``penalty`` is weight·‖θ - θ̄‖², ``update(name)`` the step's post hook that folds the new weights into θ̄."""
 
-    def __init__(self, players: dict[str, nn.Module], state: dict[str, Any], weight: float) -> None:
-        self.weight, self.state = weight, state
-        state["historical_average"] = {name: {} for name in ("g", "d")}
-        state["historical_count"] = {}
-        for name in ("g", "d"):
-            update_historical_average(players[name], state["historical_average"][name], 0)
-            state["historical_count"][name] = 1
+    def __init__(self, players: Players, names: tuple[str, ...], weight: float) -> None:
+        self.weight = weight
+        self.average: dict[str, dict[str, Tensor]] = {name: {} for name in names}
+        self.count: dict[str, int] = {}
+        for name in names:
+            update_historical_average(players[name], self.average[name], 0)
+            self.count[name] = 1
 
     def penalty(self, name: str, module: nn.Module) -> Tensor:
-        return self.weight * historical_average_penalty(module, self.state["historical_average"][name])
+        return self.weight * historical_average_penalty(module, self.average[name])
 
     def update(self, name: str) -> Callable[[StepContext], None]:
         def post(ctx: StepContext) -> None:
-            count = self.state["historical_count"][name]
-            update_historical_average(ctx.players[name], self.state["historical_average"][name], count)
-            self.state["historical_count"][name] = count + 1
+            update_historical_average(ctx.players[name], self.average[name], self.count[name])
+            self.count[name] += 1
 
         return post
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"average": {k: dict(v) for k, v in self.average.items()}, "count": dict(self.count)}
 
-def adversarial_pair(
-    cfg: Config,
-    players: dict[str, nn.Module],
-    d_objective: Objective,
-    g_objective: Objective,
-    decode: Callable[..., Tensor],
-    critic: Critic | None = None,
-    *,
-    d_post: Callable[[StepContext], None] | None = None,
-    g_post: Callable[[StepContext], None] | None = None,
-    g_uses_data: bool = False,
-    **extra: Any,
-) -> Variant:
-    """The common shape of Algorithm 1: players ``g`` and ``d`` with their own optimisers, ``train.d_steps``
-    discriminator steps on real batches, then one generator step on noise alone. ``decode(players, z, labels)``
-    maps noise to samples; ``critic(ctx, x)`` is D's output on x for the step's batch (its labels, for
-    conditional variants; x is packed when ``model.pack`` > 1), which lazy R1/R2 (``loss.reg_every`` > 1, a step
-    of its own) differentiate. ``loss.clip`` clips D's weights after each D step, before ``d_post``; ``g_post``
-    runs after each G step; ``g_uses_data``: the G step needs a real batch (feature matching). ``extra`` sets the
-    other Variant fields (probe, num_classes, state, ...)."""
-    z_dim, prior, loss, m = cfg.model.z_dim, cfg.model.z_prior, cfg.loss, cfg.model.pack
+    def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
+        self.average = {k: {n: t.to(device) for n, t in v.items()} for k, v in state["average"].items()}
+        self.count = {k: int(v) for k, v in state["count"].items()}
 
-    def generate(players: dict[str, nn.Module], n: int, rng: torch.Generator, labels: Tensor | None = None) -> Tensor:
-        return decode(players, latent(n, z_dim, prior, rng, rng.device), labels)
 
-    def after_d(ctx: StepContext) -> None:
-        if loss.clip:
-            clip_weights(ctx.players["d"], loss.clip)
-        if d_post is not None:
-            d_post(ctx)
+class ImagePool:
+    """The history of generated images a discriminator is shown (Shrivastava et al., 2017; CycleGAN keeps 50):
+    until it is full every new image goes in and is shown; then each new image, with probability ½, is shown and
+    replaces a random stored one, which is shown in its stead. Draws come from the loop's noise generator, so
+    training stays a function of the seed; the pool is checkpointed and moved to the run's device on load."""
 
-    steps = [Step("d", updates=("d",), objective=d_objective, repeat=cfg.train.d_steps, post=after_d if loss.clip or d_post else None)]
-    if (loss.r1 or loss.r2) and loss.reg_every > 1:
-        if critic is None:
-            raise ValueError("lazy R1/R2 needs the variant's critic")
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.images: Tensor | None = None
+        self.filled = 0
 
-        def lazy_objective(ctx: StepContext) -> dict[str, Tensor]:
-            out: dict[str, Tensor] = {}
-            if loss.r1:
-                out["r1"] = loss.reg_every * loss.r1 * r1_penalty(lambda x: critic(ctx, x), pack_samples(ctx.batch["x"], m))
-            if loss.r2:
-                with torch.no_grad():
-                    fake = decode(ctx.players, latent(ctx.n, z_dim, prior, ctx.rng, ctx.device), ctx.batch.get("y"))
-                out["r2"] = loss.reg_every * loss.r2 * r1_penalty(lambda x: critic(ctx, x), pack_samples(fake, m))
-            return unpack_losses(out, m)
+    def query(self, images: Tensor, rng: torch.Generator) -> Tensor:
+        images = images.detach()
+        if self.size == 0:
+            return images
+        if self.images is None:
+            self.images = torch.zeros(self.size, *images.shape[1:], dtype=images.dtype, device=images.device)
+        out = images.clone()
+        for i in range(len(images)):
+            if self.filled < self.size:
+                self.images[self.filled] = images[i]
+                self.filled += 1
+                continue
+            if bool(torch.rand((), generator=rng, device=rng.device) < 0.5):
+                k = int(torch.randint(self.size, (), generator=rng, device=rng.device))
+                out[i] = self.images[k]
+                self.images[k] = images[i]
+        return out
 
-        steps.append(Step("d_reg", updates=("d",), objective=lazy_objective, every=loss.reg_every))
-    steps.append(Step("g", updates=("g",), objective=g_objective, uses_data=g_uses_data, post=g_post))
-    optimizers = {name: make_optimizer(list(players[name].parameters()), getattr(cfg.optim, name)) for name in ("g", "d")}
-    schedulers = {name: make_scheduler(optimizers[name], getattr(cfg.optim, name), cfg.train.steps) for name in ("g", "d")}
-    return Variant(
-        players=players,
-        groups={"g": ("g",), "d": ("d",)},
-        optimizers=optimizers,
-        schedulers={name: s for name, s in schedulers.items() if s is not None},
-        steps=steps,
-        generate=generate,
-        z_dim=z_dim,
-        z_prior=prior,
-        decode=decode,
-        **extra,
-    )
+    def state_dict(self) -> dict[str, Any]:
+        return {"size": self.size, "filled": self.filled, "images": self.images if self.images is not None else torch.zeros(0)}
 
+    def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
+        if int(state["size"]) != self.size:
+            raise GankitError(f"the checkpoint's image pool holds {state['size']} images, this config's {self.size}")
+        self.filled = int(state["filled"])
+        images = state["images"]
+        self.images = images.to(device) if images.numel() else None
+
+
+# ------------------------------------------------------------------------------------------------ registry
 
 VariantBuilder = Callable[[Config, Any, torch.device], Variant]
 
@@ -247,16 +437,32 @@ VariantBuilder = Callable[[Config, Any, torch.device], Variant]
 class VariantEntry:
     build: VariantBuilder
     description: str
+    layout: VariantLayout
 
 
 VARIANTS: dict[str, VariantEntry] = {}
 
 
-def register(name: str, description: str) -> Callable[[VariantBuilder], VariantBuilder]:
-    """Register a variant builder under ``name`` (used as ``variant: name`` in configs)."""
+def register(
+    name: str,
+    description: str,
+    *,
+    players: dict[str, NetConfig] | tuple[str, ...] = ("g", "d"),
+    groups: dict[str, OptimizerConfig] | tuple[str, ...] | None = None,
+    options: type = NoOptions,
+    noise: bool = True,
+) -> Callable[[VariantBuilder], VariantBuilder]:
+    """Register a variant builder under ``name`` (``variant: name`` in configs), with its players (name -> default
+    network; a tuple of names takes :class:`NetConfig`'s defaults), its optimiser groups (default: one per player),
+    its options dataclass (``options.*``) and whether it draws noise (``model.z_dim``, ``model.z_prior``)."""
+    player_defaults = dict(players) if isinstance(players, dict) else {p: NetConfig() for p in players}
+    group_spec = groups if groups is not None else tuple(player_defaults)
+    group_defaults = dict(group_spec) if isinstance(group_spec, dict) else {g: OptimizerConfig() for g in group_spec}
+    layout = VariantLayout(player_defaults, group_defaults, options, noise)
 
     def wrap(build: VariantBuilder) -> VariantBuilder:
-        VARIANTS[name] = VariantEntry(build, description)
+        VARIANTS[name] = VariantEntry(build, description, layout)
+        LAYOUTS[name] = layout
         return build
 
     return wrap

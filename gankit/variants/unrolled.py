@@ -2,8 +2,8 @@
 k more of its own updates, and G differentiates through those updates.
 
 The discriminator step is the usual one. In the generator step, D's parameters are copied into a differentiable
-graph and updated k times (``train.unroll_steps``) with the same rule as D's optimiser (Adam from its current
-moments, or SGD), each time on the step's real batch and new samples of G; G's loss is then -log D_k(G(z)), with
+graph and updated k times with the same rule as D's optimiser (Adam from its current
+moments, or SGD; ``options.unroll_steps``), each time on the step's real batch and new samples of G; G's loss is then -log D_k(G(z)), with
 gradients flowing through the k updates (second order). Only the copy moves: the real D, its optimiser state and
 its BatchNorm statistics are left exactly as they were. A G that collapses onto one mode is punished by the
 unrolled D, which would move to reject that mode.
@@ -11,6 +11,7 @@ unrolled D, which would move to reject that mode.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -18,11 +19,24 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from gankit.augment import make_augment
-from gankit.config import Config
+from gankit.config import Config, _positive
 from gankit.errors import GankitError
 from gankit.losses import make_game
 from gankit.nets import build_discriminator, build_generator
-from gankit.variants.base import StepContext, Variant, adversarial_pair, d_penalties, latent, register
+from gankit.variants.base import Players, StepContext, Variant, d_penalties, latent, noise_spec, optimise_groups, register
+from gankit.variants.gan import adversarial_steps, lazy_r1_r2
+
+
+@dataclass
+class UnrolledOptions:
+    """``unroll_steps``: k, the D updates G's loss looks ahead through (Metz et al. use 5)."""
+
+    unroll_steps: int = 5
+
+    def validate(self, cfg: Config) -> None:
+        _positive("options.unroll_steps", self.unroll_steps)
+        if cfg.model.d.sn:
+            raise GankitError("variant 'unrolled' unrolls D's plain weights; spectral norm's power iteration is not unrolled: set model.d.sn=false")
 
 
 def unrolled_parameters(d: nn.Module, optimizer: torch.optim.Optimizer, d_loss: Any, steps: int, create_graph: bool = True) -> dict[str, Tensor]:
@@ -58,18 +72,15 @@ def unrolled_parameters(d: nn.Module, optimizer: torch.optim.Optimizer, d_loss: 
     return params | buffers
 
 
-@register("unrolled", "Metz et al. (2017): G's loss against D after k unrolled D updates, differentiated through them")
+@register("unrolled", "Metz et al. (2017): G's loss against D after k unrolled D updates, differentiated through them", options=UnrolledOptions)
 def build_unrolled(cfg: Config, data: Any, device: torch.device) -> Variant:
-    game, loss, k = make_game(cfg.loss), cfg.loss, cfg.train.unroll_steps
-    if cfg.model.pack > 1 or loss.historical or loss.g_objective != "adversarial" or cfg.model.d.sn:
-        raise GankitError("variant 'unrolled' does not combine with model.pack, model.d.sn, loss.historical or loss.g_objective")
+    game, loss, k = make_game(cfg.loss), cfg.loss, cfg.options.unroll_steps
     z_dim, prior = cfg.model.z_dim, cfg.model.z_prior
     augment = make_augment(cfg.train.augment, data.kind)
     players = {
         "g": build_generator(cfg.model.g, z_dim, data.shape).to(device),
         "d": build_discriminator(cfg.model.d, data.shape).to(device),
     }
-    holder: dict[str, Variant] = {}
 
     def d_objective(ctx: StepContext) -> dict[str, Tensor]:
         real = ctx.batch["x"]
@@ -87,19 +98,37 @@ def build_unrolled(cfg: Config, data: Any, device: torch.device) -> Variant:
             terms = game.d_loss(functional_call(d, state, (augment(real, ctx.rng),)), functional_call(d, state, (augment(fake, ctx.rng),)))
             return sum(term.mean() for term in terms.values())
 
-        unrolled = unrolled_parameters(d, holder["variant"].optimizers["d"], d_loss, k)
+        unrolled = unrolled_parameters(d, ctx.optimizers["d"], d_loss, k)
         fake = g(latent(ctx.n, z_dim, prior, ctx.rng, ctx.device))
         return {"g": game.g_loss(functional_call(d, unrolled, (augment(fake, ctx.rng),)))}
 
-    def decode(players: dict[str, nn.Module], z: Tensor, labels: Tensor | None = None) -> Tensor:
-        return players["g"](z)
+    def decode(players: Players, latents: dict[str, Tensor]) -> Tensor:
+        return players["g"](latents["z"])
 
-    def probe(players: dict[str, nn.Module], x: Tensor) -> Tensor:
+    def score(players: Players, x: Tensor) -> Tensor:
         return game.probability(players["d"](x)).reshape(-1)
+
+    def probe(players: Players, batches: dict[str, dict[str, Tensor]], rng: torch.Generator) -> tuple[Tensor, Tensor]:
+        real = batches["train"]["x"]
+        return score(players, real), score(players, players["g"](latent(len(real), z_dim, prior, rng, rng.device)))
 
     def critic(ctx: StepContext, x: Tensor) -> Tensor:
         return ctx.players["d"](x)
 
-    variant = adversarial_pair(cfg, players, d_objective, g_objective, decode, critic, probe=probe, g_uses_data=True)
-    holder["variant"] = variant
-    return variant
+    def fakes(ctx: StepContext) -> Tensor:
+        return ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device))
+
+    groups = {"g": ("g",), "d": ("d",)}
+    optimizers, schedulers = optimise_groups(cfg, players, groups)
+    return Variant(
+        players=players,
+        groups=groups,
+        optimizers=optimizers,
+        schedulers=schedulers,
+        steps=adversarial_steps(cfg, d_objective, g_objective, lazy_r1_r2(cfg, critic, fakes), g_streams=("train",)),
+        latents=noise_spec(z_dim, prior),
+        decode=decode,
+        probes={"d": probe},
+        score=score,
+        ema_players=("g",),
+    )

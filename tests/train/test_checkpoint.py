@@ -28,7 +28,7 @@ if stall:
 step = 0
 while True:
     step += 1
-    payload = {k: {} for k in ("models", "ema", "optimizers", "schedulers", "rng", "variant_state", "config")}
+    payload = {k: {} for k in ("models", "ema", "optimizers", "schedulers", "rng", "state", "config")}
     payload.update(gankit_version="test", step=step)
     payload["models"] = {"g": {"w": torch.full((2_000_000,), float(step))}}
     print(f"writing {step}", flush=True)

@@ -14,6 +14,7 @@ from gankit.train.ema import make_ema, update_ema
 from gankit.train.loop import TrainState, build_state, derived_seeds, run_loop
 from gankit.train.rundir import create_run_dir, read_metrics
 from gankit.variants import Step, Variant
+from gankit.variants.base import noise_spec
 from tests.conftest import TINY
 
 
@@ -24,22 +25,23 @@ def counting_state(steps: int):
     calls: list[tuple[str, int, bool, bool]] = []
 
     def objective_a(ctx):
-        calls.append(("a", ctx.step, players["a"].weight.requires_grad, players["b"].weight.requires_grad))
+        calls.append(("a", ctx.iteration, players["a"].weight.requires_grad, players["b"].weight.requires_grad))
         return {"a": players["a"](ctx.batch["x"]).reshape(-1) ** 2}
 
     def objective_b(ctx):
         assert ctx.batch == {}
-        calls.append(("b", ctx.step, players["a"].weight.requires_grad, players["b"].weight.requires_grad))
+        calls.append(("b", ctx.iteration, players["a"].weight.requires_grad, players["b"].weight.requires_grad))
         return {"b": players["b"](torch.ones(ctx.n, 2)).reshape(-1)}
 
     variant = Variant(
         players=players,
         groups={"a": ("a",), "b": ("b",)},
         optimizers={"a": torch.optim.SGD(players["a"].parameters(), lr=0.1), "b": torch.optim.SGD(players["b"].parameters(), lr=0.1)},
-        steps=[Step("a", ("a",), objective_a, repeat=3), Step("b", ("b",), objective_b, every=4, uses_data=False)],
-        generate=lambda p, n, rng, labels=None: p["g"](torch.randn(n, 2, generator=rng)),
+        steps=[Step("a", ("a",), objective_a, repeat=3), Step("b", ("b",), objective_b, every=4, streams=())],
+        latents=noise_spec(2, "normal"),
+        decode=lambda p, latents: p["g"](latents["z"]),
     )
-    state = TrainState(cfg, base.device, base.data, variant, base.stream, base.noise)
+    state = TrainState(cfg, base.device, base.data, variant, base.streams, base.noise)
     return state, calls
 
 
@@ -107,3 +109,56 @@ def test_logged_losses_are_means_over_repeats_and_iterations(tmp_path):
     run = create_run_dir(tmp_path, "means")
     run_loop(state, run)
     assert all(r["a"] == 1.0 for r in read_metrics(run / "metrics.jsonl"))
+
+
+def test_active_windows_named_streams_batch_sizes_and_the_context(tmp_path):
+    """Steps run inside their start/stop window, draw from the streams they name at their own batch size (a function
+    of the iteration too), and see the iteration, the total, the state, the optimisers and one scratch dict per
+    iteration shared by the steps."""
+    cfg = load_config("gan-ring", [*TINY, "train.steps=6", "train.log_every=1", "train.progress=none", "train.batch_size=8"])
+    base = build_state(cfg)
+    players = {"a": nn.Linear(2, 1), "b": nn.Linear(2, 1)}
+    seen: list[tuple] = []
+
+    def pretrain(ctx):
+        ctx.scratch["from_pretrain"] = ctx.iteration
+        seen.append(("pre", ctx.iteration, ctx.total, sorted(ctx.batches), ctx.batch["x"].shape[0], ctx.n))
+        return {"pre": players["a"](ctx.batches["train"]["x"]).reshape(-1) ** 2}
+
+    def adversarial(ctx):
+        seen.append(("adv", ctx.iteration, ctx.scratch.get("from_pretrain"), ctx.batches["train"]["x"].shape[0], sorted(ctx.optimizers)))
+        ctx.scratch["from_adv"] = True
+        return {"adv": players["b"](ctx.batches["train"]["x"]).reshape(-1) ** 2}
+
+    def last(ctx):
+        assert ctx.batches == {} and ctx.scratch.get("from_adv") and ctx.state == {"marker": marker}
+        seen.append(("last", ctx.iteration))
+        return {"last": players["b"].weight.sum() ** 2}
+
+    class Marker:
+        def state_dict(self):
+            return {}
+
+        def load_state_dict(self, state, device):
+            pass
+
+    marker = Marker()
+    variant = Variant(
+        players=players,
+        groups={"a": ("a",), "b": ("b",)},
+        optimizers={"a": torch.optim.SGD(players["a"].parameters(), lr=0.01), "b": torch.optim.SGD(players["b"].parameters(), lr=0.01)},
+        steps=[
+            Step("pre", ("a",), pretrain, stop=2, batch_size=lambda it: 4 * it),
+            Step("adv", ("b",), adversarial, start=2, batch_size=5),
+            Step("last", ("b",), last, start=4, streams=()),
+        ],
+        state={"marker": marker},
+        latents=noise_spec(2, "normal"),
+        decode=lambda p, latents: latents["z"],
+    )
+    state = TrainState(cfg, base.device, base.data, variant, base.streams, base.noise)
+    run_loop(state, create_run_dir(tmp_path, "windows"))
+    assert seen[0] == ("pre", 1, 6, ["train"], 4, 4) and seen[1] == ("pre", 2, 6, ["train"], 8, 8)
+    assert [s[:4] for s in seen if s[0] == "adv"] == [("adv", it, None, 5) for it in (3, 4, 5, 6)]
+    assert seen[2][4] == ["a", "b"]
+    assert [s[1] for s in seen if s[0] == "last"] == [5, 6]

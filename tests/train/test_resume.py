@@ -67,7 +67,7 @@ def losses(run: Path) -> list[dict[str, Any]]:
 def compare_runs(reference: Path, other: Path) -> None:
     a, b = load(reference), load(other)
     assert a["step"] == b["step"] == N
-    for key in ("models", "ema", "optimizers", "schedulers", "rng", "variant_state", "watchdog", "loss_sums"):
+    for key in ("models", "ema", "optimizers", "schedulers", "rng", "state", "watchdog", "loss_sums"):
         assert_identical(a[key], b[key], key)
     assert a["ema"], "EMA should be part of this test"
     assert a["watchdog"]["data_spread"] and a["watchdog"]["history"], "the watchdog's memory should be part of this test"

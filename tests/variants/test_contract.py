@@ -65,7 +65,7 @@ def test_variant_contract(preset, tmp_path):
     other = build_state(apply_overrides(cfg, ["train.seed=12345"]))
     restore_state(other, payload, run / "checkpoints" / "last.pt")
     again = checkpoint_payload(other)
-    for key in ("models", "ema", "optimizers", "schedulers", "rng", "variant_state", "watchdog", "loss_sums"):
+    for key in ("models", "ema", "optimizers", "schedulers", "rng", "state", "watchdog", "loss_sums"):
         assert_identical(payload[key], again[key], key)
     assert other.step == 2
 

@@ -148,7 +148,7 @@ def test_half_then_resume_is_bit_identical(preset, tmp_path):
     resume(half, ["train.steps=24"])
     a = torch.load(straight / "checkpoints" / "last.pt", weights_only=True)
     b = torch.load(half / "checkpoints" / "last.pt", weights_only=True)
-    for key in ("models", "ema", "optimizers", "rng", "variant_state"):
+    for key in ("models", "ema", "optimizers", "rng", "state"):
         assert_identical(a[key], b[key], key)
 
 
@@ -201,6 +201,6 @@ def test_an_interrupted_decaying_run_resumes_on_the_same_schedule(tmp_path, monk
     a = torch.load(straight / "checkpoints" / "last.pt", weights_only=True)
     b = torch.load(stopped / "checkpoints" / "last.pt", weights_only=True)
     assert a["schedulers"]["g"]["last_epoch"] == 24
-    for key in ("models", "optimizers", "schedulers", "rng", "variant_state"):
+    for key in ("models", "optimizers", "schedulers", "rng", "state"):
         assert_identical(a[key], b[key], key)
     assert a["optimizers"]["d"]["param_groups"][0]["lr"] < cfg.optim.d.lr / 10

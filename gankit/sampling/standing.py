@@ -1,0 +1,67 @@
+"""Standing statistics (Brock et al., 2019): EMA copies of players with batch norm get normalisation statistics
+recomputed for their averaged weights, since the live player's running statistics, which the EMA copy carries, do
+not match them. Used by every command that draws from a run (``sample``, ``interpolate``, ``translate``, pictures,
+metrics), so that the same latents give the same images everywhere."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+
+STANDING_BATCHES, STANDING_BATCH_SIZE = 16, 256
+STANDING_SEED = 0x57A4D
+
+
+@contextmanager
+def eval_mode(players: dict[str, nn.Module]) -> Iterator[None]:
+    """Put players in eval mode (BatchNorm uses running statistics, nothing is updated), then restore."""
+    modes = {name: m.training for name, m in players.items()}
+    for m in players.values():
+        m.eval()
+    try:
+        yield
+    finally:
+        for name, m in players.items():
+            m.train(modes[name])
+
+
+def _has_batch_norm(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
+@torch.no_grad()
+def with_standing_statistics(state: Any, players: dict[str, nn.Module]) -> dict[str, nn.Module]:
+    """``players`` with each EMA copy that has batch norm replaced by a copy whose statistics are the cumulative
+    average over STANDING_BATCHES forward passes in training mode: of decoded latents for a noise model, of the
+    run's real inputs for a translation model. Works on copies with its own fixed seed: the training state, the
+    checkpoint and the training random streams are untouched."""
+    from gankit.data.real import real_samples
+
+    v = state.variant
+    out = dict(players)
+    for name, ema in state.ema.items():
+        if not _has_batch_norm(ema) or players.get(name) is not ema:
+            continue
+        fresh = copy.deepcopy(ema)
+        for m in fresh.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.reset_running_stats()
+                m.momentum = None  # cumulative average over the batches below
+        fresh.train()
+        rng = torch.Generator(device=state.device).manual_seed(STANDING_SEED)
+        trial = {**out, name: fresh}
+        with torch.random.fork_rng(devices=[]):
+            for _ in range(STANDING_BATCHES):
+                if v.decode is not None and v.latents is not None:
+                    v.generate(trial, STANDING_BATCH_SIZE, rng)
+                elif v.translate is not None:
+                    direction, (source, _) = next(iter(v.directions.items()))
+                    x = real_samples(state.data, STANDING_BATCH_SIZE, torch.Generator().manual_seed(STANDING_SEED), field=source)
+                    v.translate(trial, x.to(state.device), direction)
+        out[name] = fresh.eval()
+    return out
