@@ -8,7 +8,7 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from gankit.errors import GankitError
-from gankit.metrics.image_quality import gaussian_window, psnr, ssim
+from gankit.metrics.image_quality import gaussian_window, psnr, ssim, ssim_window_sigma
 
 REL = 1e-6
 
@@ -78,5 +78,39 @@ def test_bad_inputs():
             psnr(x, x, data_range=bad)
     with pytest.raises(GankitError, match=r"\(B, C, H, W\)"):
         psnr(x[0], x[0], data_range=1)
-    with pytest.raises(GankitError, match="at least 11x11 pixels"):
-        ssim(torch.rand(1, 1, 10, 32), torch.rand(1, 1, 10, 32), data_range=1)
+    with pytest.raises(GankitError, match="sigma must be positive"):
+        ssim(x, x, sigma=0.0)
+
+
+def test_unit_range_is_the_default_and_channel_axis_zero_matches():
+    """Images in [0, 1], N x C x H x W: data_range defaults to 1; skimage called with channel_axis=0 on (C, H, W)."""
+    x, y = image_pairs(3, 1.0)
+    ours_ssim, ours_psnr = ssim(torch.from_numpy(x), torch.from_numpy(y)), psnr(torch.from_numpy(x), torch.from_numpy(y))
+    kwargs = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False, "data_range": 1}
+    for i in range(len(x)):
+        assert float(ours_ssim[i]) == pytest.approx(structural_similarity(x[i], y[i], channel_axis=0, **kwargs), rel=REL)
+        assert float(ours_psnr[i]) == pytest.approx(peak_signal_noise_ratio(x[i], y[i], data_range=1), rel=REL)
+
+
+def test_window_sigma_shrinks_only_for_images_smaller_than_eleven_pixels():
+    assert ssim_window_sigma(11, 11) == ssim_window_sigma(64, 12) == 1.5
+    for side, radius in ((10, 4), (9, 4), (8, 3), (7, 3), (3, 1), (2, 0), (1, 0)):
+        sigma = ssim_window_sigma(side, 40)
+        assert sigma == pytest.approx(radius / 3.5) and ssim_window_sigma(40, side) == sigma
+        assert (len(gaussian_window(sigma)) if sigma > 0 else 1) == 2 * radius + 1 <= side
+
+
+@pytest.mark.parametrize(("h", "w"), [(8, 8), (10, 7), (5, 16), (3, 3), (2, 6)])
+def test_small_images_use_the_largest_window_that_fits(h, w):
+    """Below 11 px the Gaussian's σ shrinks so its 3.5σ-truncated window fits: skimage with that σ (which refuses σ = 1.5)."""
+    rng = np.random.default_rng(h * 100 + w)
+    x = rng.random((3, 2, h, w))
+    y = np.clip(x + 0.2 * rng.standard_normal(x.shape), 0, 1)
+    ours = ssim(torch.from_numpy(x), torch.from_numpy(y))
+    sigma = ssim_window_sigma(h, w)
+    kwargs = {"gaussian_weights": True, "use_sample_covariance": False, "data_range": 1, "channel_axis": 0}
+    with pytest.raises(ValueError, match="win_size exceeds image extent"):
+        structural_similarity(x[0], y[0], sigma=1.5, **kwargs)
+    for i in range(len(x)):
+        assert float(ours[i]) == pytest.approx(structural_similarity(x[i], y[i], sigma=sigma, **kwargs), rel=REL)
+    assert ssim(torch.from_numpy(x), torch.from_numpy(x)).tolist() == pytest.approx([1.0] * 3, rel=1e-12)
