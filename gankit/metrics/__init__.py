@@ -191,7 +191,9 @@ def _is_classifier(ctx: EvalContext) -> str:
 
 
 def _is(ctx: EvalContext, n: int) -> dict[str, Any]:
-    from gankit.metrics.classifier import inception_score, judge_outputs
+    """Inception Score of ``n`` samples; with the judge, p(y|x) is over 10^C classes for C channels (one digit each):
+    the product of the judge's per-channel probabilities, so Stacked MNIST is scored on its 1,000 triples."""
+    from gankit.metrics.classifier import inception_score, judge_class_probs
 
     if _is_classifier(ctx) == "inception":
         from gankit.metrics.scores import inception_score_from_logits
@@ -200,14 +202,19 @@ def _is(ctx: EvalContext, n: int) -> dict[str, Any]:
         weight = ctx.extractor.module.fc.weight.detach().double().cpu()
         mean, std = inception_score_from_logits(ctx.features("fake", n) @ weight.T, splits=10, shuffle=True, seed=IS_SHUFFLE_SEED)
         return {"inception_score": mean, "inception_score_std": std}
-    probs, _ = judge_outputs(ctx.samples(n))
+    probs = judge_class_probs(ctx.samples(n))  # one digit per channel: Stacked MNIST's triples, 1,000 classes
     order = np.random.RandomState(IS_SHUFFLE_SEED).permutation(len(probs))
     mean, std = inception_score(probs[torch.from_numpy(order)], splits=10)
     return {"inception_score": mean, "inception_score_std": std}
 
 
 def _parzen_splits(ctx: EvalContext) -> tuple[Tensor, Tensor, str]:
-    """Validation (to choose sigma) and test points, flattened."""
+    """Validation points (to choose sigma) and the points scored, flattened; the protocol note for eval.json.
+
+    As Goodfellow et al. (2014), sigma is chosen on held-out data: toys draw both sets afresh from the true mixture;
+    on mnist5k and digits the split the generator never saw (test, for a run on train) is divided by
+    ``parzen.validation_split`` into 10 images per class (stratified, fixed seed) for sigma and the rest to score,
+    so the two sets share no image and neither holds one of the generator's training images."""
     if ctx.is_points:
         rng = torch.Generator().manual_seed(2_000_003)
         note = f"{PARZEN_VALIDATION} validation and {REAL_DRAWN} test points drawn from the true mixture"
@@ -215,16 +222,22 @@ def _parzen_splits(ctx: EvalContext) -> tuple[Tensor, Tensor, str]:
     if ctx.dataset_name not in ("mnist5k", "digits"):
         raise GankitError(f"metric 'parzen' needs a dataset with a held-out test split (mnist5k, digits) or a toy; '{ctx.dataset_name}' has none")
     from gankit.data import build_dataset
+    from gankit.metrics.parzen import VALIDATION_PER_CLASS, VALIDATION_SEED, validation_split
 
     cfg = ctx.state.cfg.data
-    train = build_dataset(replace(cfg, split="train")).images
-    test = build_dataset(replace(cfg, split="test")).images
-    pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(3_000_017))[:PARZEN_VALIDATION]
+    if cfg.split == "all":
+        raise GankitError(f"metric 'parzen' needs {cfg.name} images the generator never saw, but this run trained on all of them; train with data.split=train")
+    held_out = "test" if cfg.split == "train" else "train"
+    data = build_dataset(replace(cfg, split=held_out))
+    validation, scored = validation_split(data.labels)
+    images = (data.images.float() / 255.0).flatten(1)
     note = (
-        f"sigma chosen on {PARZEN_VALIDATION} train images (seeded subset), scored on the {len(test)} {cfg.name} test images; "
-        "the 2014 paper used full MNIST's validation and 10,000 test digits, so values are not comparable to its table"
+        f"sigma chosen on {len(validation)} images of the {cfg.name} {held_out} split ({VALIDATION_PER_CLASS} per class, stratified, "
+        f"seed {VALIDATION_SEED}), scored on its other {len(scored)}; the two sets are disjoint from each other and from the "
+        f"{cfg.split} split the generator trained on. The 2014 paper used full MNIST's validation and 10,000 test digits, "
+        "so values are not comparable to its table"
     )
-    return (train[pick].float() / 255.0).flatten(1), (test.float() / 255.0).flatten(1), note
+    return images[validation], images[scored], note
 
 
 def _parzen(ctx: EvalContext, n: int) -> dict[str, Any]:
@@ -294,7 +307,9 @@ def _is_protocol(ctx: EvalContext, n: int) -> dict[str, Any]:
     shuffle = {"shuffle": f"RandomState({IS_SHUFFLE_SEED}) permutation before splitting, as torch-fidelity", "splits": 10}
     if _is_classifier(ctx) == "inception":
         return {**ctx.extractor.protocol, **shuffle}
-    return {**_judge_protocol(ctx, n), **shuffle}
+    channels = ctx.samples(n).shape[1]
+    classes = f"{10**channels:,} classes: product of the judge's per-channel probabilities" if channels > 1 else "10 classes: the judge's digits"
+    return {**_judge_protocol(ctx, n), **shuffle, "classes": classes}
 
 
 def _judge_n(ctx: EvalContext) -> int:
@@ -313,7 +328,8 @@ METRICS: dict[str, Metric] = {
                  lambda ctx, n: {**ctx.feature_protocol(), "k": PR_K}),
     "dc": Metric(_dc, _fixed(10_000), "density and coverage of k-NN feature balls (Naeem et al., 2020)",
                  lambda ctx, n: {**ctx.feature_protocol(), "k": DC_K}),
-    "parzen": Metric(_parzen, _fixed(10_000), "Parzen-window log-likelihood: Gaussian kernels on generated samples (Goodfellow et al., 2014)",
+    "parzen": Metric(_parzen, _fixed(10_000), "Parzen-window log-likelihood: Gaussian kernels on generated samples, sigma chosen on held-out "
+                     "validation data (Goodfellow et al., 2014)",
                      lambda ctx, n: {"space": "pixels in [0, 1]" if not ctx.is_points else "points", "splits": _parzen_splits(ctx)[2]}),
     "judge": Metric(_judge, _judge_n,
                     "digit judge (CNN trained on MNIST-5k train): classifier Inception Score over 10 splits, class histogram, "

@@ -3,7 +3,8 @@
 It scores generated digits the way the Inception network scores photos: the classifier Inception Score
 (Salimans et al., 2016) over 10 splits, the histogram of predicted classes, the accuracy of conditional
 samples against their requested labels, and its penultimate-layer features for Fréchet-style distances.
-Stacked MNIST images are judged one channel at a time (1,000 modes). Train it with ``make judge``
+Stacked MNIST images are judged one channel at a time (1,000 modes); their class distribution is the product of the
+three channels' (:func:`judge_class_probs`, 1,000 classes). Train it with ``make judge``
 (``scripts/train_judge.py``); the weights' sha256 and held-out accuracy are recorded beside them.
 """
 
@@ -105,6 +106,21 @@ def judge_outputs(images: Tensor, batch_size: int = 1000, device: str = "cpu") -
         probs.append(F.softmax(judge.head(f).double(), dim=1).cpu())
         feats.append(f.double().cpu())
     return torch.cat(probs), torch.cat(feats)
+
+
+def judge_class_probs(images: Tensor, batch_size: int = 1000, device: str = "cpu") -> Tensor:
+    """p(y|x) (N, 10^C) of images (N, C, H, W) in [0, 1] holding one digit per channel: the outer product of the judge's
+    per-channel probabilities, the channels judged independently. Class k reads the digits in channel order
+    (Stacked MNIST's label 100 · red + 10 · green + blue); one channel gives the judge's 10 classes."""
+    channels = images.shape[1]
+    if channels > 3:
+        raise GankitError(f"the judge's class product over {channels} channels would have 10^{channels} classes; give at most 3 channels")
+    probs, _ = judge_outputs(images, batch_size, device)
+    per_channel = probs.reshape(len(images), channels, 10)
+    joint = per_channel[:, 0]
+    for c in range(1, channels):
+        joint = (joint[:, :, None] * per_channel[:, c, None, :]).reshape(len(images), -1)
+    return joint
 
 
 def inception_score(probs: Tensor, splits: int = 10) -> tuple[float, float]:

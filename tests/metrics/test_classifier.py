@@ -10,7 +10,7 @@ import torch
 from gankit.config import DataConfig
 from gankit.data import build_dataset
 from gankit.errors import GankitError
-from gankit.metrics.classifier import file_sha256, inception_score, judge_outputs, judge_record, to_judge_input, weights_path
+from gankit.metrics.classifier import file_sha256, inception_score, judge_class_probs, judge_outputs, judge_record, to_judge_input, weights_path
 
 
 def test_judge_reproduces_its_recorded_held_out_accuracy():
@@ -58,3 +58,22 @@ def test_judge_input_handles_padding_resizing_and_channels():
     assert torch.equal(to_judge_input(x), x[:, :, 2:30, 2:30])
     assert to_judge_input(torch.rand(2, 1, 16, 16)).shape == (2, 1, 28, 28)
     assert to_judge_input(torch.rand(2, 3, 28, 28)).shape == (6, 1, 28, 28)
+
+
+def test_class_probabilities_of_stacked_digits_are_the_product_over_channels():
+    """Three channels: 1,000 classes numbered as Stacked MNIST's labels, 100 · red + 10 · green + blue."""
+    test = build_dataset(DataConfig(name="mnist5k", split="test"))
+    pick = torch.randint(len(test), (300, 3), generator=torch.Generator().manual_seed(3))
+    triples = test.images[pick].squeeze(2).float() / 255
+    joint = judge_class_probs(triples)
+    per_channel = [judge_outputs(triples[:, c : c + 1])[0] for c in range(3)]
+    assert joint.shape == (300, 1000) and joint.dtype == torch.float64
+    assert torch.allclose(joint.sum(dim=1), torch.ones(300, dtype=torch.float64), rtol=1e-12, atol=0)
+    r, g, b = (p.argmax(dim=1) for p in per_channel)
+    assert torch.equal(joint.argmax(dim=1), 100 * r + 10 * g + b)
+    top = per_channel[0].max(1).values * per_channel[1].max(1).values * per_channel[2].max(1).values
+    assert torch.allclose(joint.reshape(300, 10, 10, 10)[torch.arange(300), r, g, b], top, rtol=1e-12)
+    labels = test.labels[pick]
+    assert float((joint.argmax(dim=1) == labels[:, 0] * 100 + labels[:, 1] * 10 + labels[:, 2]).double().mean()) > 0.9
+    single = test.images[:50].float() / 255
+    assert torch.equal(judge_class_probs(single), judge_outputs(single)[0])  # one channel: the judge's 10 classes

@@ -125,3 +125,94 @@ def test_is_with_the_inception_classifier_uses_its_logits_without_bias(digits_ru
     assert value["inception_score"] == pytest.approx(inception_score_from_logits(logits, shuffle=True, seed=2020)[0], rel=1e-12)
     assert _is_classifier(ctx) == "inception"
     assert _is_classifier(EvalContext(state, 0, True)) == "judge"  # the default on digit data
+
+
+def _image_context(name: str, split: str = "train", channels: int = 1):
+    """An EvalContext for digit data without a trained run: what _parzen_splits and _is read of the state."""
+    from types import SimpleNamespace
+
+    from gankit.config import DataConfig
+    from gankit.metrics import EvalContext
+
+    data = SimpleNamespace(kind="images", shape=(channels, 28, 28))
+    return EvalContext(SimpleNamespace(cfg=SimpleNamespace(data=DataConfig(name=name, split=split)), data=data, device="cpu"), 0, False)
+
+
+def _rows_list(images: torch.Tensor) -> list[bytes]:
+    """Images in [0, 1] (any shape N x ...) as their exact byte contents."""
+    return [bytes(row) for row in (images.reshape(len(images), -1) * 255).round().to(torch.uint8).numpy()]
+
+
+def _rows(images: torch.Tensor) -> set[bytes]:
+    return set(_rows_list(images))
+
+
+@pytest.mark.parametrize(("name", "split", "held_out"), [("mnist5k", "train", "test"), ("digits", "train", "test"), ("mnist5k", "test", "train")])
+def test_parzen_sigma_is_chosen_on_held_out_images_disjoint_from_training_and_scored_ones(name, split, held_out):
+    """Goodfellow et al. (2014) chose σ on validation data: here 10 images per class of the split the generator did
+    not see, scored on the rest of it; no σ-choosing image is in the training split or in the scored set."""
+    from dataclasses import replace
+
+    from gankit.data import build_dataset
+    from gankit.metrics import _parzen_splits
+
+    ctx = _image_context(name, split)
+    validation, scored, note = _parzen_splits(ctx)
+    trained = build_dataset(replace(ctx.state.cfg.data, split=split))
+    other = build_dataset(replace(ctx.state.cfg.data, split=held_out))
+    assert len(_rows(trained.images / 255)) == len(trained)  # no duplicate images: content identifies an image
+    val_rows, scored_rows, trained_rows = _rows(validation), _rows(scored), _rows(trained.images / 255)
+    assert len(val_rows) == len(validation) == 100 and len(scored_rows) == len(scored) == len(other) - 100
+    assert not val_rows & trained_rows
+    assert not val_rows & scored_rows
+    assert not scored_rows & trained_rows
+    assert val_rows | scored_rows == _rows(other.images / 255)
+    label_of = dict(zip(_rows_list(other.images / 255), other.labels.tolist(), strict=True))
+    assert sorted(label_of[r] for r in _rows_list(validation)) == sorted(list(range(10)) * 10)  # stratified: 10 per class
+    assert f"{held_out} split" in note and "disjoint" in note
+    again = _parzen_splits(_image_context(name, split))
+    assert torch.equal(again[0], validation) and torch.equal(again[1], scored)  # a fixed seed
+
+
+def test_parzen_refuses_a_run_trained_on_every_image():
+    from gankit.metrics import _parzen_splits
+
+    with pytest.raises(GankitError, match=r"trained on all of them; train with data\.split=train"):
+        _parzen_splits(_image_context("mnist5k", "all"))
+
+
+def test_parzen_on_a_digit_run_reports_the_held_out_protocol(digits_run):
+    value = evaluate(digits_run, ["parzen"], n=200)["parzen"]
+    assert value["value"]["n_validation"] == 100 and value["value"]["n_test"] == 79  # digits' test split: 179 images
+    assert "test split" in value["protocol"]["splits"] and "not comparable" in value["protocol"]["splits"]
+
+
+def test_is_on_stacked_digits_scores_triples_with_1000_classes():
+    """Three real MNIST-5k test digits as channels: p(y|x) over 1,000 triples is the product of the judge's
+    per-channel probabilities, so IS exceeds 10 (impossible for single digits) and equals the formula."""
+    from gankit.config import DataConfig
+    from gankit.data import build_dataset
+    from gankit.metrics import _is, _is_protocol
+
+    digits = build_dataset(DataConfig(name="mnist5k", split="test"))
+    n = 2000
+    pick = torch.randint(len(digits), (n, 3), generator=torch.Generator().manual_seed(7))
+    triples = digits.images[pick].squeeze(2).float() / 255  # (n, 3, 28, 28)
+    labels = digits.labels[pick]
+    assert len(set((labels[:, 0] * 100 + labels[:, 1] * 10 + labels[:, 2]).tolist())) > 800  # many of the 1,000 triples
+    ctx = _image_context("stacked-mnist", channels=3)
+    ctx._samples[n] = triples
+    value = _is(ctx, n)
+
+    per_channel = [judge_outputs(triples[:, c : c + 1])[0].numpy() for c in range(3)]
+    joint = np.einsum("na,nb,nc->nabc", *per_channel).reshape(n, 1000)[np.random.RandomState(2020).permutation(n)]
+    scores = []
+    for k in range(10):
+        p = joint[k * n // 10 : (k + 1) * n // 10]
+        marginal = p.mean(axis=0)
+        kl = np.where(p > 0, p * (np.log(np.where(p > 0, p, 1)) - np.log(marginal)), 0).sum(axis=1)
+        scores.append(np.exp(kl.mean()))
+    assert value["inception_score"] > 10
+    assert value["inception_score"] == pytest.approx(np.mean(scores), rel=1e-6)
+    assert value["inception_score_std"] == pytest.approx(np.std(scores), rel=1e-6)
+    assert "1,000 classes: product of the judge's per-channel probabilities" in _is_protocol(ctx, n)["classes"]

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gankit.errors import GankitError
-from gankit.metrics.parzen import DEFAULT_SIGMAS, parzen_log_likelihood, parzen_score, select_sigma
+from gankit.metrics.parzen import DEFAULT_SIGMAS, parzen_log_likelihood, parzen_score, select_sigma, validation_split
 
 
 def test_one_dimensional_closed_form():
@@ -71,3 +71,16 @@ def test_bad_inputs():
         parzen_log_likelihood(torch.zeros(0, 4), torch.zeros(2, 4), sigma=0.1)
     with pytest.raises(GankitError, match="grid is empty"):
         select_sigma(samples, torch.zeros(2, 4), sigmas=[])
+
+
+def test_validation_split_is_stratified_disjoint_and_fixed():
+    labels = torch.arange(3).repeat_interleave(torch.tensor([12, 15, 20]))
+    validation, rest = validation_split(labels, per_class=4)
+    assert torch.bincount(labels[validation]).tolist() == [4, 4, 4]
+    assert not set(validation.tolist()) & set(rest.tolist())
+    assert sorted(validation.tolist() + rest.tolist()) == list(range(47))
+    again = validation_split(labels.numpy(), per_class=4)
+    assert torch.equal(again[0], validation) and torch.equal(again[1], rest)
+    assert not torch.equal(validation_split(labels, per_class=4, seed=1)[0], validation)
+    with pytest.raises(GankitError, match="class 0 has 12 held-out images"):
+        validation_split(labels, per_class=12)
