@@ -18,7 +18,9 @@ from torch.func import functional_call
 
 
 class SpectralNorm(nn.Module):
-    """Wraps a Linear / Conv / ConvTranspose layer; its forward uses the normalised weight."""
+    """Wraps a Linear / Conv / ConvTranspose / Embedding layer; its forward uses the normalised weight. An embedding's
+    (classes, dim) table is normalised as a matrix, as the projection discriminator's class embedding is by
+    Miyato & Koyama (2018)."""
 
     def __init__(self, layer: nn.Module, eps: float = 1e-12) -> None:
         super().__init__()
@@ -78,8 +80,8 @@ def spectral_norm(layer: nn.Module) -> SpectralNorm:
 
 
 def apply_spectral_norm(module: nn.Module) -> nn.Module:
-    """Wrap every Linear, Conv and ConvTranspose layer inside ``module`` (in place) and return it."""
-    kinds = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+    """Wrap every Linear, Conv, ConvTranspose and Embedding layer inside ``module`` (in place) and return it."""
+    kinds = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Embedding)
     for name, child in list(module.named_children()):
         if isinstance(child, SpectralNorm):
             continue

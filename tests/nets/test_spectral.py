@@ -125,3 +125,24 @@ def test_config_switch_wraps_every_layer_of_a_discriminator():
     assert d(torch.randn(2, 1, 32, 32)).shape == (2, 1)
     plain = build_discriminator(NetConfig(arch="mlp", width=8, depth=2), (2,))
     assert not any(isinstance(m, SpectralNorm) for m in plain.modules())
+
+
+def test_projection_embedding_is_spectrally_normalised():
+    """Miyato & Koyama (2018) normalise the class embedding of the projection term too, not only the convolutions."""
+    torch.manual_seed(5)
+    d = build_discriminator(NetConfig(arch="dcgan", width=8, norm="none", sn=True), (1, 28, 28), num_classes=10, conditioning="projection")
+    assert isinstance(d.embed, SpectralNorm) and isinstance(d.embed.layer, nn.Embedding)
+    d.embed.power_iteration(200)
+    assert _top_singular_value(d.embed, d.embed.normalized_weight()) == pytest.approx(1.0, abs=1e-3)
+    # the projection term <embed(y), phi(x)> uses the normalised rows
+    d.eval()
+    x, y = torch.randn(3, 1, 28, 28), torch.tensor([0, 4, 9])
+    h = d.body(x)
+    plain = d.out(h).flatten(1) + (d.embed.normalized_weight()[y] * h.sum(dim=(2, 3))).sum(dim=1, keepdim=True)
+    torch.testing.assert_close(d(x, y), plain)
+
+
+def test_apply_spectral_norm_wraps_embeddings():
+    net = apply_spectral_norm(nn.ModuleDict({"embed": nn.Embedding(5, 7), "linear": nn.Linear(7, 1)}))
+    assert isinstance(net["embed"], SpectralNorm) and isinstance(net["linear"], SpectralNorm)
+    assert net["embed"](torch.tensor([1, 3])).shape == (2, 7)
