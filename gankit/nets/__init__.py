@@ -1,55 +1,91 @@
-"""Networks, built from a player's :class:`~gankit.config.NetConfig`. They know nothing of losses."""
+"""Networks, built by name from a registry of factories that read a player's :class:`~gankit.config.NetConfig` and its
+input/output shapes. There are no fixed roles: the shapes decide what a factory builds (a vector to an image is a
+generator, an image or vector to (1,) a critic, an image to an image a translation network). Networks know nothing
+of losses. Every critic has ``heads(x, y=None)`` returning a dict with ``logits`` and ``features`` (and
+``class_logits`` where it has a class head)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import difflib
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
 from gankit.config import NetConfig
 from gankit.errors import GankitError
-from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_discriminator, dcgan_generator
+from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_network
 from gankit.nets.layers import MinibatchDiscrimination, ReferenceBatchGenerator, VirtualBatchNorm
-from gankit.nets.mlp import ACTIVATIONS, MLP, NORMS, mlp_discriminator, mlp_generator
-from gankit.nets.resnet import resnet_discriminator, resnet_generator
+from gankit.nets.mlp import ACTIVATIONS, MLP, NORMS, mlp_network
+from gankit.nets.patchgan import PatchGANDiscriminator, patchgan_network
+from gankit.nets.resnet import ResNetDiscriminator, ResNetGenerator, resnet_network
 from gankit.nets.spectral import SpectralNorm, apply_spectral_norm
+from gankit.nets.unet import UNetGenerator, unet_network
 
 
-@dataclass(frozen=True)
-class Architecture:
-    generator: Callable[..., nn.Module]
-    discriminator: Callable[..., nn.Module]
-    conditional: bool = False
+class NetworkFactory(Protocol):
+    """``factory(cfg, inputs, outputs, *, num_classes, conditioning, **extra) -> nn.Module``: builds from the shapes."""
+
+    def __call__(
+        self, cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", **extra: Any
+    ) -> nn.Module: ...
 
 
-ARCHITECTURES: dict[str, Architecture] = {
-    "mlp": Architecture(mlp_generator, mlp_discriminator),
-    "dcgan": Architecture(dcgan_generator, dcgan_discriminator, conditional=True),
-    "resnet": Architecture(resnet_generator, resnet_discriminator),
-}
+NETWORKS: dict[str, NetworkFactory] = {}
+ARCHITECTURES = NETWORKS  # the names ``model.<player>.arch`` accepts (config validation uses sorted(ARCHITECTURES))
+_CONDITIONAL: set[str] = set()  # architectures that take labels
 
 
-def _options(cfg: NetConfig) -> dict:
-    return {"width": cfg.width, "depth": cfg.depth, "activation": cfg.activation, "norm": cfg.norm}
+def register_network(name: str, factory: NetworkFactory, *, conditional: bool = False) -> NetworkFactory:
+    """Add an architecture to the registry (``conditional``: it can take class labels); returns the factory."""
+    if name in NETWORKS:
+        raise ValueError(f"network architecture '{name}' is already registered")
+    NETWORKS[name] = factory
+    if conditional:
+        _CONDITIONAL.add(name)
+    return factory
 
 
-def _conditional(cfg: NetConfig, num_classes: int) -> dict:
-    if not num_classes:
-        return {}
-    if not ARCHITECTURES[cfg.arch].conditional:
-        conditional = [name for name, a in ARCHITECTURES.items() if a.conditional]
-        raise GankitError(f"architecture '{cfg.arch}' cannot be conditioned on labels; use one of: {', '.join(conditional)}")
-    return {"num_classes": num_classes}
-
+register_network("mlp", mlp_network)
+register_network("dcgan", dcgan_network, conditional=True)
+register_network("resnet", resnet_network)
+register_network("unet", unet_network)
+register_network("patchgan", patchgan_network)
 
 REFERENCE_BATCH = 64  # virtual batch norm's reference batch of noise vectors
 
 
 def _finish(net: nn.Module, cfg: NetConfig) -> nn.Module:
-    """Options that apply to any architecture: spectral normalisation of every linear and convolutional layer."""
+    """Options that apply to any architecture: spectral normalisation of every linear, convolutional and embedding layer."""
     return apply_spectral_norm(net) if cfg.sn else net
+
+
+def build_network(
+    cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", **extra: Any
+) -> nn.Module:
+    """The network ``cfg.arch`` builds to map (B, *inputs) to (B, *outputs).
+
+    ``num_classes`` > 0: the network takes labels too (a generator: one-hot labels with z; a critic: as
+    ``conditioning`` says: concat, projection or aux). ``extra``: options of the architecture's constructor (e.g.
+    ``dropout_at_test`` for unet). ``cfg.norm == "virtual"`` wraps a noise-input network in a fixed reference batch;
+    ``cfg.sn`` spectrally normalises every layer.
+    """
+    if cfg.arch not in NETWORKS:
+        close = difflib.get_close_matches(cfg.arch, NETWORKS, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise GankitError(f"unknown network architecture '{cfg.arch}'; {hint}choose one of: {', '.join(sorted(NETWORKS))}")
+    if num_classes and cfg.arch not in _CONDITIONAL:
+        raise GankitError(f"architecture '{cfg.arch}' cannot be conditioned on labels; use one of: {', '.join(sorted(_CONDITIONAL))}")
+    inputs, outputs = tuple(inputs), tuple(outputs)
+    if cfg.norm == "virtual":
+        if num_classes:
+            raise GankitError("virtual batch norm is for unconditional noise-input networks (its reference batch has no labels)")
+        if len(inputs) != 1:
+            raise GankitError(f"virtual batch norm needs a noise-vector input (a generator), not inputs of shape {inputs}; use batch, layer or none")
+    net = NETWORKS[cfg.arch](cfg, inputs, outputs, num_classes=num_classes, conditioning=conditioning, **extra)
+    if cfg.norm == "virtual":  # the reference noise is drawn once, from the model-initialisation seed, and checkpointed
+        net = ReferenceBatchGenerator(net, torch.randn(REFERENCE_BATCH, *inputs))
+    return _finish(net, cfg)
 
 
 def build_generator(cfg: NetConfig, z_dim: int, data_shape: tuple[int, ...], num_classes: int = 0) -> nn.Module:
@@ -58,36 +94,37 @@ def build_generator(cfg: NetConfig, z_dim: int, data_shape: tuple[int, ...], num
         raise GankitError("model.g.minibatch: minibatch discrimination is a discriminator layer; set model.d.minibatch instead")
     if cfg.norm == "virtual" and num_classes:
         raise GankitError("model.g.norm: virtual batch norm is for unconditional generators (its reference batch has no labels)")
-    net = ARCHITECTURES[cfg.arch].generator(**_options(cfg), z_dim=z_dim, data_shape=data_shape, **_conditional(cfg, num_classes))
-    if cfg.norm == "virtual":  # the reference noise is drawn once, from the model-initialisation seed, and checkpointed
-        net = ReferenceBatchGenerator(net, torch.randn(REFERENCE_BATCH, z_dim))
-    return _finish(net, cfg)
+    return build_network(cfg, (z_dim,), tuple(data_shape), num_classes=num_classes)
 
 
 def build_discriminator(cfg: NetConfig, data_shape: tuple[int, ...], num_classes: int = 0, conditioning: str = "none") -> nn.Module:
     """A network mapping (B, *data_shape) samples (and labels, per ``conditioning``) to logits (B, 1)."""
     if cfg.norm == "virtual":
         raise GankitError("model.d.norm: virtual batch norm is implemented for generators; use batch, layer or none in D")
-    extra = _conditional(cfg, num_classes if conditioning != "none" else 0)
-    if extra:
-        extra["conditioning"] = conditioning
-    if cfg.minibatch:
-        extra["minibatch"] = cfg.minibatch
-    return _finish(ARCHITECTURES[cfg.arch].discriminator(**_options(cfg), data_shape=data_shape, **extra), cfg)
+    labelled = num_classes if conditioning != "none" else 0  # conditioning "none" ignores the labels
+    return build_network(cfg, tuple(data_shape), (1,), num_classes=labelled, conditioning=conditioning if labelled else "none")
 
 
 __all__ = [
     "ACTIVATIONS",
     "ARCHITECTURES",
     "MLP",
+    "NETWORKS",
     "NORMS",
     "DCGANDiscriminator",
     "DCGANGenerator",
     "MinibatchDiscrimination",
+    "NetworkFactory",
+    "PatchGANDiscriminator",
     "ReferenceBatchGenerator",
+    "ResNetDiscriminator",
+    "ResNetGenerator",
     "SpectralNorm",
+    "UNetGenerator",
     "VirtualBatchNorm",
     "apply_spectral_norm",
     "build_discriminator",
     "build_generator",
+    "build_network",
+    "register_network",
 ]

@@ -16,13 +16,16 @@ to z; D takes it as extra constant input planes (``concat``), adds a projection 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gankit.config import NetConfig
 from gankit.errors import GankitError
 from gankit.nets.layers import MinibatchDiscrimination, VirtualBatchNorm
+from gankit.nets.shapes import is_logit, is_vector, unsupported
 
 D_CONDITIONING = ("none", "concat", "projection", "aux")
 
@@ -145,11 +148,14 @@ class DCGANDiscriminator(nn.Module):
         return self.heads(x, y)["logits"]
 
 
-def dcgan_generator(width: int, depth: int, activation: str, norm: str, z_dim: int, data_shape: tuple[int, ...], num_classes: int = 0) -> nn.Module:
-    return DCGANGenerator(z_dim, data_shape, width, norm, num_classes)
-
-
-def dcgan_discriminator(
-    width: int, depth: int, activation: str, norm: str, data_shape: tuple[int, ...], num_classes: int = 0, conditioning: str = "none", minibatch: int = 0
+def dcgan_network(
+    cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", **extra: Any
 ) -> nn.Module:
-    return DCGANDiscriminator(data_shape, width, norm, num_classes, conditioning, minibatch)
+    """(z_dim,) -> (C, H, W): the generator (labels: one-hot with z); (C, H, W) -> (1,): the discriminator."""
+    if is_vector(inputs) and not is_logit(outputs):
+        if cfg.minibatch:
+            raise GankitError("minibatch discrimination is a critic layer; a DCGAN generator cannot have it (set minibatch: 0)")
+        return DCGANGenerator(inputs[0], outputs, cfg.width, cfg.norm, num_classes, **extra)
+    if is_logit(outputs):
+        return DCGANDiscriminator(inputs, cfg.width, cfg.norm, num_classes, conditioning, cfg.minibatch, **extra)
+    raise unsupported("dcgan", inputs, outputs, "(z_dim,) -> (C, H, W) generators and (C, H, W) -> (1,) discriminators")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from itertools import islice
+from typing import Any
 
 from torch import Tensor, nn
 
+from gankit.config import NetConfig
 from gankit.nets.layers import MinibatchDiscrimination, VirtualBatchNorm
 
 ACTIVATIONS = {
@@ -54,8 +56,8 @@ class MLP(nn.Module):
         self.minibatch = MinibatchDiscrimination(features, minibatch) if minibatch else None
         self.minibatch_out = nn.Linear(minibatch, math.prod(self.out_shape), bias=False) if minibatch else None
 
-    def heads(self, x: Tensor) -> dict[str, Tensor]:
-        """``features``: the last hidden layer; ``logits``: the output."""
+    def heads(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+        """``features``: the last hidden layer; ``logits``: the output. An MLP is unconditional: ``y`` is ignored."""
         h = x.flatten(1)
         for layer in islice(self.net, len(self.net) - 1):  # not self.net[:-1], which builds a new Sequential per call
             h = layer(h)
@@ -68,17 +70,13 @@ class MLP(nn.Module):
         return self.heads(x)["logits"]
 
 
-def mlp_generator(width: int, depth: int, activation: str, norm: str, z_dim: int, data_shape: tuple[int, ...]) -> MLP:
-    return MLP(z_dim, data_shape, width, depth, activation, norm)
-
-
-def mlp_discriminator(width: int, depth: int, activation: str, norm: str, data_shape: tuple[int, ...], minibatch: int = 0) -> MLP:
-    """Returns one logit per sample, shape (B, 1)."""
-    return MLP(math.prod(data_shape), (1,), width, depth, activation, norm, minibatch)
+def mlp_network(cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", **extra: Any) -> MLP:
+    """Any shape to any shape: a generator (z_dim,) -> data, or a critic data -> (1,) (with ``cfg.minibatch`` kernels)."""
+    return MLP(math.prod(inputs), outputs, cfg.width, cfg.depth, cfg.activation, cfg.norm, cfg.minibatch, **extra)
 
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-__all__ = ["ACTIVATIONS", "MLP", "NORMS", "count_parameters", "mlp_discriminator", "mlp_generator"]
+__all__ = ["ACTIVATIONS", "MLP", "NORMS", "count_parameters", "mlp_network"]

@@ -2,21 +2,27 @@
 
 G: z -> linear -> (width, 4, 4) -> k up-blocks -> BN, ReLU, 3×3 conv, tanh. An up-block is BN, ReLU, 2× nearest
 upsampling, 3×3 conv, BN, ReLU, 3×3 conv, plus an upsampled 1×1-conv shortcut.
-D: an "optimised" first down-block (3×3 conv, ReLU, 3×3 conv, 2×2 average pool; shortcut: pool, 1×1 conv),
-k - 1 more down-blocks (ReLU, 3×3 conv, ReLU, 3×3 conv, pool; shortcut: 1×1 conv, pool), two plain blocks, ReLU,
-a global *sum* pool and a linear map to one logit. No normalisation in D: spectral normalisation (``sn: true``,
-applied to every layer by the network builder) is its Lipschitz control. Sides 4·2^k or 7·2^k (32, 28, 64, ...).
+D (the paper's Table 4 at 32 px: 32 -> 16 -> 8): an "optimised" first down-block (3×3 conv, ReLU, 3×3 conv, 2×2
+average pool; shortcut: pool, 1×1 conv), k - 2 more down-blocks (ReLU, 3×3 conv, ReLU, 3×3 conv, pool; shortcut:
+1×1 conv, pool), so that D's last map is twice G's first side (8×8 at 32 and 64 px, 14×14 at 28; one down-block at
+least), then two plain blocks (identity shortcuts), ReLU, a global *sum* pool and a linear map to one logit. No
+normalisation in D: spectral normalisation (``sn: true``, applied to every layer by the network builder) is its
+Lipschitz control. Sides 4·2^k or 7·2^k (32, 28, 64, ...).
 ``width`` is the channel count of every block (the paper: 256 in G, 128 in D).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gankit.config import NetConfig
 from gankit.errors import GankitError
 from gankit.nets.dcgan import _check_shape, dcgan_layout
 from gankit.nets.layers import MinibatchDiscrimination
+from gankit.nets.shapes import is_logit, is_vector, unsupported
 
 
 def _g_norm(kind: str, channels: int) -> nn.Module:
@@ -86,7 +92,7 @@ class ResNetDiscriminator(nn.Module):
         channels, size = _check_shape(in_shape)
         _, k = dcgan_layout(size)
         blocks = [DownBlock(channels, width, down=True, first=True)]
-        blocks += [DownBlock(width, width, down=True, first=False) for _ in range(k - 1)]
+        blocks += [DownBlock(width, width, down=True, first=False) for _ in range(k - 2)]  # Table 4: 32 -> 16 -> 8
         blocks += [DownBlock(width, width, down=False, first=False) for _ in range(2)]
         self.blocks = nn.Sequential(*blocks)
         self.out = nn.Linear(width, 1)
@@ -99,6 +105,7 @@ class ResNetDiscriminator(nn.Module):
                     nn.init.zeros_(m.bias)
 
     def heads(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+        """``features``: the sum-pooled last map (B, width); ``logits``: (B, 1). Unconditional: ``y`` is ignored."""
         h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling
         logits = self.out(h)
         if self.minibatch is not None:
@@ -106,14 +113,17 @@ class ResNetDiscriminator(nn.Module):
         return {"features": h, "logits": logits}
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.heads(x)["logits"]
+        return self.heads(x, y)["logits"]
 
 
-def resnet_generator(width: int, depth: int, activation: str, norm: str, z_dim: int, data_shape: tuple[int, ...]) -> nn.Module:
-    return ResNetGenerator(z_dim, data_shape, width, norm)
-
-
-def resnet_discriminator(width: int, depth: int, activation: str, norm: str, data_shape: tuple[int, ...], minibatch: int = 0) -> nn.Module:
-    if norm not in ("none",):
-        raise GankitError(f"the ResNet discriminator has no normalisation layers (use sn: true); set model.d.norm=none, not '{norm}'")
-    return ResNetDiscriminator(data_shape, width, minibatch)
+def resnet_network(
+    cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", **extra: Any
+) -> nn.Module:
+    """(z_dim,) -> (C, H, W): the generator; (C, H, W) -> (1,): the discriminator (no normalisation layers: use sn)."""
+    if is_vector(inputs) and not is_logit(outputs):
+        return ResNetGenerator(inputs[0], outputs, cfg.width, cfg.norm, **extra)
+    if is_logit(outputs):
+        if cfg.norm != "none":
+            raise GankitError(f"the ResNet discriminator has no normalisation layers (use sn: true); set model.d.norm=none, not '{cfg.norm}'")
+        return ResNetDiscriminator(inputs, cfg.width, cfg.minibatch, **extra)
+    raise unsupported("resnet", inputs, outputs, "(z_dim,) -> (C, H, W) generators and (C, H, W) -> (1,) discriminators")

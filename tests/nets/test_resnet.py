@@ -27,14 +27,29 @@ def test_generator_and_discriminator_shapes(shape, blocks):
     # every convolution and linear layer of D is spectrally normalised
     wrapped = [m.layer for m in d.modules() if isinstance(m, SpectralNorm)]
     layers = [m for m in d.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
-    assert len(wrapped) == len(layers) and sum(isinstance(m, DownBlock) for m in d.modules()) == blocks + 2
+    # D downsamples one step less than G upsamples (to 2 * G's first side), then two plain blocks
+    assert len(wrapped) == len(layers) and sum(isinstance(m, DownBlock) for m in d.modules()) == blocks + 1
 
 
-def test_discriminator_downsamples_to_one_feature_vector_per_sample():
+def test_discriminator_follows_miyato_table_4_at_32_px():
+    """Miyato et al. (2018), Table 4 (CIFAR-10 ResNet D): optimised down-block, down-block, two plain blocks, ReLU,
+    global sum pooling, linear: 32 -> 16 -> 8 and an 8 x 8 final map."""
     d = build_discriminator(NetConfig(arch="resnet", width=8, norm="none"), (3, 32, 32))
+    blocks = list(d.blocks)
+    assert [(b.first, b.down) for b in blocks] == [(True, True), (False, True), (False, False), (False, False)]
+    # shortcuts: pool then 1x1 conv (optimised block), 1x1 conv then pool (down-block), identity (plain blocks)
+    assert [type(b.shortcut).__name__ for b in blocks] == ["Conv2d", "Conv2d", "NoneType", "NoneType"]
     x = torch.randn(2, 3, 32, 32)
-    h = d.blocks(x)
-    assert h.shape == (2, 8, 4, 4)  # 32 -> 16 -> 8 -> 4, then two blocks at 4 x 4
+    sides = []
+    h = x
+    for block in blocks:
+        h = block(h)
+        sides.append(h.shape[-1])
+    assert sides == [16, 8, 8, 8] and h.shape == (2, 8, 8, 8)
+    heads = d.heads(x)
+    torch.testing.assert_close(heads["features"], torch.relu(h).sum(dim=(2, 3)))  # global sum pooling
+    torch.testing.assert_close(heads["logits"], d.out(heads["features"]))
+    assert isinstance(d.out, torch.nn.Linear) and d.out.out_features == 1
 
 
 def test_resnet_is_selectable_for_an_image_variant_and_rejects_batch_norm_in_d():
