@@ -329,13 +329,15 @@ WeightsOption = Annotated[
 @app.command(name="eval")
 def eval_(
     run_dirs: Annotated[list[Path], typer.Argument(help="one or more run directories")],
-    metrics: Annotated[str, typer.Option("--metrics", help="comma-separated: fid,kid,is,pr,dc,parzen,modes,judge")] = "modes",
+    metrics: Annotated[str, typer.Option("--metrics", help="comma-separated: fid,kid,is,pr,dc,parzen,modes,judge,codes,translation")] = "modes",
     n: Annotated[int | None, typer.Option("--n", help="number of samples (default: the metric's protocol)")] = None,
     seed: Annotated[int, typer.Option("--seed", help="noise seed")] = 0,
     seeds: Annotated[str | None, typer.Option("--seeds", help="several noise seeds, e.g. 0,1,2: mean ± std over them")] = None,
     extractor: ExtractorOption = None,
     inception_weights: WeightsOption = None,
     no_ema: Annotated[bool, typer.Option("--no-ema", help="use the raw generator, not its moving average")] = False,
+    split: Annotated[str | None, typer.Option("--split", help="data split a translation is measured on (translation metric; default test)")] = None,
+    direction: Annotated[str | None, typer.Option("--direction", help="a2b or b2a, for the translation metric of two-way models")] = None,
 ) -> None:
     """Evaluate runs' last checkpoints; results (with their protocol) go to each RUN_DIR/eval.json. Several runs
     (or seeds) are summarised as mean ± std."""
@@ -347,7 +349,12 @@ def eval_(
     seed_list = _parse_seeds(seeds) if seeds is not None else None
     per_run = []
     for run_dir in run_dirs:
-        results = evaluate(run_dir, names, n=n, seed=seed, use_ema=not no_ema, seeds=seed_list, extractor=extractor, inception_weights=inception_weights)
+        if split is not None and split not in ("train", "val", "test", "all"):
+            raise GankitError(f"--split must be train, val, test or all (got {split!r})")
+        results = evaluate(
+            run_dir, names, n=n, seed=seed, use_ema=not no_ema, seeds=seed_list, extractor=extractor, inception_weights=inception_weights,
+            split=split, direction=direction,
+        )  # fmt: skip
         per_run.append(results)
         for name, entry in results.items():
             prefix = f"{run_dir} " if len(run_dirs) > 1 else ""

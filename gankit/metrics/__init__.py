@@ -34,7 +34,7 @@ from gankit import __version__
 from gankit.errors import GankitError
 from gankit.metrics.modes import PROTOCOL_SAMPLES, THRESHOLD_STDS, mode_coverage
 
-DIGIT_DATA = ("mnist5k", "digits", "stacked-mnist")
+DIGIT_DATA = ("mnist5k", "digits", "stacked-mnist", "edges2digits", "digits2mnist")
 REAL_DRAWN = 10_000  # real samples drawn from datasets without a fixed set of images (toys, Stacked MNIST)
 KID_SUBSETS, KID_SUBSET_SIZE, KID_SEED = 100, 1000, 2020  # torch-fidelity's protocol and default subset seed
 IS_SHUFFLE_SEED = 2020  # torch-fidelity shuffles samples with RandomState(2020) before splitting
@@ -51,6 +51,8 @@ class EvalContext:
     use_ema: bool
     extractor_name: str | None = None
     inception_weights: str | None = None
+    split: str | None = None
+    direction: str | None = None
     _samples: dict[int, Tensor] = field(default_factory=dict)
     _real: Tensor | None = None
     _features: dict[tuple[str, int], Tensor] = field(default_factory=dict)
@@ -74,21 +76,30 @@ class EvalContext:
             from gankit.data.images import to_unit_range
             from gankit.sampling import draw_samples
 
-            classes = self.state.variant.num_classes
+            v = self.state.variant
+            if v.decode is None and v.translate is not None:  # a translation model's samples: its outputs for real inputs
+                from gankit.sampling import translate_inputs
+                from gankit.sampling.pictures import real_examples
+
+                source = next(iter(v.directions.values()))[0]
+                inputs = real_examples(self.data, [source], n, self.seed)[source]
+                drawn = translate_inputs(self.state, inputs, use_ema=self.use_ema)
+                self._samples[n] = to_unit_range(drawn)
+                return self._samples[n]
+            classes = v.num_classes
             labels = torch.arange(n) % classes if classes else None
             drawn = draw_samples(self.state, n, self.seed, use_ema=self.use_ema, labels=labels)
             self._samples[n] = drawn if self.is_points else to_unit_range(drawn)
         return self._samples[n]
 
     def real(self) -> Tensor:
-        """The run's real data: every image of the configured split, or REAL_DRAWN fresh draws (fixed seed)."""
+        """The run's real data in the samples' field: every item of the configured split, or REAL_DRAWN fresh draws
+        (fixed seed) from a source without a fixed set (toys, Stacked MNIST)."""
         if self._real is None:
-            data = self.data
-            if hasattr(data, "images"):
-                self._real = data.images.float() / 255.0
-            else:
-                rng = torch.Generator().manual_seed(1_000_003)
-                self._real = data.sample(REAL_DRAWN, rng) if self.is_points else data.draw(REAL_DRAWN, rng)[0].float() / 255.0
+            from gankit.data.real import real_set
+            from gankit.sampling.pictures import output_field
+
+            self._real = real_set(self.data, output_field(self.state.variant), limit=REAL_DRAWN, seed=1_000_003)
         return self._real
 
     @property
@@ -290,6 +301,111 @@ def _judge(ctx: EvalContext, n: int) -> dict[str, Any]:
     return value
 
 
+def _code_parts(ctx: EvalContext) -> tuple[Any, list[Any]]:
+    spec = ctx.state.variant.latents
+    if ctx.state.variant.decode is None or spec is None:
+        raise GankitError(f"metric 'codes' scores a generator's latent codes; this run's variant '{ctx.state.cfg.variant}' has no latents")
+    categorical = next((p for p in spec.parts if p.kind == "categorical"), None)
+    continuous = [p for p in spec.parts if p.kind != "categorical" and p.size == 1]
+    if categorical is None and not continuous:
+        raise GankitError(f"metric 'codes' needs a categorical or one-dimensional continuous latent part; this model has {spec.describe()}")
+    return categorical, continuous
+
+
+def _codes(ctx: EvalContext, n: int) -> dict[str, Any]:
+    """InfoGAN's evaluation (Chen et al., 2016): ``n`` samples, as many per value of the categorical code, read by the
+    digit judge; the one-to-one matching of code values to digits (Hungarian, on the confusion counts) and its
+    accuracy. Continuous one-dimensional codes: Spearman's ρ with the samples' slant and width (image moments) over
+    ``n`` samples with every part drawn as in training."""
+    from gankit.data.images import to_unit_range
+    from gankit.metrics.classifier import judge_outputs
+    from gankit.metrics.codes import confusion_counts, matched_accuracy, rank_correlation, slant_and_width
+    from gankit.sampling import draw_samples
+
+    _judge_check(ctx, "codes")
+    categorical, continuous = _code_parts(ctx)
+    value: dict[str, Any] = {}
+    if categorical is not None:
+        k = categorical.size
+        values = torch.arange(n) % k
+        images = to_unit_range(draw_samples(ctx.state, n, ctx.seed, use_ema=ctx.use_ema, codes={categorical.name: values}))
+        probs, _ = judge_outputs(images)
+        counts = confusion_counts(values, probs.argmax(dim=1), k, probs.shape[1])
+        accuracy, matching = matched_accuracy(counts)
+        value.update(matched_accuracy=accuracy, matching={str(i): c for i, c in enumerate(matching)}, code=categorical.name,
+                     per_value_accuracy=[round(float(counts[i, matching[i]] / counts[i].sum()), 5) for i in range(k)])
+    if continuous:
+        from gankit.sampling.draw import sampling_players
+        from gankit.sampling.standing import eval_mode
+
+        spec = ctx.state.variant.latents
+        players = sampling_players(ctx.state, ctx.use_ema)
+        rng = torch.Generator(device=ctx.state.device).manual_seed(ctx.seed + 1)
+        latents = spec.draw(n, rng, ctx.state.device, balanced=False)
+        with torch.no_grad(), eval_mode(players):
+            images = torch.cat([to_unit_range(ctx.state.variant.decode(players, {p: t[i : i + 4096] for p, t in latents.items()}).float().cpu())
+                                for i in range(0, n, 4096)])
+        slant, width = slant_and_width(images[:, :1])
+        for part in continuous:
+            code = latents[part.name][:, 0].cpu()
+            value[f"{part.name}_slant_rho"] = rank_correlation(code, slant)
+            value[f"{part.name}_width_rho"] = rank_correlation(code, width)
+    return value
+
+
+def _label_field(data: Any, field_name: str) -> str | None:
+    for name in (f"y_{field_name}", "y"):
+        if name in data.fields and data.fields[name].kind == "label":
+            return name
+    return None
+
+
+def _translation(ctx: EvalContext, n: int) -> dict[str, Any]:
+    """A translation model on the ``split`` of its data (default test, the held-out items): its outputs for the
+    inputs of ``direction`` (default: the first), scored against the paired targets, the inputs' labels (digit
+    outputs, read by the judge), the target domain's real digits (judge-feature FID) and its round trip."""
+    from gankit.data import build_dataset
+    from gankit.data.real import real_set
+    from gankit.metrics.translation import translation_scores
+    from gankit.sampling import translate_inputs
+    from gankit.sampling.draw import check_direction
+
+    v = ctx.state.variant
+    if v.translate is None:
+        raise GankitError(f"metric 'translation' needs a translation model; this run's variant '{ctx.state.cfg.variant}' serves "
+                          f"{', '.join(v.capabilities()) or 'no output command'}")
+    direction = check_direction(ctx.state, ctx.direction)
+    source, target = v.directions[direction]
+    data = build_dataset(replace(ctx.state.cfg.data, split=ctx.split or "test"))
+    inputs = real_set(data, source, limit=n, seed=ctx.seed)[:n]
+    label_name = _label_field(data, source)
+    labels = real_set(data, label_name, limit=n, seed=ctx.seed)[:n] if label_name else None
+    targets = real_set(data, target, limit=n, seed=ctx.seed)[:n] if v.paired else None
+    outputs = (translate_inputs(ctx.state, inputs * 2 - 1, direction, use_ema=ctx.use_ema).clamp(-1, 1) + 1) / 2
+    back = next((d for d, (s_, t_) in v.directions.items() if s_ == target and t_ == source), None)
+    round_trip = (translate_inputs(ctx.state, outputs * 2 - 1, back, use_ema=ctx.use_ema).clamp(-1, 1) + 1) / 2 if back else None
+    digits = ctx.dataset_name in DIGIT_DATA and outputs.shape[1] == 1
+    reference = real_set(data, target, limit=n, seed=ctx.seed + 1) if digits else None
+    value = translation_scores(inputs, outputs, targets=targets, labels=labels, round_trip=round_trip, reference=reference, digits=digits)
+    return {"direction": direction, "split": ctx.split or "test", **value}
+
+
+def _translation_protocol(ctx: EvalContext, n: int) -> dict[str, Any]:
+    protocol: dict[str, Any] = {
+        "split": f"{ctx.split or 'test'} split of {ctx.dataset_name}",
+        "pairs": "PSNR (dB) and SSIM (Wang et al., 2004; Gaussian window sigma 1.5, scikit-image's convention) of outputs vs targets, "
+                 "images in [0, 1], all channels, no border crop; input_*: the untranslated input (grey repeated to the target's channels)",
+    }
+    if ctx.dataset_name in DIGIT_DATA:
+        protocol |= {**_judge_protocol(ctx, n), "fid": "judge features (128-d) of outputs vs the split's real target-domain digits"}
+    return protocol
+
+
+def _judge_check(ctx: EvalContext, metric: str) -> None:
+    if ctx.is_points or ctx.dataset_name not in DIGIT_DATA:
+        raise GankitError(f"metric '{metric}' reads samples with the digit judge; '{ctx.dataset_name}' is not digit data (supported: {', '.join(DIGIT_DATA)})")
+
+
 def _judge_protocol(ctx: EvalContext, n: int) -> dict[str, Any]:
     from gankit.metrics.classifier import judge_record
 
@@ -336,6 +452,12 @@ METRICS: dict[str, Metric] = {
                     "label accuracy of conditional samples; Stacked MNIST: modes out of 1,000 and KL to uniform",
                     _judge_protocol),
     "modes": Metric(_modes, _fixed(PROTOCOL_SAMPLES), f"VEEGAN mode coverage: modes captured, % within {THRESHOLD_STDS:g} std, reverse KL"),
+    "translation": Metric(_translation, _fixed(10_000), "a translation's outputs on held-out inputs: PSNR/SSIM vs paired targets, the judge's "
+                          "accuracy on digit outputs (beside inputs and targets), judge-feature FID vs the target domain, round-trip PSNR/SSIM",
+                          _translation_protocol),
+    "codes": Metric(_codes, _fixed(10_000), "latent codes vs the judge (Chen et al., 2016): a categorical code matched one-to-one to digits "
+                    "(Hungarian on the confusion counts, equal samples per value) and its accuracy; continuous codes' Spearman rho "
+                    "with slant and width (image moments)", lambda ctx, n: {**_judge_protocol(ctx, n), "matching": "scipy linear_sum_assignment"}),
 }  # fmt: skip
 
 
@@ -373,6 +495,8 @@ def evaluate(
     seeds: list[int] | None = None,
     extractor: str | None = None,
     inception_weights: str | None = None,
+    split: str | None = None,
+    direction: str | None = None,
 ) -> dict[str, Any]:
     """Compute metrics of a run's last checkpoint and merge them into ``RUN/eval.json``; return the new entries.
 
@@ -386,7 +510,7 @@ def evaluate(
     if len(set(seeds)) != len(seeds):
         raise GankitError(f"--seeds has repeats ({', '.join(map(str, seeds))}); give distinct seeds")
     path, state, payload = load_run(run)
-    contexts = [EvalContext(state, s, use_ema and bool(state.ema), extractor, inception_weights) for s in seeds]
+    contexts = [EvalContext(state, s, use_ema and bool(state.ema), extractor, inception_weights, split, direction) for s in seeds]
     first = contexts[0]
     results = {}
     for name in names:

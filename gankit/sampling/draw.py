@@ -13,6 +13,7 @@ from gankit.errors import GankitError
 from gankit.sampling.standing import eval_mode, with_standing_statistics
 
 CHUNK = 8192
+TRANSLATE_SEED = 0x7A5
 TRAVERSAL_RANGE = 2.0  # continuous codes are traversed over [-2, 2], past U(-1, 1)'s support (Chen et al., 2016, Fig. 2)
 
 
@@ -156,7 +157,8 @@ def translate_inputs(state: Any, x: Tensor, direction: str | None = None, *, use
     v = state.variant
     direction = check_direction(state, direction)
     players = sampling_players(state, use_ema)
-    with eval_mode(players):
+    with eval_mode(players), torch.random.fork_rng(devices=[state.device] if state.device.type == "cuda" else []):
+        torch.manual_seed(TRANSLATE_SEED)  # a generator with dropout at test time (pix2pix) translates reproducibly
         return torch.cat([v.translate(players, part.to(state.device), direction).float().cpu() for part in x.split(256)])
 
 

@@ -55,13 +55,14 @@ def with_standing_statistics(state: Any, players: dict[str, nn.Module]) -> dict[
         fresh.train()
         rng = torch.Generator(device=state.device).manual_seed(STANDING_SEED)
         trial = {**out, name: fresh}
+        real_rng = torch.Generator().manual_seed(STANDING_SEED)
         with torch.random.fork_rng(devices=[]):
             for _ in range(STANDING_BATCHES):
                 if v.decode is not None and v.latents is not None:
                     v.generate(trial, STANDING_BATCH_SIZE, rng)
-                elif v.translate is not None:
-                    direction, (source, _) = next(iter(v.directions.items()))
-                    x = real_samples(state.data, STANDING_BATCH_SIZE, torch.Generator().manual_seed(STANDING_SEED), field=source)
-                    v.translate(trial, x.to(state.device), direction)
+                elif v.translate is not None:  # every direction, so that each generator sees its own inputs
+                    for direction, (source, _) in v.directions.items():
+                        x = real_samples(state.data, STANDING_BATCH_SIZE, real_rng, field=source)
+                        v.translate(trial, x.to(state.device), direction)
         out[name] = fresh.eval()
     return out

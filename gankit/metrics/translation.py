@@ -1,0 +1,68 @@
+"""Measures of a translation (pix2pix, CycleGAN ...): outputs against paired targets (PSNR, SSIM), the judge's
+accuracy on digit outputs against the inputs' labels, a round trip's reconstruction, and the same for the
+untranslated inputs as the baseline. Pure functions of images in [0, 1] and labels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from gankit.metrics.image_quality import psnr, ssim
+
+
+def as_channels(images: Tensor, channels: int) -> Tensor:
+    """Grey images repeated to ``channels`` (a grey input compared with colour targets), others unchanged."""
+    return images.expand(-1, channels, -1, -1) if images.shape[1] == 1 and channels > 1 else images
+
+
+def pair_scores(outputs: Tensor, targets: Tensor, prefix: str = "") -> dict[str, float]:
+    """Mean PSNR (dB) and SSIM of ``outputs`` against ``targets`` (N, C, H, W in [0, 1])."""
+    outputs = as_channels(outputs, targets.shape[1])
+    return {f"{prefix}psnr": float(psnr(outputs, targets).mean()), f"{prefix}ssim": float(ssim(outputs, targets).mean())}
+
+
+def judge_accuracy(images: Tensor, labels: Tensor) -> float:
+    """Share of digit images (N, 1, H, W in [0, 1]) that the shipped digit judge reads as their label."""
+    from gankit.metrics.classifier import judge_outputs
+
+    probs, _ = judge_outputs(images)
+    return float((probs.argmax(dim=1) == labels.cpu()).double().mean())
+
+
+def judge_fid(outputs: Tensor, reference: Tensor) -> float:
+    """Fréchet distance between the digit judge's features of ``outputs`` and of ``reference`` digits."""
+    from gankit.metrics.classifier import judge_outputs
+    from gankit.metrics.fid import feature_statistics, frechet_distance
+
+    _, f_out = judge_outputs(outputs)
+    _, f_ref = judge_outputs(reference)
+    mu1, s1 = feature_statistics(f_out)
+    mu2, s2 = feature_statistics(f_ref)
+    return frechet_distance(mu1, s1, mu2, s2)
+
+
+def translation_scores(
+    inputs: Tensor, outputs: Tensor, *, targets: Tensor | None = None, labels: Tensor | None = None, round_trip: Tensor | None = None,
+    reference: Tensor | None = None, digits: bool = False,
+) -> dict[str, Any]:
+    """Every measure that applies: ``psnr``/``ssim`` of outputs (and ``input_psnr``/``input_ssim`` of the inputs,
+    the baseline) against paired ``targets``; for ``digits``, the judge's accuracy on outputs, inputs and targets
+    against ``labels`` and the judge-feature FID of outputs against ``reference`` (the target domain's real
+    digits); ``cycle_psnr``/``cycle_ssim`` of a ``round_trip`` against the inputs."""
+    value: dict[str, Any] = {"n": len(inputs)}
+    if targets is not None:
+        value |= pair_scores(outputs, targets)
+        if inputs.shape[1:] == targets.shape[1:] or inputs.shape[1] == 1:
+            value |= pair_scores(inputs, targets, "input_")
+    if digits and labels is not None:
+        value["judge_accuracy"] = judge_accuracy(outputs, labels)
+        value["input_judge_accuracy"] = judge_accuracy(inputs, labels)
+        if targets is not None:
+            value["target_judge_accuracy"] = judge_accuracy(targets, labels)
+    if digits and reference is not None:
+        value["judge_fid"] = judge_fid(outputs, reference)
+    if round_trip is not None:
+        value |= pair_scores(round_trip, inputs, "cycle_")
+    return value

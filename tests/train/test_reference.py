@@ -1,0 +1,40 @@
+"""The core redesign (DESIGN.md version 2) did not change old results: with the same seed, gan-ring and dcgan-mnist
+trained for 300 steps give bit-identical weights (players and EMA copies) to those of the version-1 core. The hashes
+were recorded on commit d80eaf1 (the last version-1 main) with exactly this protocol, on the 2-core CPU machine CI
+uses; CPU kernels are deterministic for a fixed thread count and PyTorch build."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import torch
+
+from gankit.config import load_config
+from gankit.train.loop import train
+
+PROTOCOL = ["train.steps=300", "train.device=cpu", "train.progress=none", "train.ckpt_every=300", "train.sample_every=300", "train.log_every=50"]
+VERSION_1 = {
+    "gan-ring": "2d0686d480303368b0ec7ab04700f87182c1c6190c0428bc251378254c8540a4",
+    "dcgan-mnist": "4b3b35c7ad9f21d14c03da8b82bd4e3be35ba4d0c291f269616bb21d9e20652d",
+}
+
+
+def weights_digest(payload: dict) -> str:
+    """sha256 over every tensor of the checkpoint's players and EMA copies, by sorted name."""
+    h = hashlib.sha256()
+    for group in ("models", "ema"):
+        for name in sorted(payload[group]):
+            for key in sorted(payload[group][name]):
+                h.update(f"{group}.{name}.{key}".encode())
+                h.update(payload[group][name][key].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+@pytest.mark.skipif(torch.__version__.split("+")[0] != "2.13.0" or torch.get_num_threads() != 2, reason="hashes recorded with torch 2.13.0 on 2 threads")
+@pytest.mark.parametrize("preset", sorted(VERSION_1))
+def test_300_steps_give_the_version_1_weights(preset, tmp_path):
+    run = train(load_config(preset, PROTOCOL), Path(tmp_path))
+    payload = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert weights_digest(payload) == VERSION_1[preset]
