@@ -1,4 +1,5 @@
-"""Sampling helpers: spherical interpolation, image runs end to end (50 steps), report, interpolate."""
+"""Discriminator rejection sampling (gankit.samplers.drs): rejection, calibration, refitted estimators, and the
+variants' per-sample log-ratios it relies on."""
 
 from __future__ import annotations
 
@@ -8,98 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from torch import Tensor
 
-from gankit import sampling
 from gankit.config import SamplerConfig, load_config
 from gankit.errors import GankitError
-from gankit.sampling import draw_samples, fit_calibration, isotonic_steps, platt_scaling, refit_estimator, rejection_sample, slerp
+from gankit.samplers import drs as drs_module
+from gankit.samplers.drs import fit_calibration, isotonic_steps, platt_scaling, refit_estimator, rejection_sample
+from gankit.sampling import draw_samples
 from gankit.train.loop import build_state, load_run, train
 from tests.conftest import TINY, run_cli, set_args
-
-IMAGE_TINY = [
-    "train.steps=50",
-    "train.batch_size=16",
-    "train.log_every=10",
-    "train.sample_every=25",
-    "train.ckpt_every=25",
-    "train.sample_n=30",
-    "train.device=cpu",
-    "train.progress=none",
-    "model.g.width=8",
-    "model.d.width=8",
-]
-
-
-def test_slerp_endpoints_and_norm():
-    z0, z1 = torch.randn(4, 16), torch.randn(4, 16)
-    torch.testing.assert_close(slerp(z0, z1, torch.tensor(0.0)), z0)
-    torch.testing.assert_close(slerp(z0, z1, torch.tensor(1.0)), z1, atol=1e-5, rtol=1e-5)
-    a, b = torch.nn.functional.normalize(torch.randn(3, 16), dim=1), torch.nn.functional.normalize(torch.randn(3, 16), dim=1)
-    for t in (0.25, 0.5, 0.8):
-        torch.testing.assert_close(slerp(a, b, torch.tensor(t)).norm(dim=1), torch.ones(3))  # stays on the sphere
-
-
-def test_tiny_image_run_writes_grids_samples_interpolations_and_report(tmp_path):
-    result = run_cli("train", "cgan-mnist", "--runs-dir", str(tmp_path), *set_args(IMAGE_TINY))
-    assert result.returncode == 0, result.stderr
-    run = Path(result.stdout.strip().splitlines()[-1])
-    grids = sorted((run / "samples").glob("step-*.png"))
-    assert [p.name for p in grids] == ["step-000000.png", "step-000025.png", "step-000050.png"]
-    with Image.open(grids[-1]) as img:
-        assert img.size == (2 * (3 * 30 + 2), 2 * (10 * 30 + 2))  # one row per class, 3 per row, 28-px digits x2
-
-    assert run_cli("sample", str(run), "--n", "20", "--out", str(tmp_path / "s.npz")).returncode == 0
-    with np.load(tmp_path / "s.npz") as f:
-        assert f["samples"].shape == (20, 1, 28, 28) and f["samples"].dtype == np.float32
-        assert f["samples"].min() >= 0 and f["samples"].max() <= 1
-        assert f["labels"].tolist() == [i % 10 for i in range(20)]
-    assert run_cli("sample", str(run), "--n", "5", "--label", "7", "--out", str(tmp_path / "sevens.npz")).returncode == 0
-    with np.load(tmp_path / "sevens.npz") as f:
-        assert f["labels"].tolist() == [7] * 5
-    assert run_cli("sample", str(run), "--n", "3", "--out", str(tmp_path / "each")).returncode == 0
-    assert sorted(p.name for p in (tmp_path / "each").iterdir()) == ["0.png", "1.png", "2.png"]
-
-    assert run_cli("interpolate", str(run), "--out", str(tmp_path / "i.png"), "--steps", "6", "--rows", "3").returncode == 0
-    with Image.open(tmp_path / "i.png") as img:
-        assert img.size == (6 * 30 + 2, 3 * 30 + 2)
-    assert run_cli("interpolate", str(run), "--out", str(tmp_path / "i.gif"), "--steps", "4").returncode == 0
-    with Image.open(tmp_path / "i.gif") as gif:
-        assert gif.n_frames == 16
-
-    result = run_cli("report", str(run))
-    assert result.returncode == 0, result.stderr
-    report = (run / "report.md").read_text()
-    for needle in ("report/losses.png", "report/samples.png", "report/interpolation.png", "gankit eval"):
-        assert needle in report
-    assert (run / "report" / "losses.png").stat().st_size > 1000
-
-
-def test_ema_generator_with_batchnorm_samples_with_standing_statistics():
-    """The EMA copy's BatchNorm statistics are recomputed for its own weights, whatever its buffers hold."""
-    from gankit.config import load_config
-    from gankit.sampling import draw_samples
-    from gankit.train.loop import build_state
-    from gankit.variants.base import latent
-
-    state = build_state(load_config("gan-ring", ["train.ema=0.99", "train.device=cpu"]))  # G has BatchNorm
-    g_ema = state.ema["g"]
-    for m in g_ema.modules():
-        if isinstance(m, torch.nn.BatchNorm1d):
-            m.running_mean.fill_(50.0)  # garbage statistics, as if copied from a very different live generator
-            m.running_var.fill_(1e-4)
-    buffers = {k: v.clone() for k, v in g_ema.state_dict().items()}
-    samples = draw_samples(state, 4096, seed=1)
-    assert all(torch.equal(buffers[k], v) for k, v in g_ema.state_dict().items())  # the EMA copy itself is untouched
-    with torch.no_grad():
-        z = latent(4096, 2, "normal", torch.Generator().manual_seed(1), torch.device("cpu"))
-        reference = g_ema.train()(z)  # batch statistics of 4,096 samples ~ the population statistics
-        g_ema.eval()
-    assert (samples - reference).abs().mean() < 0.05
-
-
-# ------------------------------------------------------------------------------------------- rejection sampling
 
 
 def _gaussian_proposal(rng: torch.Generator):
@@ -126,6 +44,7 @@ def test_rejection_sampling_with_a_constant_ratio_keeps_everything_and_is_seeded
     stats: dict[str, int] = {}
     kept = rejection_sample(_gaussian_proposal(rng), lambda x: torch.zeros(len(x)), 100, rng, quantile=1.0, chunk=64, burn_in=64, stats=stats)
     assert stats == {"proposals": 128, "kept": 128, "bound": 0.0} and kept.shape == (100, 1)
+
     def draw() -> Tensor:
         rng = torch.Generator().manual_seed(3)
         return rejection_sample(_gaussian_proposal(torch.Generator().manual_seed(3)), lambda x: x[:, 0], 500, rng, quantile=1.0, chunk=256)
@@ -284,10 +203,10 @@ def test_calibration_sharpens_an_underconfident_discriminator(method):
 
 
 def test_drs_sampler_needs_such_a_discriminator(tmp_path):
-    with pytest.raises(GankitError, match=r"model\.sampler=drs .* loss wgan"):
-        build_state(load_config("wgan-ring", [*TINY, "model.sampler=drs"]))
-    result = run_cli("train", "wgan-grid", "--runs-dir", str(tmp_path), *set_args([*TINY, "model.sampler=drs"]))
-    assert result.returncode == 2 and "model.sampler=drs" in result.stderr and "Traceback" not in result.stderr
+    with pytest.raises(GankitError, match=r"sampler\.name=drs .* loss wgan"):
+        build_state(load_config("wgan-ring", [*TINY, "sampler.name=drs"]))
+    result = run_cli("train", "wgan-grid", "--runs-dir", str(tmp_path), *set_args([*TINY, "sampler.name=drs"]))
+    assert result.returncode == 2 and "sampler.name=drs" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())  # nothing created
 
@@ -312,7 +231,7 @@ def test_drs_run_samples_what_its_discriminator_accepts(tmp_path):
     # proposals reweighted by exp(-|x|^2), so their mean |x|^2 must fall well below the generator's own.
     state.variant.players["d"] = _PrefersTheOrigin()
     favoured = draw_samples(state, 3000, seed=5)
-    state.cfg.model.sampler = "plain"
+    state.cfg.sampler.name = "plain"
     plain = draw_samples(state, 3000, seed=5)
     assert favoured.pow(2).sum(1).mean() < 0.8 * plain.pow(2).sum(1).mean()
 
@@ -321,7 +240,7 @@ def test_calibrated_drs_with_a_packing_discriminator():
     """pacgan-drs-ring: a packing D, its per-sample log-ratio calibrated on real data, then rejection (the
     contract test trains the preset through the CLI)."""
     state = build_state(load_config("pacgan-drs-ring", TINY))
-    assert (state.cfg.model.pack, state.cfg.model.drs_calibration) == (2, "isotonic")
+    assert (state.cfg.options.pack, state.cfg.sampler.calibration) == (2, "isotonic")
     drs = draw_samples(state, 2000, seed=4)
     assert drs.shape == (2000, 2)
     torch.testing.assert_close(drs, draw_samples(state, 2000, seed=4), rtol=0, atol=0)  # calibration is seeded too
@@ -333,7 +252,7 @@ def test_calibrated_drs_with_a_packing_discriminator():
     state.ema = {k: spread for k in state.ema}
     state.variant.players["d"] = _MildRingPack()
     calibrated = draw_samples(state, 2000, seed=4)
-    state.cfg.model.drs_calibration = "none"
+    state.cfg.sampler.calibration = "none"
     raw = draw_samples(state, 2000, seed=4)
     off_ring = {name: (x.norm(dim=1) - 2).abs().mean().item() for name, x in (("calibrated", calibrated), ("raw", raw))}
     assert off_ring["calibrated"] < 0.5 * off_ring["raw"], off_ring
@@ -360,11 +279,11 @@ class _WideGaussian(torch.nn.Module):
         return 4 + 0.75 * math.sqrt(2) * torch.erfinv(z.clamp(-1 + 1e-6, 1 - 1e-6))
 
 
-REFIT = ["model.sampler=drs", "model.drs_estimator=refit"]
+REFIT = ["sampler.name=drs", "sampler.estimator=refit"]
 
 
 def _wide_gan_1d(steps: int):
-    state = build_state(load_config("gan-1d", [*TINY, *REFIT, f"model.drs_refit_steps={steps}"]))
+    state = build_state(load_config("gan-1d", [*TINY, *REFIT, f"sampler.refit_steps={steps}"]))
     state.variant.players["g"] = _WideGaussian()
     state.ema = {k: state.variant.players["g"] for k in state.ema}
     return state
@@ -388,8 +307,8 @@ def test_a_refitted_estimator_learns_the_generators_density_ratio():
 def test_drs_with_a_refitted_estimator_gives_back_the_data(monkeypatch):
     state = _wide_gan_1d(3000)
     fits = []
-    real_fit = sampling.refit_estimator
-    monkeypatch.setattr(sampling, "refit_estimator", lambda *a: fits.append(a[2]) or real_fit(*a))
+    real_fit = drs_module.refit_estimator
+    monkeypatch.setattr(drs_module, "refit_estimator", lambda *a: fits.append(a[2]) or real_fit(*a))
     drs = draw_samples(state, 4000, seed=1)
     assert abs(drs.std().item() - 0.5) < 0.05 and abs(drs.mean().item() - 4) < 0.05
     torch.testing.assert_close(draw_samples(state, 4000, seed=1), drs, rtol=0, atol=0)
@@ -397,21 +316,21 @@ def test_drs_with_a_refitted_estimator_gives_back_the_data(monkeypatch):
     state.step += 1
     draw_samples(state, 10, seed=1)
     assert fits == [3000, 3000]
-    state.cfg.model.sampler = "plain"
+    state.cfg.sampler.name = "plain"
     assert draw_samples(state, 4000, seed=1).std().item() > 0.7
 
 
 def test_a_refit_run_fits_its_estimator_for_the_last_picture_only(tmp_path, monkeypatch):
     fits = []
-    real_fit = sampling.refit_estimator
-    monkeypatch.setattr(sampling, "refit_estimator", lambda *a: fits.append(a[2]) or real_fit(*a))
-    run = train(load_config("pacgan-refit-ring", [*TINY, "model.drs_refit_steps=30", "model.drs_refit_batch=64"]), tmp_path)  # pictures at 0, 10, 20
+    real_fit = drs_module.refit_estimator
+    monkeypatch.setattr(drs_module, "refit_estimator", lambda *a: fits.append(a[2]) or real_fit(*a))
+    run = train(load_config("pacgan-refit-ring", [*TINY, "sampler.refit_steps=30", "sampler.refit_batch=64"]), tmp_path)  # pictures at 0, 10, 20
     assert fits == [30] and (run / "samples" / "step-000020.png").stat().st_size > 0
 
 
 def test_a_refitted_estimator_serves_any_unconditional_generator():
     # wgan's critic is no density ratio (test_drs_sampler_needs_such_a_discriminator), but a refitted estimator is
-    state = build_state(load_config("wgan-ring", [*TINY, *REFIT, "model.drs_refit_steps=20"]))
+    state = build_state(load_config("wgan-ring", [*TINY, *REFIT, "sampler.refit_steps=20"]))
     assert draw_samples(state, 50, seed=0).shape == (50, 2)
     with pytest.raises(GankitError, match="conditional"):
         build_state(load_config("cgan-mnist", [*TINY, *REFIT]))
