@@ -54,7 +54,7 @@ def code_spec(z_dim: int, prior: str, categorical: int, continuous: int) -> Late
 @register(
     "infogan",
     "Chen et al. (2016): structured codes c beside z, Q(c|x) on D's trunk maximises a bound on I(c; G(z, c))",
-    players={"g": NetConfig(arch="dcgan", width=64, norm="batch"), "d": NetConfig(arch="dcgan", width=64, norm="batch"),
+    players={"g": NetConfig(arch="fcconv", width=64, norm="batch"), "d": NetConfig(arch="fcconv", width=64, norm="batch"),
              "q": NetConfig(arch="mlp", width=128, depth=1, activation="leaky_relu", norm="batch")},
     groups=("g", "d"),
     options=InfoGANOptions,
