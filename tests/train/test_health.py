@@ -18,6 +18,11 @@ def identity(x):
     return x.flatten(1)
 
 
+def by_first_coordinate(real, fake):
+    """The scores of a discriminator 'd' that ranks samples by their first coordinate, as a probe gives them."""
+    return {"d": (real[:, 0], fake[:, 0])}
+
+
 def test_mean_pairwise_distance_and_separation_on_known_points():
     assert mean_pairwise_distance(torch.tensor([[0.0], [3.0]])) == pytest.approx(3.0)
     # an equilateral triangle of side 2: every distinct pair is 2 apart
@@ -44,7 +49,7 @@ def test_a_restored_watchdog_remembers_what_the_saved_one_knew():
     for _ in range(15):
         dog.check_losses({"g": 1.0})
     real = torch.randn(200, 2)
-    scores = lambda x: x[:, 0]  # noqa: E731
+    scores = by_first_coordinate(real, real - 100.0)
     dog.check_samples(real, real - 100.0, scores)  # D wins once
     saved = torch.load(_roundtrip(dog.state_dict()), weights_only=True)  # as a checkpoint stores it
     restored = Watchdog(identity)
@@ -67,24 +72,38 @@ def test_collapsed_samples_are_flagged():
     torch.manual_seed(0)
     real = torch.randn(256, 2) * 2
     dog = Watchdog(identity)
-    health, warnings = dog.check_samples(real, torch.randn(500, 2) * 2, None)
+    health, warnings = dog.check_samples(real, torch.randn(500, 2) * 2, {})
     assert warnings == [] and health["diversity"] == pytest.approx(1.0, abs=0.1)
-    health, warnings = dog.check_samples(real, torch.randn(500, 2) * 0.01 + 1.0, None)
+    health, warnings = dog.check_samples(real, torch.randn(500, 2) * 0.01 + 1.0, {})
     assert health["diversity"] < DIVERSITY_FLOOR and len(warnings) == 1 and "diversity" in warnings[0]
 
 
 def test_a_discriminator_that_wins_for_long_is_flagged_once():
     real, fake = torch.randn(64, 2) + 10, torch.randn(64, 2) - 10
     dog = Watchdog(identity)
-    scores = lambda x: x[:, 0]  # noqa: E731  perfectly separates the two clouds
+    scores = by_first_coordinate(real, fake)  # perfectly separates the two clouds
     flagged = []
     for _ in range(SEPARATION_PATIENCE + 2):
         health, warnings = dog.check_samples(real, fake, scores)
         assert health["d_auc"] == 1.0
         flagged.append(any("separates" in w for w in warnings))
     assert flagged == [False] * (SEPARATION_PATIENCE - 1) + [True, False, False]
-    health, _ = dog.check_samples(real, real.flip(0), scores)
-    assert health["d_auc"] == pytest.approx(0.5) and dog.winning == 0
+    health, _ = dog.check_samples(real, real.flip(0), by_first_coordinate(real, real.flip(0)))
+    assert health["d_auc"] == pytest.approx(0.5) and dog.winning["d"] == 0
+
+
+def test_each_discriminator_has_its_own_winning_streak():
+    real, fake = torch.randn(64, 2) + 10, torch.randn(64, 2) - 10
+    dog = Watchdog(identity)
+    winning, losing = (real[:, 0], fake[:, 0]), (real[:, 0], real[:, 0].flip(0))
+    for _ in range(SEPARATION_PATIENCE):
+        health, warnings = dog.check_samples(real, fake, {"d_a": winning, "d_b": losing})
+        assert health["d_a_auc"] == 1.0 and health["d_b_auc"] == pytest.approx(0.5) and "d_auc" not in health
+    assert dog.winning == {"d_a": SEPARATION_PATIENCE, "d_b": 0}
+    assert len(warnings) == 1 and "discriminator 'd_a'" in warnings[0]
+    old = Watchdog(identity)
+    old.load_state_dict({"history": {}, "data_spread": None, "winning": 2})  # a version-1 checkpoint: one D, one count
+    assert old.winning == {"d": 2}
 
 
 def _trained(tmp_path, overrides):

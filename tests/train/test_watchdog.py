@@ -26,7 +26,7 @@ def poisoned_state(tmp_path, poison):
 
     def objective(ctx):
         out = original(ctx)
-        if ctx.step == 15:
+        if ctx.iteration == 15:
             poison(ctx, out)
         return out
 
