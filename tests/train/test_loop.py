@@ -162,3 +162,63 @@ def test_active_windows_named_streams_batch_sizes_and_the_context(tmp_path):
     assert [s[:4] for s in seen if s[0] == "adv"] == [("adv", it, None, 5) for it in (3, 4, 5, 6)]
     assert seen[2][4] == ["a", "b"]
     assert [s[1] for s in seen if s[0] == "last"] == [5, 6]
+
+
+def _trained_checkpoint(tmp_path, preset: str, overrides: list[str]):
+    from gankit.train.checkpoint import load_checkpoint
+    from gankit.train.loop import train
+
+    cfg = load_config(preset, [*TINY, "train.progress=none", *overrides])
+    run = train(cfg, tmp_path)
+    path = run / "checkpoints" / "last.pt"
+    return cfg, load_checkpoint(path), path
+
+
+def test_restore_moves_the_variant_state_to_the_runs_device(tmp_path):
+    """restore_state hands every state object the run's device: improved-ring's historical averages (loaded on the
+    CPU by load_checkpoint) end up on ``state.device``. The meta device stands in for a GPU on this CPU machine: a
+    tensor moved there says ``device.type == 'meta'``. Version 1 put the loaded dict into the variant state as it
+    was (``v.state.update(payload['variant_state'])``), so its tensors stayed on the CPU and this failed."""
+    from gankit.train.loop import restore_state
+
+    cfg, payload, path = _trained_checkpoint(tmp_path, "improved-ring", ["train.steps=4"])
+    saved = payload["state"]["historical_average"]
+    assert saved["average"]["d"] and all(t.device.type == "cpu" for t in saved["average"]["d"].values())
+    state = build_state(cfg)
+    state.device = torch.device("meta")  # the device restore_state passes to each state object's load_state_dict
+    restore_state(state, payload, path)
+    history = state.variant.state["historical_average"]
+    assert set(history.average) == {"g", "d"} and history.count == {"g": 5, "d": 5}  # the initial weights + 4 steps
+    for name, average in history.average.items():
+        assert set(average) == set(saved["average"][name])
+        for key, tensor in average.items():
+            assert tensor.device.type == "meta", f"{name}.{key} left on {tensor.device}"
+            assert tensor.shape == saved["average"][name][key].shape
+
+
+def test_resume_with_more_steps_restores_the_learning_rate_of_the_new_schedule(tmp_path):
+    """The learning rate after a restore is base_lr · factor(step) of the schedule of the new train.steps: with
+    decay_start s and T steps, factor(k) = 1 for k < ⌊sT⌋, then max(T - k, 1) / (T - ⌊sT⌋). A checkpoint at step 8
+    of 8 holds the old schedule's last rate (lr/4 for G, lr/6 for D); without the recomputation in restore_state
+    the first iteration of a run raised to 16 steps would run at that rate, not at the new schedule's."""
+    from gankit.config import apply_overrides
+    from gankit.train.loop import restore_state
+
+    steps, more = 8, 16
+    cfg, payload, path = _trained_checkpoint(tmp_path, "gan-ring", [f"train.steps={steps}", "optim.g.decay_start=0.5", "optim.d.decay_start=0.25"])
+    assert payload["step"] == steps
+
+    def factor(done: int, total: int, decay_start: float) -> float:
+        start = int(decay_start * total)
+        return 1.0 if done < start else max(total - done, 1) / (total - start)
+
+    settings = {"g": cfg.optim.g, "d": cfg.optim.d}
+    for group, opt in settings.items():  # what the checkpoint holds: the old schedule's rate
+        assert payload["optimizers"][group]["param_groups"][0]["lr"] == pytest.approx(opt.lr * factor(steps, steps, opt.decay_start))
+    state = build_state(apply_overrides(cfg, [f"train.steps={more}"]))
+    restore_state(state, payload, path)
+    for group, opt in settings.items():
+        expected = opt.lr * factor(steps, more, opt.decay_start)
+        assert expected != pytest.approx(opt.lr * factor(steps, steps, opt.decay_start))
+        assert state.variant.optimizers[group].param_groups[0]["lr"] == pytest.approx(expected, rel=1e-12), group
+        assert state.variant.schedulers[group].last_epoch == steps
