@@ -20,13 +20,20 @@ def _state(preset, *overrides):
     return build_state(load_config(preset, [*TINY, *overrides]))
 
 
+def _context(state, step, iteration=1, scratch=None):
+    """The context the loop gives ``step`` in ``iteration``: a batch from each of its streams."""
+    v, t = state.variant, state.cfg.train
+    n = step.size(iteration, t.batch_size)
+    batches = {name: state.streams[name].next(n) for name in step.streams}
+    return StepContext(v.players, batches, n, state.noise, iteration, t.steps, state.device, v.state, {} if scratch is None else scratch, v.optimizers)
+
+
 def _run_step(state, name):
     """One optimiser step of the named phase, as the loop runs it; returns the objective's per-sample losses."""
     v = state.variant
     step = next(s for s in v.steps if s.name == name)
-    batch = state.stream.next() if step.uses_data else {}
     make_trainable(v, step)
-    losses, _ = optimise(v, step, StepContext(v.players, batch, state.cfg.train.batch_size, state.noise, 1, state.device))
+    losses, _ = optimise(v, step, _context(state, step))
     for module in v.players.values():
         module.requires_grad_(True)
     return losses
@@ -71,9 +78,9 @@ def test_gradient_penalty_and_lazy_r1_enter_the_discriminator_losses():
 
 
 def test_feature_matching_needs_real_data_and_is_a_batch_statistic():
-    state = _state("gan-ring", "loss.g_objective=feature_matching", "loss.feature_matching=2.0")
+    state = _state("gan-ring", "options.g_objective=feature_matching", "options.feature_matching=2.0")
     step = next(s for s in state.variant.steps if s.name == "g")
-    assert step.uses_data
+    assert step.streams == ("train",)
     losses = _run_step(state, "g")
     assert set(losses) == {"g_fm"} and losses["g_fm"].dim() == 0 and losses["g_fm"] >= 0
 
@@ -82,16 +89,16 @@ def test_historical_averages_live_in_the_variant_state_and_follow_the_weights():
     state = _state("improved-ring")
     hist = state.variant.state["historical_average"]
     d = state.variant.players["d"]
-    torch.testing.assert_close(hist["d"]["net.0.weight"], d.net[0].weight)  # starts at the initial weights
+    torch.testing.assert_close(hist.average["d"]["net.0.weight"], d.net[0].weight)  # starts at the initial weights
     before = d.net[0].weight.detach().clone()
     losses = _run_step(state, "d")
     assert losses["d_hist"].item() == 0.0  # the weights still equal their average when the first step computes it
-    assert state.variant.state["historical_count"]["d"] == 2
-    torch.testing.assert_close(hist["d"]["net.0.weight"], (before + d.net[0].weight.detach()) / 2)
+    assert hist.count["d"] == 2
+    torch.testing.assert_close(hist.average["d"]["net.0.weight"], (before + d.net[0].weight.detach()) / 2)
 
 
 def test_unrolled_generator_step_leaves_the_discriminator_untouched():
-    state = _state("unrolled-ring", "train.unroll_steps=3")
+    state = _state("unrolled-ring", "options.unroll_steps=3")
     _run_step(state, "d")  # so that D's Adam has moments to unroll from
     d, opt = state.variant.players["d"], state.variant.optimizers["d"]
     weights = {k: v.clone() for k, v in d.state_dict().items()}
@@ -110,10 +117,11 @@ def test_unrolled_generator_gradient_differs_from_the_plain_one():
     """G's gradient depends on how many of D's reactions it anticipates."""
     grads = []
     for k in (1, 4):
-        state = _state("unrolled-ring", f"train.unroll_steps={k}", "train.seed=3")
+        state = _state("unrolled-ring", f"options.unroll_steps={k}", "train.seed=3")
         _run_step(state, "d")
         g_step = next(s for s in state.variant.steps if s.name == "g")
-        ctx = StepContext(state.variant.players, state.stream.next(), 32, state.noise, 2, state.device)
+        assert g_step.streams == ("train",)
+        ctx = _context(state, g_step, iteration=2)
         loss = sum(v.mean() for v in g_step.objective(ctx).values())
         grads.append(torch.autograd.grad(loss, list(state.variant.players["g"].parameters()))[0])
     assert not torch.allclose(grads[0], grads[1])
@@ -122,7 +130,7 @@ def test_unrolled_generator_gradient_differs_from_the_plain_one():
 @pytest.mark.parametrize(
     ("preset", "overrides", "message"),
     [
-        ("cgan-mnist", ["model.pack=2"], "model.pack"),
+        ("cgan-mnist", ["options.pack=2"], r"options\.pack.*option of variant 'gan'"),
         ("unrolled-ring", ["model.d.sn=true"], "unrolled"),
         ("gan-ring", ["loss.name=wgan", "loss.real_label=0.9"], "real_label"),
         ("gan-ring", ["loss.gp_mode=both"], "gp_mode"),
