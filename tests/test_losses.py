@@ -61,6 +61,8 @@ def test_losses_are_per_sample_for_patch_logits():
     assert out.shape == (5,)
     torch.testing.assert_close(out, torch.nn.functional.softplus(-logits).mean(dim=(1, 2, 3)))
     assert per_sample(torch.ones(3, 2, 2)).shape == (3,)
+    # a PatchGAN critic's logits come flattened, (B, h*w): the same per-sample loss as its (B, 1, h, w) map
+    torch.testing.assert_close(nonsaturating_g_loss(logits.flatten(1)), out)
 
 
 @pytest.mark.parametrize("logit", [-30.0, -15.0, -8.0])
@@ -155,14 +157,14 @@ def test_trained_discriminator_is_optimal_and_value_is_jsd():
     torch.manual_seed(0)
     data = gaussian_1d(DataConfig(name="gaussian1d", mean=4.0, std=0.5))
     g_mean, g_std = 3.3, 0.8  # a fixed generator: x = 3.3 + 0.8 z
-    d = MLP(1, (1,), width=64, depth=2, activation="elu").double()
+    d = MLP(1, (1,), width=64, depth=2, activation="elu", critic=True).double()
     opt = torch.optim.Adam(d.parameters(), lr=3e-3)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 2500)
     rng = torch.Generator().manual_seed(0)
     for _ in range(2500):
         real = data.sample(512, rng).double()
         fake = g_mean + g_std * torch.randn(512, 1, generator=rng, dtype=torch.float64)
-        losses = bce_d_loss(d(real - 4.0), d(fake - 4.0))  # centring the input is the network's business, not the loss's
+        losses = bce_d_loss(d(real - 4.0)["logits"], d(fake - 4.0)["logits"])  # centring the input is the network's business, not the loss's
         loss = sum(v.mean() for v in losses.values())
         opt.zero_grad()
         loss.backward()
@@ -173,7 +175,7 @@ def test_trained_discriminator_is_optimal_and_value_is_jsd():
         grid = torch.linspace(2.6, 5.2, 60, dtype=torch.float64)[:, None]
         p_data, p_g = _normal_pdf(grid, 4.0, 0.5), _normal_pdf(grid, g_mean, g_std)
         optimal = p_data / (p_data + p_g)
-        trained = torch.sigmoid(d(grid - 4.0))
+        trained = torch.sigmoid(d(grid - 4.0)["logits"])
         assert (trained - optimal).abs().max().item() < 0.05
 
         x = torch.linspace(-4.0, 12.0, 20001, dtype=torch.float64)[:, None]
@@ -182,7 +184,7 @@ def test_trained_discriminator_is_optimal_and_value_is_jsd():
         m = 0.5 * (p_data + p_g)
         kl = lambda p, q: (p * torch.log(torch.clamp(p, min=1e-300) / q)).sum().item() * dx  # noqa: E731
         jsd = 0.5 * kl(p_data, m) + 0.5 * kl(p_g, m)
-        logits = d(x - 4.0)
+        logits = d(x - 4.0)["logits"]
         value = (p_data * -nn.functional.softplus(-logits) + p_g * -nn.functional.softplus(logits)).sum().item() * dx
         assert value == pytest.approx(-math.log(4) + 2 * jsd, abs=0.05)
         assert jsd > 0.05  # the distributions differ, so the check is not trivially -log 4

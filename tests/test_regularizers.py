@@ -6,6 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+from gankit.config import NetConfig
+from gankit.nets import build_discriminator
 from gankit.regularizers import (
     clip_weights,
     gradient_norms,
@@ -59,6 +61,26 @@ def test_gradients_are_per_sample_not_of_the_batch_mean():
     # the gradient of the batch mean would be 1/B of these
     norms = gradient_norms(critic, x)
     torch.testing.assert_close(norms, batched.norm(dim=1))
+
+
+def test_penalties_of_a_network_critic_read_its_logits():
+    """A gankit critic's forward gives its dict of heads; the penalties take a function to its logits, and their
+    per-sample gradients are those of each sample's own logit."""
+    torch.manual_seed(1)
+    d = build_discriminator(NetConfig(arch="mlp", width=16, depth=2, activation="tanh"), (3,))
+    x = torch.randn(5, 3)
+    assert isinstance(d(x), dict)
+    logits = lambda v: d(v)["logits"]  # noqa: E731
+    expected = []
+    for i in range(5):
+        xi = x[i : i + 1].clone().requires_grad_(True)
+        (alone,) = torch.autograd.grad(d.heads(xi)["logits"].sum(), xi)
+        expected.append(alone[0])
+    grads = torch.stack(expected)
+    torch.testing.assert_close(input_gradients(logits, x), grads)
+    torch.testing.assert_close(r1_penalty(logits, x), 0.5 * grads.pow(2).sum(dim=1))
+    gp = gradient_penalty(logits, x, torch.randn(5, 3), torch.Generator().manual_seed(0))
+    assert gp.shape == (5,) and torch.isfinite(gp).all()
 
 
 def test_interpolates_lie_on_the_segments():

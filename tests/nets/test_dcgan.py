@@ -16,9 +16,13 @@ def test_output_shapes(size, channels):
     x = g(torch.randn(5, 16))
     assert x.shape == (5, channels, size, size)
     assert x.min() >= -1 and x.max() <= 1
-    assert d(x).shape == (5, 1)
+    out = d(x)  # every critic's forward gives its dict of heads
+    assert isinstance(out, dict) and {"logits", "features"} <= set(out)
+    assert out["logits"].shape == (5, 1)
     heads = d.heads(x)
-    assert heads["features"].shape[0] == 5
+    assert heads["features"].shape[0] == 5 and set(out) == set(heads)
+    for key in heads:
+        torch.testing.assert_close(out[key], heads[key])
 
 
 def _ordered(module: nn.Module) -> list[nn.Module]:
@@ -62,10 +66,14 @@ def test_conditioning_changes_outputs_per_label():
     for mode in ("concat", "projection"):
         d = DCGANDiscriminator((1, 28, 28), width=8, num_classes=10, conditioning=mode).eval()
         x = torch.randn(1, 1, 28, 28).repeat(2, 1, 1, 1)
-        out = d(x, torch.tensor([3, 4]))
+        out = d(x, torch.tensor([3, 4]))["logits"]
         assert out.shape == (2, 1) and out[0] != out[1]
     aux = DCGANDiscriminator((1, 28, 28), width=8, num_classes=10, conditioning="aux")
-    assert aux.heads(torch.randn(3, 1, 28, 28))["class_logits"].shape == (3, 10)
+    x = torch.randn(3, 1, 28, 28)
+    assert aux.heads(x)["class_logits"].shape == (3, 10)
+    out = aux(x)  # forward gives the class head too
+    assert out["class_logits"].shape == (3, 10) and out["logits"].shape == (3, 1)
+    torch.testing.assert_close(out["class_logits"], aux.heads(x)["class_logits"])
 
 
 def test_unsupported_sizes_are_user_errors():

@@ -32,8 +32,9 @@ def test_discriminators_with_minibatch_features_keep_their_output_shape():
     for cfg, shape in ((NetConfig(arch="mlp", width=16, depth=2, minibatch=8), (2,)), (NetConfig(arch="dcgan", width=8, minibatch=8), (1, 32, 32))):
         d = build_discriminator(cfg, shape)
         x = torch.randn(6, *shape)
-        assert d(x).shape == (6, 1)
-        assert d.heads(x)["features"].shape[0] == 6
+        out = d(x)
+        assert isinstance(out, dict) and out["logits"].shape == (6, 1)
+        assert out["features"].shape[0] == 6 and d.heads(x)["features"].shape[0] == 6
 
 
 def _vbn_generator(arch="mlp"):

@@ -25,10 +25,14 @@ def test_patch_map_sizes(shape, depth, side):
     d = build_network(NetConfig(arch="patchgan", width=4, depth=depth, norm="batch"), shape, (1,))
     assert isinstance(d, PatchGANDiscriminator) and d.map_shape == (1, side, side)
     x = torch.randn(2, *shape)
-    assert d(x).shape == (2, 1, side, side)
+    assert d.patch_map(x).shape == (2, 1, side, side)
     heads = d.heads(x)
     assert heads["logits"].shape == (2, side * side)
-    torch.testing.assert_close(heads["logits"], d(x).flatten(1))
+    torch.testing.assert_close(heads["logits"], d.patch_map(x).flatten(1))
+    out = d(x)  # forward gives the heads: the flattened map and the features
+    assert isinstance(out, dict) and set(out) == {"logits", "features"}
+    torch.testing.assert_close(out["logits"], heads["logits"])
+    torch.testing.assert_close(out["features"], heads["features"])
     assert heads["features"].shape == (2, 4 * 2 ** min(depth, 3) * (side + 1) ** 2)  # the last hidden map, one side larger
 
 
@@ -50,12 +54,12 @@ def test_a_patch_logit_only_sees_its_patch(size, depth):
     torch.manual_seed(1)
     d = build_network(NetConfig(arch="patchgan", width=4, depth=depth, norm="batch"), (2, size, size), (1,)).eval()
     x = torch.randn(1, 2, size, size, requires_grad=True)
-    (grad,) = torch.autograd.grad(d(x)[0, 0, 0, 0], x)
+    (grad,) = torch.autograd.grad(d.patch_map(x)[0, 0, 0, 0], x)
     seen = grad.abs().sum(dim=(0, 1)).nonzero()
     assert seen.max().item() < d.receptive_field and seen[:, 0].max() - seen[:, 0].min() < d.receptive_field
     far = x.detach().clone()
     far[..., -1, -1] += 10.0  # the opposite corner, outside patch (0, 0)'s window
-    before, after = d(x.detach()), d(far)
+    before, after = d.patch_map(x.detach()), d.patch_map(far)
     assert after[0, 0, 0, 0] == before[0, 0, 0, 0]
     assert after[0, 0, -1, -1] != before[0, 0, -1, -1]
 
@@ -64,7 +68,7 @@ def test_receptive_field_at_256_px_is_70():
     torch.manual_seed(2)
     d = PatchGANDiscriminator((1, 256, 256), width=2, depth=3, norm="none")
     x = torch.randn(1, 1, 256, 256, requires_grad=True)
-    (grad,) = torch.autograd.grad(d(x)[0, 0, 15, 15], x)  # an interior patch: no padding in its window
+    (grad,) = torch.autograd.grad(d.patch_map(x)[0, 0, 15, 15], x)  # an interior patch: no padding in its window
     rows, cols = grad[0, 0].abs().sum(dim=1).nonzero(), grad[0, 0].abs().sum(dim=0).nonzero()
     assert rows.max() - rows.min() + 1 == 70 and cols.max() - cols.min() + 1 == 70
 
@@ -72,7 +76,8 @@ def test_receptive_field_at_256_px_is_70():
 def test_pair_and_single_image_inputs_and_options():
     pair = build_network(NetConfig(arch="patchgan", width=4, norm="layer", sn=True), (1 + 1, 32, 32), (1,))  # pix2pix: (a, b) on channels
     a, b = torch.randn(3, 1, 32, 32), torch.randn(3, 1, 32, 32)
-    assert pair(torch.cat([a, b], dim=1)).shape == (3, 1, 2, 2)
+    assert pair.patch_map(torch.cat([a, b], dim=1)).shape == (3, 1, 2, 2)
+    assert pair(torch.cat([a, b], dim=1))["logits"].shape == (3, 2 * 2)
     assert all(isinstance(m.layer, nn.Conv2d) for m in pair.modules() if isinstance(m, SpectralNorm))
     assert sum(isinstance(m, SpectralNorm) for m in pair.modules()) == 5
     single = build_network(NetConfig(arch="patchgan", width=4, depth=2, norm="none"), (3, 64, 64), (1,))  # CycleGAN's D

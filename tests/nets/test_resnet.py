@@ -21,9 +21,13 @@ def test_generator_and_discriminator_shapes(shape, blocks):
     x = g(torch.randn(5, 8))
     assert x.shape == (5, *shape) and x.abs().max() <= 1
     assert sum(isinstance(m, UpBlock) for m in g.modules()) == blocks
-    assert d(x).shape == (5, 1)
+    out = d(x)  # every critic's forward gives its dict of heads
+    assert isinstance(out, dict) and set(out) == {"logits", "features"}
+    assert out["logits"].shape == (5, 1)
     heads = d.heads(x)
     assert heads["features"].shape == (5, 16)
+    torch.testing.assert_close(out["logits"], heads["logits"])
+    torch.testing.assert_close(out["features"], heads["features"])
     # every convolution and linear layer of D is spectrally normalised
     wrapped = [m.layer for m in d.modules() if isinstance(m, SpectralNorm)]
     layers = [m for m in d.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]

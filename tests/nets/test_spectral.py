@@ -122,7 +122,7 @@ def test_config_switch_wraps_every_layer_of_a_discriminator():
     wrapped = [m for m in d.modules() if isinstance(m, SpectralNorm)]
     convs = [m for m in d.modules() if isinstance(m, nn.Conv2d)]
     assert len(wrapped) == len(convs) >= 4
-    assert d(torch.randn(2, 1, 32, 32)).shape == (2, 1)
+    assert d(torch.randn(2, 1, 32, 32))["logits"].shape == (2, 1)
     plain = build_discriminator(NetConfig(arch="mlp", width=8, depth=2), (2,))
     assert not any(isinstance(m, SpectralNorm) for m in plain.modules())
 
@@ -139,7 +139,7 @@ def test_projection_embedding_is_spectrally_normalised():
     x, y = torch.randn(3, 1, 28, 28), torch.tensor([0, 4, 9])
     h = d.body(x)
     plain = d.out(h).flatten(1) + (d.embed.normalized_weight()[y] * h.sum(dim=(2, 3))).sum(dim=1, keepdim=True)
-    torch.testing.assert_close(d(x, y), plain)
+    torch.testing.assert_close(d(x, y)["logits"], plain)
 
 
 def test_apply_spectral_norm_wraps_embeddings():
