@@ -124,7 +124,9 @@ def main() -> None:
         "",
         f"Goal (issue): mean matched accuracy ≥ {100 * GOAL:.0f}% over the seeds — **{'met' if mean >= GOAL else 'not met'}** ({100 * mean:.2f}%).",
         "",
-        "Matchings (c1 value → digit): " + "; ".join(f"seed {r['seed']}: " + " ".join(f"{k}→{d}" for k, d in r["value"]["matching"].items()) for r in rows) + ".",
+        "Matchings (c1 value → digit): "
+        + "; ".join(f"seed {r['seed']}: " + " ".join(f"{k}→{d}" for k, d in r["value"]["matching"].items()) for r in rows)
+        + ".",
         "",
     ]
     for r in rows:

@@ -142,7 +142,7 @@ def write(rows: list[dict], out: Path, args: argparse.Namespace, started: str) -
             f"| `pix2pix-gray2color` | {len(rs)} | {rs[0]['steps']} | {statistics.mean(r['minutes'] for r in rs):.1f} | {cell(rs, 'test', 'psnr')} | "
             f"{cell(rs, 'test', 'ssim', 1, 3)} | {cell(rs, 'test', 'input_psnr')} | {cell(rs, 'test', 'input_ssim', 1, 3)} |",
             "",
-            f"Rows: grey input | output | target (seed 0):", "", f"![gray2color](translate/{rs[0]['picture']})", "",
+            "Rows: grey input | output | target (seed 0):", "", f"![gray2color](translate/{rs[0]['picture']})", "",
         ]
     if "cyclegan-digits2mnist" in by:
         rs = by["cyclegan-digits2mnist"]
@@ -158,9 +158,10 @@ def write(rows: list[dict], out: Path, args: argparse.Namespace, started: str) -
             "| split | seeds | steps | train min | judge on translated | judge on untranslated | cycle PSNR | cycle SSIM |",
             "|---|---|---|---|---|---|---|---|",
         ]
-        for split, name in (("all", "all 1,797"), ("test", "held-out 180")):
+        for split, name in (("all", "all"), ("test", "held-out")):
             lines.append(
-                f"| {name} | {len(rs)} | {rs[0]['steps']} | {statistics.mean(r['minutes'] for r in rs):.1f} | {cell(rs, split, 'judge_accuracy', 100)}% | "
+                f"| {name} ({rs[0][split]['n']:,} digits) | {len(rs)} | {rs[0]['steps']} | {statistics.mean(r['minutes'] for r in rs):.1f} | "
+                f"{cell(rs, split, 'judge_accuracy', 100)}% | "
                 f"{cell(rs, split, 'input_judge_accuracy', 100)}% | {cell(rs, split, 'cycle_psnr')} | {cell(rs, split, 'cycle_ssim', 1, 3)} |"
             )
         lines += [

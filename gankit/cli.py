@@ -242,9 +242,9 @@ def _inputs(state, spec: str, fields: list[str], limit: int | None) -> dict:
 def translate(
     run_dir: Annotated[Path, typer.Argument(help="a run directory of a translation model (pix2pix, CycleGAN, ...)")],
     input_: Annotated[str, typer.Option("--input", help="a split of the run's data (train, val, test), a folder of images or an .npz")] = "test",
-    out: Annotated[Path, typer.Option("--out", help="OUT/ (one PNG per output), OUT.npz (inputs, outputs, targets) or OUT.png (input | output | target rows)")] = Path(
-        "translations.png"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", help="OUT/ (one PNG per output), OUT.npz (inputs, outputs, targets) or OUT.png (input | output | target rows)")
+    ] = Path("translations.png"),
     direction: Annotated[str | None, typer.Option("--direction", help="a2b or b2a for two-way models (default: the first)")] = None,
     n: Annotated[int | None, typer.Option("--n", help="at most this many inputs (default: all; 16 for a .png)")] = None,
     no_ema: Annotated[bool, typer.Option("--no-ema", help="use the raw generator, not its moving average")] = False,

@@ -51,7 +51,8 @@ def write_report(run: str | Path, seed: int = 0) -> Path:
         if v.decode is None and v.translate is not None:
             kind = "fixed inputs; rows: input | output" + (" | round trip" if len(v.directions) > 1 else "") + (" | target" if v.paired else "")
         else:
-            kind = "one row per value of a categorical code" if v.latents is not None and any(p.kind == "categorical" for p in v.latents.parts) else "fixed noise"
+            coded = v.latents is not None and any(p.kind == "categorical" for p in v.latents.parts)
+            kind = "one row per value of a categorical code" if coded else "fixed noise"
         header = "Translations" if v.decode is None else "Samples"
         lines += [f"## {header}", "", f"{snapshots[-1].name} ({kind}{', EMA players' if state.ema else ''}):", "", "![samples](report/samples.png)", ""]
     if state.data.kind == "images" and state.variant.decode is not None:
@@ -63,9 +64,11 @@ def write_report(run: str | Path, seed: int = 0) -> Path:
         codes = [p for p in state.variant.latents.parts if p.name not in ("z", "label") and (p.kind == "categorical" or p.size == 1)]
         for part in codes:  # structured codes (InfoGAN's c1, c2, ...): a traversal each, the other parts held per row
             frames = interpolation_frames(state, rows=8, steps=10, seed=seed, vary=part.name)
-            save_image_grid(frames.reshape(-1, *frames.shape[2:]), folder / f"traversal-{part.name}.png", nrow=frames.shape[1], scale=max(1, 64 // frames.shape[-1]))
+            picture = folder / f"traversal-{part.name}.png"
+            save_image_grid(frames.reshape(-1, *frames.shape[2:]), picture, nrow=frames.shape[1], scale=max(1, 64 // frames.shape[-1]))
             what = "each of its values" if part.kind == "categorical" else "-2 to 2"
-            lines += [f"Traversal of `{part.name}` ({part.kind}) over {what}, one row per draw of the other parts:", "", f"![{part.name}](report/traversal-{part.name}.png)", ""]
+            lines += [f"Traversal of `{part.name}` ({part.kind}) over {what}, one row per draw of the other parts:", ""]
+            lines += [f"![{part.name}](report/{picture.name})", ""]
     eval_file = path / "eval.json"
     if eval_file.exists():
         entries = json.loads(eval_file.read_text())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gankit.config import apply_overrides, config_class, config_from_dict, config_to_dict, load_config, preset_names, validate
-from gankit.variants import VARIANTS
 from gankit.errors import GankitError
+from gankit.variants import VARIANTS
 
 
 def test_every_preset_loads_and_validates():

@@ -28,7 +28,8 @@ class NetworkFactory(Protocol):
     """``factory(cfg, inputs, outputs, *, num_classes, conditioning, **extra) -> nn.Module``: builds from the shapes."""
 
     def __call__(
-        self, cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", **extra: Any
+        self, cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none",
+        critic: bool | None = None, **extra: Any,
     ) -> nn.Module: ...
 
 
@@ -63,9 +64,11 @@ def _finish(net: nn.Module, cfg: NetConfig) -> nn.Module:
 
 
 def build_network(
-    cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", **extra: Any
+    cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", critic: bool | None = None,
+    **extra: Any,
 ) -> nn.Module:
-    """The network ``cfg.arch`` builds to map (B, *inputs) to (B, *outputs).
+    """The network ``cfg.arch`` builds to map (B, *inputs) to (B, *outputs); ``critic`` (default: outputs are (1,))
+    says whether it is a critic, whose forward returns its dict (a generator of 1-D data also maps to (1,)).
 
     ``num_classes`` > 0: the network takes labels too (a generator: one-hot labels with z; a critic: as
     ``conditioning`` says: concat, projection or aux). ``extra``: options of the architecture's constructor (e.g.
@@ -84,7 +87,7 @@ def build_network(
             raise GankitError("virtual batch norm is for unconditional noise-input networks (its reference batch has no labels)")
         if len(inputs) != 1:
             raise GankitError(f"virtual batch norm needs a noise-vector input (a generator), not inputs of shape {inputs}; use batch, layer or none")
-    net = NETWORKS[cfg.arch](cfg, inputs, outputs, num_classes=num_classes, conditioning=conditioning, **extra)
+    net = NETWORKS[cfg.arch](cfg, inputs, outputs, num_classes=num_classes, conditioning=conditioning, critic=critic, **extra)
     if cfg.norm == "virtual":  # the reference noise is drawn once, from the model-initialisation seed, and checkpointed
         net = ReferenceBatchGenerator(net, torch.randn(REFERENCE_BATCH, *inputs))
     return _finish(net, cfg)
@@ -96,7 +99,7 @@ def build_generator(cfg: NetConfig, z_dim: int, data_shape: tuple[int, ...], num
         raise GankitError("model.g.minibatch: minibatch discrimination is a discriminator layer; set model.d.minibatch instead")
     if cfg.norm == "virtual" and num_classes:
         raise GankitError("model.g.norm: virtual batch norm is for unconditional generators (its reference batch has no labels)")
-    return build_network(cfg, (z_dim,), tuple(data_shape), num_classes=num_classes)
+    return build_network(cfg, (z_dim,), tuple(data_shape), num_classes=num_classes, critic=False)
 
 
 def build_discriminator(cfg: NetConfig, data_shape: tuple[int, ...], num_classes: int = 0, conditioning: str = "none") -> nn.Module:
@@ -104,7 +107,7 @@ def build_discriminator(cfg: NetConfig, data_shape: tuple[int, ...], num_classes
     if cfg.norm == "virtual":
         raise GankitError("model.d.norm: virtual batch norm is implemented for generators; use batch, layer or none in D")
     labelled = num_classes if conditioning != "none" else 0  # conditioning "none" ignores the labels
-    return build_network(cfg, tuple(data_shape), (1,), num_classes=labelled, conditioning=conditioning if labelled else "none")
+    return build_network(cfg, tuple(data_shape), (1,), num_classes=labelled, conditioning=conditioning if labelled else "none", critic=True)
 
 
 __all__ = [

@@ -144,12 +144,13 @@ class DCGANDiscriminator(nn.Module):
         out["logits"] = logits
         return out
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.heads(x, y)["logits"]
+    def forward(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+        return self.heads(x, y)
 
 
 def dcgan_network(
-    cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", **extra: Any
+    cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", critic: bool | None = None,
+    **extra: Any,
 ) -> nn.Module:
     """(z_dim,) -> (C, H, W): the generator (labels: one-hot with z); (C, H, W) -> (1,): the discriminator."""
     if is_vector(inputs) and not is_logit(outputs):

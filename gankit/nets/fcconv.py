@@ -33,7 +33,7 @@ def _norm(kind: str, channels: int, dims: int) -> nn.Module:
 
 
 def _side(shape: tuple[int, ...]) -> int:
-    channels, h, w = shape
+    _, h, w = shape
     if h != w or h % 4:
         raise GankitError(f"architecture 'fcconv' needs square images whose side is a multiple of 4 (28, 32 ...), not {h}x{w}")
     return h // 4
@@ -74,11 +74,11 @@ class FCConvDiscriminator(nn.Module):
         h = self.fc(self.conv(x).flatten(1))
         return {"features": h, "logits": self.out(h)}
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.heads(x)["logits"]
+    def forward(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+        return self.heads(x)
 
 
-def fcconv_network(cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], **extra: Any) -> nn.Module:
+def fcconv_network(cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, critic: bool | None = None, **extra: Any) -> nn.Module:
     if is_vector(inputs) and is_image(outputs):
         return FCConvGenerator(inputs[0], outputs, cfg.width, cfg.norm)
     if is_image(inputs) and is_logit(outputs):

@@ -42,9 +42,10 @@ class MLP(nn.Module):
         activation: str = "relu",
         norm: str = "none",
         minibatch: int = 0,
+        critic: bool = False,
     ) -> None:
         super().__init__()
-        self.out_shape = tuple(out_shape)
+        self.out_shape, self.critic = tuple(out_shape), critic
         layers: list[nn.Module] = []
         features = in_features
         for _ in range(depth):
@@ -66,13 +67,19 @@ class MLP(nn.Module):
             out = out + self.minibatch_out(self.minibatch(h))
         return {"features": h, "logits": out.reshape(out.shape[0], *self.out_shape)}
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.heads(x)["logits"]
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor | dict[str, Tensor]:
+        """A critic (built with ``critic=True``: outputs (1,)) returns its dict, as every critic; otherwise the output."""
+        return self.heads(x) if self.critic else self.heads(x)["logits"]
 
 
-def mlp_network(cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", **extra: Any) -> MLP:
-    """Any shape to any shape: a generator (z_dim,) -> data, or a critic data -> (1,) (with ``cfg.minibatch`` kernels)."""
-    return MLP(math.prod(inputs), outputs, cfg.width, cfg.depth, cfg.activation, cfg.norm, cfg.minibatch, **extra)
+def mlp_network(
+    cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", critic: bool | None = None,
+    **extra: Any,
+) -> MLP:
+    """Any shape to any shape: a generator (z_dim,) -> data, or a critic data -> (1,) (with ``cfg.minibatch`` kernels). An
+    MLP from (1,) to (1,) may be either (a generator of 1-D data): ``critic`` says which, else outputs (1,) mean a critic."""
+    critic = tuple(outputs) == (1,) if critic is None else critic
+    return MLP(math.prod(inputs), outputs, cfg.width, cfg.depth, cfg.activation, cfg.norm, cfg.minibatch, critic=critic, **extra)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -70,12 +70,17 @@ class PatchGANDiscriminator(nn.Module):
         h = self.body(x)
         return {"features": h.flatten(1), "logits": self.out(h).flatten(1)}
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+        return self.heads(x, y)
+
+    def patch_map(self, x: Tensor) -> Tensor:
+        """The (B, 1, h, w) map of patch logits."""
         return self.out(self.body(x))
 
 
 def patchgan_network(
-    cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", **extra: Any
+    cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", critic: bool | None = None,
+    **extra: Any,
 ) -> nn.Module:
     """(C, H, W) -> (1,): patch logits. ``cfg.depth`` is the number of stride-2 layers (3: the 70×70 PatchGAN)."""
     if not (is_image(inputs) and is_logit(outputs)):

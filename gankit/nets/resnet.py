@@ -112,12 +112,13 @@ class ResNetDiscriminator(nn.Module):
             logits = logits + self.minibatch_out(self.minibatch(h))
         return {"features": h, "logits": logits}
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.heads(x, y)["logits"]
+    def forward(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+        return self.heads(x, y)
 
 
 def resnet_network(
-    cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", **extra: Any
+    cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", critic: bool | None = None,
+    **extra: Any,
 ) -> nn.Module:
     """(z_dim,) -> (C, H, W): the generator; (C, H, W) -> (1,): the discriminator (no normalisation layers: use sn)."""
     if is_vector(inputs) and not is_logit(outputs):

@@ -108,7 +108,8 @@ class UNetGenerator(nn.Module):
 
 
 def unet_network(
-    cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", **extra: Any
+    cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", critic: bool | None = None,
+    **extra: Any,
 ) -> nn.Module:
     """(C_in, H, W) -> (C_out, H, W): the pix2pix U-Net (``extra``: ``dropout_at_test``)."""
     if not (is_image(inputs) and is_image(outputs) and tuple(inputs[1:]) == tuple(outputs[1:])):

@@ -55,7 +55,7 @@ def drs_samples(state: Any, players: dict[str, nn.Module], n: int, rng: torch.Ge
             estimator = state.cache[key]
 
             def raw_ratio(x: Tensor) -> Tensor:
-                return torch.cat([estimator(part).float().reshape(-1) for part in x.split(CHUNK)])
+                return torch.cat([estimator(part)["logits"].float().reshape(-1) for part in x.split(CHUNK)])
 
         else:
 
@@ -150,7 +150,7 @@ def refit_estimator(state, players: dict[str, nn.Module], steps: int, batch: int
             real = real_samples(state.data, batch, real_rng).to(state.device)
             with torch.no_grad():
                 fake = state.variant.generate(players, batch, fake_rng)
-            loss = sum(term.mean() for term in bce_d_loss(net(real), net(fake)).values())
+            loss = sum(term.mean() for term in bce_d_loss(net(real)["logits"], net(fake)["logits"]).values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

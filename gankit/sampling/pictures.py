@@ -104,7 +104,7 @@ def translation_picture(state: Any, inputs: dict[str, Tensor], path: Path, direc
     images per line; return the outputs (model range, CPU)."""
     from gankit.viz import save_image_grid
 
-    names, rows = translation_rows(state, inputs, direction, use_ema)
+    _, rows = translation_rows(state, inputs, direction, use_ema)
     columns = min(TRANSLATION_COLUMNS, len(rows[0]))
     lines = []
     for start in range(0, len(rows[0]), columns):

@@ -56,7 +56,7 @@ def with_standing_statistics(state: Any, players: dict[str, nn.Module]) -> dict[
         rng = torch.Generator(device=state.device).manual_seed(STANDING_SEED)
         trial = {**out, name: fresh}
         real_rng = torch.Generator().manual_seed(STANDING_SEED)
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[state.device] if state.device.type == "cuda" else []):
             for _ in range(STANDING_BATCHES):
                 if v.decode is not None and v.latents is not None:
                     v.generate(trial, STANDING_BATCH_SIZE, rng)

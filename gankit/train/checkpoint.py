@@ -61,6 +61,11 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
             f"{path} is not a readable gankit checkpoint ({reason[:160]}); it may be truncated or corrupt — "
             "restore it from a copy or start a new run"
         ) from None
+    if isinstance(payload, dict) and "variant_state" in payload and "state" not in payload:
+        raise GankitError(
+            f"{path} was written by gankit's version-1 core (players g/d only, config keys since moved to options.* and sampler.*); "
+            "this gankit cannot continue it: train the run again"
+        )
     if not isinstance(payload, dict) or any(k not in payload for k in REQUIRED_KEYS):
         missing = [k for k in REQUIRED_KEYS if not isinstance(payload, dict) or k not in payload]
         raise GankitError(f"{path} is not a gankit checkpoint (missing: {', '.join(missing)}); point to a run made by `gankit train`")

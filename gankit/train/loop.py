@@ -244,7 +244,8 @@ def preserved(players: dict[str, nn.Module]) -> Iterator[None]:
     """Run code on the players in training mode without changing them: their buffers (BatchNorm statistics,
     spectral norm's power-iteration vectors) are put back afterwards and the global RNG (dropout) is forked."""
     saved = {name: [b.detach().clone() for b in m.buffers()] for name, m in players.items()}
-    with torch.random.fork_rng(devices=[]):
+    cuda = sorted({p.device.index or 0 for m in players.values() for p in m.parameters() if p.device.type == "cuda"})
+    with torch.random.fork_rng(devices=cuda):
         try:
             yield
         finally:
@@ -254,7 +255,9 @@ def preserved(players: dict[str, nn.Module]) -> Iterator[None]:
                         b.copy_(value)
 
 
-def _health_check(state: TrainState, watchdog: Watchdog, real: Tensor, fake: Tensor, batches: dict[str, dict[str, Tensor]], seed: int) -> tuple[dict[str, float], list[str]]:
+def _health_check(
+    state: TrainState, watchdog: Watchdog, real: Tensor, fake: Tensor, batches: dict[str, dict[str, Tensor]], seed: int
+) -> tuple[dict[str, float], list[str]]:
     """The watchdog's sample checks. Each discriminator's probe scores the last training batches and fixed-noise
     fakes with the players as they train (training mode), inside :func:`preserved`, so that training continues
     exactly as without it."""

@@ -70,7 +70,8 @@ class LatentSpec:
     ) -> dict[str, Tensor]:
         """``n`` latents by part. Every continuous part is drawn (so fixing one part leaves the others' values as
         they are); ``categorical`` parts cycle through their values when ``balanced`` (0, 1, ..., K-1, 0, ...; no
-        random draw; ``offset``: the position of the first of the ``n`` in a longer draw), else they are drawn uniformly. ``fixed``: part -> value (a code, a number for every
+        random draw; ``offset``: the position of the first of the ``n`` in a longer draw), else they are drawn
+        uniformly. ``fixed``: part -> value (a code, a number for every
         dimension, or one per dimension). ``truncation`` t: normal values beyond ±t are redrawn (the truncation
         trick, Brock et al., 2019)."""
         fixed = dict(fixed or {})

@@ -52,10 +52,10 @@ def _build_conditional(cfg: Config, data: Any, device: torch.device, conditionin
     }
 
     def discriminate(d: nn.Module, x: Tensor, y: Tensor, rng: torch.Generator) -> dict[str, Tensor]:
-        return d.heads(augment(x, rng), None if auxiliary else y)
+        return d(augment(x, rng), None if auxiliary else y)
 
     def given(d: nn.Module, y: Tensor):
-        return lambda x: d(x, None if auxiliary else y)
+        return lambda x: d(x, None if auxiliary else y)["logits"]
 
     def d_objective(ctx: StepContext) -> dict[str, Tensor]:
         real, y_real = ctx.batch["x"], ctx.batch["y"]
@@ -89,10 +89,10 @@ def _build_conditional(cfg: Config, data: Any, device: torch.device, conditionin
         real, y = batches["train"]["x"], batches["train"]["y"]
         fake = players["g"](latent(len(real), z_dim, prior, rng, rng.device), y)
         d = players["d"]
-        return d(real, None if auxiliary else y).reshape(-1), d(fake, None if auxiliary else y).reshape(-1)
+        return d(real, None if auxiliary else y)["logits"].reshape(-1), d(fake, None if auxiliary else y)["logits"].reshape(-1)
 
     def critic(ctx: StepContext, x: Tensor) -> Tensor:
-        return ctx.players["d"](x, None if auxiliary else ctx.batch["y"])
+        return ctx.players["d"](x, None if auxiliary else ctx.batch["y"])["logits"]
 
     def fakes(ctx: StepContext) -> Tensor:  # lazy R2: fakes of the batch's labels, scored with them
         return ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device), ctx.batch["y"])

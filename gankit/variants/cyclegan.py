@@ -21,7 +21,8 @@ from gankit.config import Config, NetConfig, _positive
 from gankit.errors import GankitError
 from gankit.losses import make_game
 from gankit.nets import build_network
-from gankit.variants.base import ImagePool, Players, Step, StepContext, Variant, optimise_groups, register
+from gankit.regularizers import clip_weights
+from gankit.variants.base import ImagePool, Players, Step, StepContext, Variant, d_penalties, optimise_groups, register
 from gankit.variants.pix2pix import l1_loss
 
 
@@ -58,7 +59,9 @@ class CycleGANOptions:
 )
 def build_cyclegan(cfg: Config, data: Any, device: torch.device) -> Variant:
     if "a" not in data.fields or "b" not in data.fields:
-        raise GankitError(f"variant 'cyclegan' translates between domains a and b; data '{cfg.data.name}' has fields {', '.join(data.fields)} (use digits2mnist or unaligned)")
+        raise GankitError(
+            f"variant 'cyclegan' translates between domains a and b; data '{cfg.data.name}' has fields {', '.join(data.fields)} (use digits2mnist or unaligned)"
+        )
     opts, game = cfg.options, make_game(cfg.loss)
     shape_a, shape_b = tuple(data.fields["a"].shape), tuple(data.fields["b"].shape)
     if opts.identity and shape_a[0] != shape_b[0]:
@@ -72,7 +75,7 @@ def build_cyclegan(cfg: Config, data: Any, device: torch.device) -> Variant:
     pools = {"pool_a": ImagePool(opts.pool), "pool_b": ImagePool(opts.pool)}
 
     def logits(d: Any, x: Tensor) -> Tensor:
-        return d.heads(x)["logits"]
+        return d(x)["logits"]
 
     def g_objective(ctx: StepContext) -> dict[str, Tensor]:
         p = ctx.players
@@ -94,6 +97,8 @@ def build_cyclegan(cfg: Config, data: Any, device: torch.device) -> Variant:
         shown_b = pools["pool_b"].query(s["fake_b"], ctx.rng)
         terms_a = game.d_loss(logits(p["d_a"], s["a"]), logits(p["d_a"], shown_a))
         terms_b = game.d_loss(logits(p["d_b"], s["b"]), logits(p["d_b"], shown_b))
+        terms_a |= d_penalties(cfg.loss, lambda x: logits(p["d_a"], x).mean(dim=1), s["a"], shown_a, ctx.rng)
+        terms_b |= d_penalties(cfg.loss, lambda x: logits(p["d_b"], x).mean(dim=1), s["b"], shown_b, ctx.rng)
         return {f"{k}_a": opts.d_scale * v for k, v in terms_a.items()} | {f"{k}_b": opts.d_scale * v for k, v in terms_b.items()}
 
     def translate(players: Players, x: Tensor, direction: str) -> Tensor:
@@ -105,6 +110,10 @@ def build_cyclegan(cfg: Config, data: Any, device: torch.device) -> Variant:
     def probe_b(players: Players, batches: dict[str, dict[str, Tensor]], rng: torch.Generator) -> tuple[Tensor, Tensor]:
         return logits(players["d_b"], batches["b"]["b"]).mean(dim=1), logits(players["d_b"], players["g_ab"](batches["a"]["a"])).mean(dim=1)
 
+    def clip(ctx: StepContext) -> None:
+        for name in ("d_a", "d_b"):
+            clip_weights(ctx.players[name], cfg.loss.clip)
+
     groups = {"g": ("g_ab", "g_ba"), "d": ("d_a", "d_b")}
     optimizers, schedulers = optimise_groups(cfg, players, groups)
     return Variant(
@@ -112,7 +121,10 @@ def build_cyclegan(cfg: Config, data: Any, device: torch.device) -> Variant:
         groups=groups,
         optimizers=optimizers,
         schedulers=schedulers,
-        steps=[Step("g", ("g",), g_objective, streams=("a", "b")), Step("d", ("d",), d_objective, streams=())],
+        steps=[
+            Step("g", ("g",), g_objective, streams=("a", "b")),
+            Step("d", ("d",), d_objective, repeat=cfg.train.d_steps, streams=(), post=clip if cfg.loss.clip else None),
+        ],
         state=pools,
         translate=translate,
         directions={"a2b": ("a", "b"), "b2a": ("b", "a")},

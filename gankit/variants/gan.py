@@ -90,7 +90,9 @@ def adversarial_steps(
     return steps
 
 
-def lazy_r1_r2(cfg: Config, critic: Callable[[StepContext, Tensor], Tensor], fakes: Callable[[StepContext], Tensor], m: int = 1) -> Callable[[StepContext], dict[str, Tensor]]:
+def lazy_r1_r2(
+    cfg: Config, critic: Callable[[StepContext, Tensor], Tensor], fakes: Callable[[StepContext], Tensor], m: int = 1
+) -> Callable[[StepContext], dict[str, Tensor]]:
     """Lazy R1/R2 (Karras et al., 2020): γ·½‖∇D‖² on real (``ctx.batch["x"]``) and generated samples every
     ``loss.reg_every`` iterations, scaled by the interval. ``critic(ctx, x)`` is D's logit on x (with the
     batch's labels for conditional variants), ``fakes(ctx)`` the generated samples it is taken at."""
@@ -122,7 +124,7 @@ def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
     adversarial, matching = opts.g_objective in ("adversarial", "both"), opts.g_objective in ("feature_matching", "both")
 
     def discriminate(d: nn.Module, x: Tensor, rng: torch.Generator) -> dict[str, Tensor]:
-        return d.heads(pack_samples(augment(x, rng), m))
+        return d(pack_samples(augment(x, rng), m))
 
     def d_objective(ctx: StepContext) -> dict[str, Tensor]:
         real = ctx.batch["x"]
@@ -130,7 +132,7 @@ def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
             fake = ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device))
         d = ctx.players["d"]
         losses = game.d_loss(discriminate(d, real, ctx.rng)["logits"], discriminate(d, fake, ctx.rng)["logits"])
-        losses |= d_penalties(loss, d, pack_samples(real, m), pack_samples(fake, m), ctx.rng)
+        losses |= d_penalties(loss, lambda x: d(x)["logits"], pack_samples(real, m), pack_samples(fake, m), ctx.rng)
         if history is not None:
             losses["d_hist"] = history.penalty("d", d)
         return unpack_losses(losses, m)
@@ -154,7 +156,7 @@ def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
 
     def score(players: Players, x: Tensor) -> Tensor:
         """D(x) per sample; with packing, D's decision on a pack of m copies of the sample."""
-        return game.probability(players["d"](pack_samples(x.repeat_interleave(m, dim=0), m))).reshape(-1)
+        return game.probability(players["d"](pack_samples(x.repeat_interleave(m, dim=0), m))["logits"]).reshape(-1)
 
     def probe(players: Players, batches: dict[str, dict[str, Tensor]], rng: torch.Generator) -> tuple[Tensor, Tensor]:
         real = batches["train"]["x"]
@@ -179,7 +181,7 @@ def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
 
     def log_ratio(players: Players, x: Tensor) -> Tensor:
         if m == 1:
-            return players["d"](x).reshape(-1)
+            return players["d"](x)["logits"].reshape(-1)
         # A pack is m independent draws, so the optimal D's logit on it is the sum of its members' log-ratios: a
         # sample's own log-ratio is, up to a constant (which the rejection bound absorbs), D's logit on packs of it
         # with fixed partners drawn from G, averaged over PACK_PARTNERS partner sets and over its place in the pack.
@@ -196,12 +198,12 @@ def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
                     partners[None, :, place:].expand(n, -1, -1, *x.shape[1:]),
                 ]
                 packs = pack_samples(torch.cat(members, dim=2).reshape(n * PACK_PARTNERS * m, *x.shape[1:]), m)
-                total += players["d"](packs).reshape(n, PACK_PARTNERS).mean(dim=1)
+                total += players["d"](packs)["logits"].reshape(n, PACK_PARTNERS).mean(dim=1)
             out.append(total / m)
         return torch.cat(out)
 
     def critic(ctx: StepContext, x: Tensor) -> Tensor:  # x is already packed (lazy_r1_r2 packs it)
-        return ctx.players["d"](x)
+        return ctx.players["d"](x)["logits"]
 
     def fakes(ctx: StepContext) -> Tensor:
         return ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device))

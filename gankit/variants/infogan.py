@@ -70,7 +70,7 @@ def build_infogan(cfg: Config, data: Any, device: torch.device) -> Variant:
     g = build_generator(cfg.model.g, inputs, data.shape).to(device)
     d = build_discriminator(cfg.model.d, data.shape).to(device)
     with torch.no_grad():
-        features = d.heads(torch.zeros(2, *data.shape, device=device))["features"].shape[1]
+        features = d(torch.zeros(2, *data.shape, device=device))["features"].shape[1]
     q = build_generator(cfg.model.q, features, ((cat.size if cat else 0) + len(cont),)).to(device)
     players = {"g": g, "d": d, "q": q}
 
@@ -106,24 +106,24 @@ def build_infogan(cfg: Config, data: Any, device: torch.device) -> Variant:
         with torch.no_grad():
             fake = decode(ctx.players, latents)
         d = ctx.players["d"]
-        out_real, out_fake = d.heads(augment(real, ctx.rng)), d.heads(augment(fake, ctx.rng))
+        out_real, out_fake = d(augment(real, ctx.rng)), d(augment(fake, ctx.rng))
         losses = game.d_loss(out_real["logits"], out_fake["logits"])
-        losses |= d_penalties(cfg.loss, d, real, fake, ctx.rng)
+        losses |= d_penalties(cfg.loss, lambda x: d(x)["logits"], real, fake, ctx.rng)
         return losses | info_losses(ctx.players, out_fake["features"], latents, "q")
 
     def g_objective(ctx: StepContext) -> dict[str, Tensor]:
         latents = spec.draw(ctx.n, ctx.rng, ctx.device, balanced=False)
-        out = ctx.players["d"].heads(augment(decode(ctx.players, latents), ctx.rng))
+        out = ctx.players["d"](augment(decode(ctx.players, latents), ctx.rng))
         return {"g": game.g_loss(out["logits"])} | info_losses(ctx.players, out["features"], latents, "g")
 
     def encode(players: Players, x: Tensor) -> Tensor:
-        logits, means = read_codes(players, players["d"].heads(x)["features"])
+        logits, means = read_codes(players, players["d"](x)["features"])
         return torch.cat(([logits.softmax(dim=1)] if logits is not None else []) + [means], dim=1)
 
     def probe(players: Players, batches: dict[str, dict[str, Tensor]], rng: torch.Generator) -> tuple[Tensor, Tensor]:
         real = batches["train"]["x"]
         fake = decode(players, spec.draw(len(real), rng, rng.device, balanced=False))
-        return players["d"](real).reshape(-1), players["d"](fake).reshape(-1)
+        return players["d"](real)["logits"].reshape(-1), players["d"](fake)["logits"].reshape(-1)
 
     groups = {"g": ("g",), "d": ("d", "q")}  # Q trains with D (it shares D's trunk); G reaches Q's loss through its samples
     optimizers, schedulers = optimise_groups(cfg, players, groups)

@@ -19,6 +19,7 @@ from gankit.config import Config, NetConfig, _positive
 from gankit.errors import GankitError
 from gankit.losses import make_game
 from gankit.nets import build_network
+from gankit.regularizers import clip_weights
 from gankit.variants.base import Players, Step, StepContext, Variant, d_penalties, optimise_groups, register
 
 
@@ -53,7 +54,10 @@ def l1_loss(output: Tensor, target: Tensor) -> Tensor:
 )
 def build_pix2pix(cfg: Config, data: Any, device: torch.device) -> Variant:
     if "a" not in data.fields or "b" not in data.fields:
-        raise GankitError(f"variant 'pix2pix' translates paired images a -> b; data '{cfg.data.name}' has fields {', '.join(data.fields)} (use a paired dataset: edges2digits, gray2color, aligned)")
+        raise GankitError(
+            f"variant 'pix2pix' translates paired images a -> b; data '{cfg.data.name}' has fields {', '.join(data.fields)} "
+            "(use a paired dataset: edges2digits, gray2color, aligned)"
+        )
     opts, game, loss = cfg.options, make_game(cfg.loss), cfg.loss
     shape_a, shape_b = tuple(data.fields["a"].shape), tuple(data.fields["b"].shape)
     players = {"g": build_network(cfg.model.g, shape_a, shape_b).to(device)}
@@ -70,15 +74,15 @@ def build_pix2pix(cfg: Config, data: Any, device: torch.device) -> Variant:
         ctx.scratch.update(a=a, b=b, fake=fake.detach())
         losses = {"g_l1": opts.l1_weight * l1_loss(fake, b)} if opts.l1_weight else {}
         if adversarial:
-            losses["g"] = opts.gan_weight * game.g_loss(ctx.players["d"].heads(pair(a, fake))["logits"])
+            losses["g"] = opts.gan_weight * game.g_loss(ctx.players["d"](pair(a, fake))["logits"])
         return losses
 
     def d_objective(ctx: StepContext) -> dict[str, Tensor]:
         a, b, fake = ctx.scratch["a"], ctx.scratch["b"], ctx.scratch["fake"]
         d = ctx.players["d"]
-        terms = game.d_loss(d.heads(pair(a, b))["logits"], d.heads(pair(a, fake))["logits"])
+        terms = game.d_loss(d(pair(a, b))["logits"], d(pair(a, fake))["logits"])
         losses = {k: opts.d_scale * v for k, v in terms.items()}
-        return losses | d_penalties(loss, lambda x: d.heads(x)["logits"].mean(dim=1), pair(a, b), pair(a, fake), ctx.rng)
+        return losses | d_penalties(loss, lambda x: d(x)["logits"].mean(dim=1), pair(a, b), pair(a, fake), ctx.rng)
 
     def translate(players: Players, x: Tensor, direction: str) -> Tensor:
         return players["g"](x)
@@ -86,13 +90,14 @@ def build_pix2pix(cfg: Config, data: Any, device: torch.device) -> Variant:
     def probe(players: Players, batches: dict[str, dict[str, Tensor]], rng: torch.Generator) -> tuple[Tensor, Tensor]:
         a, b = batches["train"]["a"], batches["train"]["b"]
         d = players["d"]
-        return d.heads(pair(a, b))["logits"].mean(dim=1), d.heads(pair(a, players["g"](a)))["logits"].mean(dim=1)
+        return d(pair(a, b))["logits"].mean(dim=1), d(pair(a, players["g"](a)))["logits"].mean(dim=1)
 
     groups = {name: (name,) for name in players}
     optimizers, schedulers = optimise_groups(cfg, players, groups)
     steps = [Step("g", ("g",), g_objective)]
     if adversarial:
-        steps.append(Step("d", ("d",), d_objective, repeat=1, streams=()))
+        post = (lambda ctx: clip_weights(ctx.players["d"], loss.clip)) if loss.clip else None
+        steps.append(Step("d", ("d",), d_objective, repeat=cfg.train.d_steps, streams=(), post=post))  # k D steps on the G step's batch
     return Variant(
         players=players,
         groups=groups,

@@ -86,8 +86,9 @@ def build_unrolled(cfg: Config, data: Any, device: torch.device) -> Variant:
         real = ctx.batch["x"]
         with torch.no_grad():
             fake = ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device))
-        losses = game.d_loss(ctx.players["d"](augment(real, ctx.rng)), ctx.players["d"](augment(fake, ctx.rng)))
-        return losses | d_penalties(loss, ctx.players["d"], real, fake, ctx.rng)
+        d = ctx.players["d"]
+        losses = game.d_loss(d(augment(real, ctx.rng))["logits"], d(augment(fake, ctx.rng))["logits"])
+        return losses | d_penalties(loss, lambda x: d(x)["logits"], real, fake, ctx.rng)
 
     def g_objective(ctx: StepContext) -> dict[str, Tensor]:
         d, g, real = ctx.players["d"], ctx.players["g"], ctx.batch["x"]
@@ -95,25 +96,25 @@ def build_unrolled(cfg: Config, data: Any, device: torch.device) -> Variant:
         def d_loss(params: dict[str, Tensor], buffers: dict[str, Tensor]) -> Tensor:
             fake = g(latent(ctx.n, z_dim, prior, ctx.rng, ctx.device))
             state = params | buffers
-            terms = game.d_loss(functional_call(d, state, (augment(real, ctx.rng),)), functional_call(d, state, (augment(fake, ctx.rng),)))
+            terms = game.d_loss(functional_call(d, state, (augment(real, ctx.rng),))["logits"], functional_call(d, state, (augment(fake, ctx.rng),))["logits"])
             return sum(term.mean() for term in terms.values())
 
         unrolled = unrolled_parameters(d, ctx.optimizers["d"], d_loss, k)
         fake = g(latent(ctx.n, z_dim, prior, ctx.rng, ctx.device))
-        return {"g": game.g_loss(functional_call(d, unrolled, (augment(fake, ctx.rng),)))}
+        return {"g": game.g_loss(functional_call(d, unrolled, (augment(fake, ctx.rng),))["logits"])}
 
     def decode(players: Players, latents: dict[str, Tensor]) -> Tensor:
         return players["g"](latents["z"])
 
     def score(players: Players, x: Tensor) -> Tensor:
-        return game.probability(players["d"](x)).reshape(-1)
+        return game.probability(players["d"](x)["logits"]).reshape(-1)
 
     def probe(players: Players, batches: dict[str, dict[str, Tensor]], rng: torch.Generator) -> tuple[Tensor, Tensor]:
         real = batches["train"]["x"]
         return score(players, real), score(players, players["g"](latent(len(real), z_dim, prior, rng, rng.device)))
 
     def critic(ctx: StepContext, x: Tensor) -> Tensor:
-        return ctx.players["d"](x)
+        return ctx.players["d"](x)["logits"]
 
     def fakes(ctx: StepContext) -> Tensor:
         return ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device))

@@ -207,15 +207,15 @@ def test_every_registered_critic_returns_its_dict_and_generators_return_tensors(
     torch.testing.assert_close(generator(z), generator.heads(z)["logits"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gankit bug: mlp_network marks any MLP with outputs (1,) as a critic, so the generator of 1-D data (gan-1d: "
-    "z (1,) -> x (1,)) returns a dict instead of its samples",
-)
 def test_a_generator_of_one_dimensional_data_returns_a_tensor():
+    """(1,) -> (1,) is a generator of 1-D data (gan-1d) or a critic of it: the caller says which."""
     g = build_generator(NetConfig(arch="mlp", width=16, depth=2), 1, (1,))
     out = g(torch.randn(4, 1))
     assert isinstance(out, torch.Tensor) and out.shape == (4, 1)
+    d = build_discriminator(NetConfig(arch="mlp", width=16, depth=2), (1,))
+    assert isinstance(d(torch.randn(4, 1)), dict)
+    virtual = build_generator(NetConfig(arch="mlp", width=16, depth=2, norm="virtual"), 2, (1,))
+    assert virtual(torch.randn(4, 2)).shape == (4, 1)
 
 
 def test_noise_networks_with_virtual_batch_norm_are_wrapped_in_their_reference_batch():
