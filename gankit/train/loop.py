@@ -136,6 +136,7 @@ def checkpoint_payload(state: TrainState) -> dict[str, Any]:
         "state": {name: entry.state_dict() for name, entry in v.state.items()},
         "watchdog": state.watchdog.state_dict() if state.watchdog is not None else {},
         "loss_sums": {"sums": dict(state.loss_sums), "counts": dict(state.loss_counts)},
+        "frozen": dict(v.frozen_sha256),
     }
 
 
@@ -168,6 +169,13 @@ def restore_state(state: TrainState, payload: dict[str, Any], path: Path) -> Non
         # changes the schedule, so the rate of the next iteration is recomputed from the new one
         for group, base, factor in zip(scheduler.optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=True):
             group["lr"] = base * factor(scheduler.last_epoch)
+    saved_frozen = payload.get("frozen", {})
+    changed = sorted(k for k in set(saved_frozen) | set(v.frozen_sha256) if saved_frozen.get(k) != v.frozen_sha256.get(k))
+    if changed:
+        raise GankitError(
+            f"{path} was trained with other weight files for the frozen network(s) {', '.join(changed)} (sha256 differs); "
+            "resume with the same files"
+        )
     saved_state = payload["state"]
     if set(saved_state) != set(v.state):
         raise GankitError(f"{path} holds variant state {sorted(saved_state)} but this config builds {sorted(v.state)}; it belongs to another config")

@@ -215,7 +215,8 @@ class Variant:
 
     ``players``: named networks. ``groups``: optimiser group -> the players it updates; ``optimizers`` and
     ``schedulers`` by group. ``steps``: the ordered phases. ``state``: :class:`Stateful` objects in the
-    checkpoint. ``frozen``: networks used but never trained, saved or NaN-scanned (kept in eval mode).
+    checkpoint. ``frozen``: networks used but never trained, saved or NaN-scanned (kept in eval mode), loaded with
+    :func:`load_frozen`; ``frozen_sha256``: their weight files' sha256, recorded in the checkpoint and checked on resume.
 
     Outputs, each optional, are what the commands can do with a run:
 
@@ -237,6 +238,7 @@ class Variant:
     schedulers: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Stateful] = field(default_factory=dict)
     frozen: Players = field(default_factory=dict)
+    frozen_sha256: dict[str, str] = field(default_factory=dict)
     latents: LatentSpec | None = None
     decode: Callable[[Players, dict[str, Tensor]], Tensor] | None = None
     translate: Callable[[Players, Tensor, str], Tensor] | None = None
@@ -427,6 +429,29 @@ class ImagePool:
         self.filled = int(state["filled"])
         images = state["images"]
         self.images = images.to(device) if images.numel() else None
+
+
+def load_frozen(module: nn.Module, path: str | None, what: str) -> tuple[nn.Module, str]:
+    """A pretrained network the variant uses but never trains (a perceptual feature network, a judge): its weights
+    from the local file ``path`` (a state dict, read with ``weights_only=True``; never downloaded), in eval mode
+    without gradients. Returns the module and the file's sha256. ``what`` names the option that gives the path."""
+    import hashlib
+    from pathlib import Path
+
+    if not path:
+        raise GankitError(f"{what} is not set: give the path of the weights file (they are never downloaded)")
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise GankitError(f"{what}: {file} does not exist; give the path of a local weights file")
+    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+        module.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise GankitError(f"{what}: {file} is not a state dict of this network ({first})") from None
+    module.requires_grad_(False).eval()
+    return module, digest
 
 
 # ------------------------------------------------------------------------------------------------ registry

@@ -79,3 +79,26 @@ def test_the_watchdog_does_not_change_training(tmp_path):
         payloads.append(checkpoint_payload(state))
     for key in ("models", "optimizers", "rng"):
         assert_identical(payloads[0][key], payloads[1][key], key)
+
+
+def test_load_frozen_reads_a_local_state_dict_records_its_sha256_and_refuses_bad_files(tmp_path):
+    import hashlib
+
+    import pytest
+
+    from gankit.errors import GankitError
+    from gankit.variants.base import load_frozen
+
+    source = nn.Linear(3, 2)
+    path = tmp_path / "weights.pt"
+    torch.save(source.state_dict(), path)
+    module, digest = load_frozen(nn.Linear(3, 2), str(path), "options.weights")
+    assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert torch.equal(module.weight, source.weight) and not module.training and not any(p.requires_grad for p in module.parameters())
+    with pytest.raises(GankitError, match=r"options\.weights is not set"):
+        load_frozen(nn.Linear(3, 2), None, "options.weights")
+    with pytest.raises(GankitError, match="does not exist"):
+        load_frozen(nn.Linear(3, 2), str(tmp_path / "nope.pt"), "options.weights")
+    torch.save(nn.Linear(4, 2).state_dict(), tmp_path / "other.pt")
+    with pytest.raises(GankitError, match="not a state dict of this network"):
+        load_frozen(nn.Linear(3, 2), str(tmp_path / "other.pt"), "options.weights")
