@@ -65,7 +65,7 @@ bench-stability: install
 	$(PY) bench/stability.py --seeds 5 --out docs/results/stability.md
 
 bench-translate: install
-	$(PY) bench/translate.py --seeds $(BENCH_SEEDS) --out docs/results/translate.md
+	$(PY) bench/translate.py --seeds $(BENCH_SEEDS) --fresh --out docs/results/translate.md
 
 bench-infogan: install
 	$(PY) bench/infogan.py --seeds $(BENCH_SEEDS) --out docs/results/infogan.md

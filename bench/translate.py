@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import fcntl
+import json
 import statistics
 import sys
 import tempfile
@@ -86,12 +88,12 @@ def write(rows: list[dict], out: Path, args: argparse.Namespace, started: str) -
     lines = [
         "# Image-to-image translation: pix2pix and CycleGAN on offline tasks",
         "",
-        f"Written by `bench/translate.py` on {started}. Re-run: `make bench-translate`"
+        f"Written by `bench/translate.py` on {started} (rows kept in `translate.json`, one per preset and seed). Re-run: `make bench-translate`"
         + (f" (this run used overrides: `{' '.join(args.overrides)}`)" if args.overrides else "") + f"; {args.threads} torch thread(s).",
         "",
         f"Machine: {machine()}.",
         "",
-        "Every number is `gankit eval RUN --metrics translation` on a held-out split (mean ± std over the seeds; each seed",
+        "(`--fresh` measures everything anew). Every number is `gankit eval RUN --metrics translation` on a held-out split (mean ± std over the seeds; each seed",
         "a separate training run). PSNR (dB) and SSIM (Gaussian window σ 1.5, scikit-image's convention) on images in [0, 1],",
         "all channels (RGB for colour), no border crop. Judge: the digit CNN shipped in the package (trained on MNIST-5k train).",
         "FID: Fréchet distance of the judge's 128-d features of the outputs vs the split's real target digits.",
@@ -177,25 +179,51 @@ def write(rows: list[dict], out: Path, args: argparse.Namespace, started: str) -
     out.write_text("\n".join(lines))
 
 
+def load_rows(store: Path) -> list[dict]:
+    return json.loads(store.read_text()) if store.exists() else []
+
+
+def save_row(store: Path, row: dict) -> list[dict]:
+    """Add (or replace) one (preset, seed) row in the results store, under a lock: several bench processes (disjoint
+    tasks or seeds) may share the machine's cores and the one page."""
+    with open(store.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows = [r for r in load_rows(store) if (r["preset"], r["seed"]) != (row["preset"], row["seed"])] + [row]
+        rows.sort(key=lambda r: (r["preset"], r["seed"]))
+        tmp = store.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rows, indent=1) + "\n")
+        tmp.replace(store)
+        return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "translate.md")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", default="3", help="a count (0..N-1) or a comma-separated list of seeds")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 lets two benchmarks share a 2-core machine)")
+    parser.add_argument("--fresh", action="store_true", help="forget the stored rows (docs/results/translate.json) and measure everything anew")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run (for smoke runs)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    seeds = [int(s) for s in args.seeds.split(",")] if "," in args.seeds else list(range(int(args.seeds)))
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     folder = args.out.parent / "translate"
     folder.mkdir(parents=True, exist_ok=True)
-    rows = []
+    store = args.out.with_suffix(".json")  # one row per (preset, seed): a later run adds seeds, a fresh one starts over
+    if args.fresh or args.overrides:
+        store = store if not args.overrides else Path(tempfile.mkdtemp()) / "smoke.json"
+        store.unlink(missing_ok=True)
+    done = {(r["preset"], r["seed"]) for r in load_rows(store)}
     with tempfile.TemporaryDirectory(prefix="gankit-bench-translate-") as tmp:
-        for seed in range(args.seeds):  # seed by seed, so that a partial run covers every model
+        for seed in seeds:  # seed by seed, so that a partial run covers every model
             for task in args.tasks:
                 for preset in TASKS[task]:
-                    rows.append(run_one(preset, seed, Path(tmp), folder, args.overrides))
+                    if (preset, seed) in done:
+                        continue
+                    rows = save_row(store, run_one(preset, seed, Path(tmp), folder, args.overrides))
                     write(rows, args.out, args, started)
+    write(load_rows(store), args.out, args, started)
     print(f"wrote {args.out}")
 
 
