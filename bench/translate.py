@@ -88,13 +88,14 @@ def write(rows: list[dict], out: Path, args: argparse.Namespace, started: str) -
     lines = [
         "# Image-to-image translation: pix2pix and CycleGAN on offline tasks",
         "",
-        f"Written by `bench/translate.py` on {started} (rows kept in `translate.json`, one per preset and seed). Re-run: `make bench-translate`"
+        f"Written by `bench/translate.py` on {started} (rows kept in `translate.json`, one per preset and seed; rows already there are"
+        " kept, so a page can hold rows of several invocations). Re-run: `make bench-translate` (all rows anew)"
         + (f" (this run used overrides: `{' '.join(args.overrides)}`)" if args.overrides else "") + f"; {args.threads} torch thread(s).",
         "",
         f"Machine: {machine()}.",
         "",
-        "(`--fresh` measures everything anew). Every number is `gankit eval RUN --metrics translation` on a held-out split (mean ± std over the seeds; each seed",
-        "a separate training run). PSNR (dB) and SSIM (Gaussian window σ 1.5, scikit-image's convention) on images in [0, 1],",
+        "Every number is `gankit eval RUN --metrics translation` on a held-out split (mean ± std over the seeds; each seed a",
+        "separate training run). PSNR (dB) and SSIM (Gaussian window σ 1.5, scikit-image's convention) on images in [0, 1],",
         "all channels (RGB for colour), no border crop. Judge: the digit CNN shipped in the package (trained on MNIST-5k train).",
         "FID: Fréchet distance of the judge's 128-d features of the outputs vs the split's real target digits.",
         "",
