@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from gankit.config import apply_overrides, load_config, preset_names, save_config
-from gankit.sampling import draw_samples
+from gankit.sampling import draw_samples, encode_inputs, translate_inputs
+from gankit.sampling.pictures import real_examples
 from gankit.train.checkpoint import load_checkpoint
 from gankit.train.loop import build_state, checkpoint_payload, restore_state, run_loop
 from gankit.train.rundir import create_run_dir, read_metrics
@@ -17,7 +18,7 @@ from tests.conftest import TINY
 from tests.train.test_resume import assert_identical
 
 PRESETS = preset_names()
-CONTRACT = [*TINY, "train.steps=2", "train.log_every=1", "train.ckpt_every=1", "train.sample_every=1", "train.ema=0.9", "model.drs_refit_steps=20"]
+CONTRACT = [*TINY, "train.steps=2", "train.log_every=1", "train.ckpt_every=1", "train.sample_every=1", "train.ema=0.9", "sampler.refit_steps=20"]
 
 
 def test_every_variant_has_a_preset_and_a_description():
@@ -27,28 +28,59 @@ def test_every_variant_has_a_preset_and_a_description():
         assert entry.description, name
 
 
+@pytest.fixture(autouse=True)
+def quick_standing_statistics(monkeypatch):
+    """Standing statistics from 2 batches of 32 (16 of 256 by default): the contract is about shapes, determinism
+    and round trips, and a translation model recomputes them for every picture and every translation."""
+    import gankit.sampling.standing as standing
+
+    monkeypatch.setattr(standing, "STANDING_BATCHES", 2)
+    monkeypatch.setattr(standing, "STANDING_BATCH_SIZE", 32)
+
+
+def sample_shape(data) -> tuple[int, ...]:
+    """What a noise model's samples look like: the data's ``x`` field."""
+    return tuple(data.fields["x"].shape) if "x" in data.fields else tuple(data.shape)
+
+
 @pytest.mark.parametrize("preset", PRESETS)
 def test_variant_contract(preset, tmp_path):
     cfg = load_config(preset, CONTRACT)
     state = build_state(cfg)
     v = state.variant
 
-    # Players are modules, every optimiser group names existing players, every step names existing groups.
+    # Players are modules, every optimiser group names existing players, every step names existing groups and
+    # streams the data gives.
     assert v.players and set(v.optimizers) == set(v.groups)
     assert all(p in v.players for players in v.groups.values() for p in players)
     assert all(g in v.groups for step in v.steps for g in step.updates)
+    assert all(name in state.streams for step in v.steps for name in step.streams)
+    assert v.capabilities(), "a variant must offer at least one of decode, translate, encode"
 
-    # Each objective returns per-sample (B,) or scalar losses with names unique across steps.
+    # Each objective returns per-sample (B,) or scalar losses with names unique across steps. The steps of one
+    # iteration run in order and share its scratch (a step without streams may read what an earlier one left).
     seen: set[str] = set()
+    scratch: dict = {}
+    last: dict[str, dict[str, torch.Tensor]] = {}
     for step in v.steps:
-        batch = state.stream.next() if step.uses_data else {}
-        losses = step.objective(StepContext(v.players, batch, cfg.train.batch_size, state.noise, 1, state.device))
+        n = step.size(1, cfg.train.batch_size)
+        batches = {name: state.streams[name].next(n) for name in step.streams}
+        last.update(batches)
+        ctx = StepContext(v.players, batches, n, state.noise, 1, cfg.train.steps, state.device, v.state, scratch, v.optimizers)
+        losses = step.objective(ctx)
         assert losses, step.name
         for key, value in losses.items():
             assert key not in seen, f"loss name '{key}' used by two steps"
             seen.add(key)
-            assert value.dim() == 0 or value.shape == (cfg.train.batch_size,), f"{key}: shape {tuple(value.shape)}"
+            assert value.dim() == 0 or value.shape == (n,), f"{step.name}.{key}: shape {tuple(value.shape)}, batch {n}"
             assert torch.isfinite(value).all(), key
+
+    # Each discriminator's probe scores real and fake samples, one score each.
+    for name, probe in v.probes.items():
+        with torch.no_grad():
+            real_scores, fake_scores = probe(v.players, last, torch.Generator(device=state.device).manual_seed(0))
+        assert real_scores.dim() == 1 and fake_scores.dim() == 1, name
+        assert torch.isfinite(real_scores).all() and torch.isfinite(fake_scores).all(), name
 
     # Two training iterations on CPU, finite losses logged, checkpoint and picture written.
     state = build_state(cfg)
@@ -69,8 +101,24 @@ def test_variant_contract(preset, tmp_path):
         assert_identical(payload[key], again[key], key)
     assert other.step == 2
 
-    # Sample shape and determinism.
-    a = draw_samples(other, 7, seed=3)
-    assert a.shape == (7, *state.data.shape) and a.dtype == torch.float32
-    assert torch.equal(a, draw_samples(other, 7, seed=3))
-    assert not torch.equal(a, draw_samples(other, 7, seed=4))
+    # The outputs the variant declares have the data's shapes and are deterministic.
+    data = other.data
+    if v.decode is not None and v.latents is not None:
+        a = draw_samples(other, 7, seed=3)
+        assert a.shape == (7, *sample_shape(data)) and a.dtype == torch.float32
+        assert torch.equal(a, draw_samples(other, 7, seed=3))
+        assert not torch.equal(a, draw_samples(other, 7, seed=4))
+    if v.translate is not None:
+        assert v.directions, "a translation model names its directions"
+        for direction, (source, target) in v.directions.items():
+            inputs = real_examples(data, [source], 5, seed=0)[source]
+            out = translate_inputs(other, inputs, direction)
+            assert out.shape == (5, *data.fields[target].shape) and out.dtype == torch.float32, direction
+            assert torch.isfinite(out).all(), direction
+            assert torch.equal(out, translate_inputs(other, inputs, direction)), direction
+    if v.encode is not None:
+        x = real_examples(data, [v.encodes], 5, seed=0)[v.encodes]
+        features = encode_inputs(other, x)
+        assert features.dim() == 2 and len(features) == 5 and features.dtype == torch.float32
+        assert torch.isfinite(features).all()
+        assert torch.equal(features, encode_inputs(other, x))
