@@ -126,8 +126,8 @@ def test_gan_variant_offers_a_density_ratio_only_where_the_logit_is_one(preset, 
     if blocker is None:
         x = torch.randn(5, *state.data.shape)
         d = v.players["d"].eval()
-        torch.testing.assert_close(v.log_ratio(v.players, x), d(x).reshape(-1))
-        torch.testing.assert_close(v.log_ratio(v.players, x[:2]), d(x).reshape(-1)[:2])  # one logit per sample, whatever the batch
+        torch.testing.assert_close(v.log_ratio(v.players, x), d(x)["logits"].reshape(-1))
+        torch.testing.assert_close(v.log_ratio(v.players, x[:2]), d(x)["logits"].reshape(-1)[:2])  # one logit per sample, whatever the batch
     else:
         assert blocker in v.no_ratio
 
@@ -137,7 +137,7 @@ class _SumOfPack(torch.nn.Module):
     f(x) = x0 - 2 x1: the form of the optimal packed D, whose logit is the sum of the members' log-ratios."""
 
     def forward(self, packs):
-        return (packs[:, 0] - 2 * packs[:, 1] + packs[:, 2] - 2 * packs[:, 3])[:, None]
+        return {"logits": (packs[:, 0] - 2 * packs[:, 1] + packs[:, 2] - 2 * packs[:, 3])[:, None]}
 
 
 def test_packing_discriminator_gives_each_sample_its_own_log_ratio():
@@ -213,7 +213,7 @@ def test_drs_sampler_needs_such_a_discriminator(tmp_path):
 
 class _PrefersTheOrigin(torch.nn.Module):
     def forward(self, x):  # a "discriminator" whose logit says p_data/p_g = exp(-|x|^2)
-        return -x.pow(2).sum(dim=1, keepdim=True)
+        return {"logits": -x.pow(2).sum(dim=1, keepdim=True)}
 
 
 def test_drs_run_samples_what_its_discriminator_accepts(tmp_path):
@@ -269,7 +269,7 @@ class _Scale(torch.nn.Module):
 
 class _MildRingPack(torch.nn.Module):
     def forward(self, packs):  # packs of 2 points: (B, 4)
-        return (-0.1 * (packs.reshape(len(packs), 2, 2).norm(dim=2) - 2).pow(2)).sum(dim=1, keepdim=True)
+        return {"logits": (-0.1 * (packs.reshape(len(packs), 2, 2).norm(dim=2) - 2).pow(2)).sum(dim=1, keepdim=True)}
 
 
 class _WideGaussian(torch.nn.Module):
@@ -299,9 +299,9 @@ def test_a_refitted_estimator_learns_the_generators_density_ratio():
     x = torch.linspace(3.25, 4.75, 7)[:, None]
     truth = math.log(1.5) - (x[:, 0] - 4).pow(2) * (1 / 0.5 - 1 / 1.125)
     with torch.no_grad():
-        torch.testing.assert_close(estimator(x).reshape(-1), truth, atol=0.1, rtol=0)
+        torch.testing.assert_close(estimator(x)["logits"].reshape(-1), truth, atol=0.1, rtol=0)
         again = refit_estimator(state, state.sampling_players, 3000, 512)
-        torch.testing.assert_close(again(x), estimator(x), rtol=0, atol=0)  # a function of the checkpoint
+        torch.testing.assert_close(again(x)["logits"], estimator(x)["logits"], rtol=0, atol=0)  # a function of the checkpoint
 
 
 def test_drs_with_a_refitted_estimator_gives_back_the_data(monkeypatch):
