@@ -62,7 +62,10 @@ def variant_lines() -> list[str]:
         added = subprocess.run(["git", "log", "--diff-filter=A", "--format=%h", "--", VARIANT_FILES[0]], cwd=ROOT, capture_output=True, text=True, check=True)
         commit = added.stdout.split()[-1]
         stat = subprocess.run(["git", "show", "--stat", "--format=%h %s", commit], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-        lines += ["", f"The commit that added them (`git show --stat {commit}`): no edit of the loop, config, sampling, CLI or metrics.", "", "```"]
+        lines += ["", f"The commit that added them (`git show --stat {commit}`): no edit of the loop, config, sampling, CLI or metrics. The"
+                  " metrics that measure them (`codes`, `translation`, `eval --split`) and the networks they use (`unet`, `patchgan`,"
+                  " `fcconv`) came in commits of their own, as capabilities any variant with a categorical latent part or a"
+                  " `translate` output gets.", "", "```"]
         lines += [line for line in stat.splitlines()[1:] if line.strip()]
         lines.append("```")
     except (subprocess.CalledProcessError, IndexError, FileNotFoundError):
