@@ -296,8 +296,10 @@ CASES = [
     # --- train: the config
     Case("yaml-malformed", lambda ws: ws.train(str(ws.write("bad.yaml", "train: {steps: [1, 2\nname: x\n"))), "bad.yaml"),
     Case("yaml-is-a-list", lambda ws: ws.train(str(ws.write("list.yaml", "- train\n- steps\n"))), "mapping"),
-    Case("yaml-unknown-top-key", lambda ws: ws.train(str(ws.write("top.yaml", "variant: gan\ncolour: red\n"))), "colour"),
-    Case("yaml-unknown-nested-key", lambda ws: ws.train(str(ws.write("nested.yaml", "train: {stepz: 3}\n"))), "train.stepz"),
+    # a config file names its variant and data (the variant types the rest); the unknown key is its only fault
+    Case("yaml-unknown-top-key", lambda ws: ws.train(str(ws.write("top.yaml", "variant: gan\ndata: {name: ring}\ncolour: red\n"))), "colour"),
+    Case("yaml-unknown-nested-key", lambda ws: ws.train(str(ws.write("nested.yaml", "variant: gan\ndata: {name: ring}\ntrain: {stepz: 3}\n"))), "train.stepz"),
+    Case("yaml-without-variant-or-data", lambda ws: ws.train(str(ws.write("bare.yaml", "train: {steps: 3}\n"))), "'variant' or 'data'"),
     Case("set-unknown-nested-key", lambda ws: ws.train("gan-ring", "train.stepz=3"), "train.stepz"),
     Case("set-not-an-integer", lambda ws: ws.train("gan-ring", "train.steps=abc"), "train.steps"),
     Case("set-betas-not-a-pair", lambda ws: ws.train("gan-ring", "optim.g.betas=0.5"), "optim.g.betas"),
