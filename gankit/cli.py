@@ -158,7 +158,7 @@ def sample(
 def interpolate(
     run_dir: Annotated[Path, typer.Argument(help="a run directory of an image model")],
     out: Annotated[Path, typer.Option("--out", help="OUT.png (a grid, one path per row) or OUT.gif (an animation)")] = Path("interpolation.png"),
-    vary: Annotated[str | None, typer.Option("--vary", help="the latent part to move (default z); a code such as InfoGAN's c1 or c2 gives a traversal")] = None,
+    vary: Annotated[str | None, typer.Option("--vary", help="latent part to move (default z); a categorical or 1-d code: a traversal")] = None,
     fix: FixOption = None,
     steps: Annotated[int, typer.Option("--steps", help="images per path (PNG) or per leg (GIF)")] = 10,
     rows: Annotated[int, typer.Option("--rows", help="number of paths")] = 8,
@@ -240,7 +240,7 @@ def _inputs(state, spec: str, fields: list[str], limit: int | None) -> dict:
 
 @app.command()
 def translate(
-    run_dir: Annotated[Path, typer.Argument(help="a run directory of a translation model (pix2pix, CycleGAN, ...)")],
+    run_dir: Annotated[Path, typer.Argument(help="a run directory of a model that translates")],
     input_: Annotated[str, typer.Option("--input", help="a split of the run's data (train, val, test), a folder of images or an .npz")] = "test",
     out: Annotated[
         Path, typer.Option("--out", help="OUT/ (one PNG per output), OUT.npz (inputs, outputs, targets) or OUT.png (input | output | target rows)")
@@ -276,7 +276,7 @@ def translate(
 
 @app.command()
 def encode(
-    run_dir: Annotated[Path, typer.Argument(help="a run directory of a model with an encoder (InfoGAN's Q, ...)")],
+    run_dir: Annotated[Path, typer.Argument(help="a run directory of a model that encodes")],
     input_: Annotated[str, typer.Option("--input", help="a split of the run's data (train, val, test), a folder of images or an .npz")] = "test",
     out: Annotated[Path, typer.Option("--out", help="FEATURES.npz: `features` (N, D) [and `labels`]")] = Path("features.npz"),
     n: Annotated[int | None, typer.Option("--n", help="at most this many inputs (default: all)")] = None,

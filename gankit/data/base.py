@@ -17,6 +17,7 @@ the batches one process sees with an N times larger batch.
 
 from __future__ import annotations
 
+import abc
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -221,21 +222,24 @@ def check_field(source: Any, field: str | None) -> str:
     return name
 
 
-class FixedSource:
+class FixedSource(abc.ABC):
     """A finite set: subclasses define ``name``, ``fields``, ``__len__`` and ``columns(idx)`` (raw columns of the
     items ``idx``, or the stored tensors when ``idx`` is None). One stream, ``train``."""
 
     name: str
 
+    @abc.abstractmethod
     def __len__(self) -> int:
-        raise NotImplementedError
+        """The number of items."""
 
     @property
+    @abc.abstractmethod
     def fields(self) -> dict[str, Field]:
-        raise NotImplementedError
+        """Field name -> :class:`Field`."""
 
+    @abc.abstractmethod
     def columns(self, idx: Tensor | None = None) -> dict[str, Tensor]:
-        raise NotImplementedError
+        """Raw columns of the items ``idx`` (all when None)."""
 
     def fixed(self, field: str | None = None) -> Tensor | None:
         """Every stored value of ``field`` (raw: uint8 images, int64 labels)."""
@@ -245,18 +249,20 @@ class FixedSource:
         return {"train": PermutationStream(len(self), seed, self.columns, shard)}
 
 
-class DrawnSource:
+class DrawnSource(abc.ABC):
     """Batches drawn afresh: subclasses define ``name``, ``fields`` and ``draw_columns(n, generator, keep)``.
     One stream, ``train``."""
 
     name: str
 
     @property
+    @abc.abstractmethod
     def fields(self) -> dict[str, Field]:
-        raise NotImplementedError
+        """Field name -> :class:`Field`."""
 
+    @abc.abstractmethod
     def draw_columns(self, n: int, generator: torch.Generator, keep: slice = slice(None)) -> dict[str, Tensor]:
-        raise NotImplementedError
+        """``n`` fresh items\' raw columns, of which the slice ``keep`` is returned."""
 
     def fixed(self, field: str | None = None) -> Tensor | None:
         """None: a drawn source has no fixed set."""
