@@ -19,7 +19,7 @@ from gankit.nets.fcconv import FCConvDiscriminator, FCConvGenerator, fcconv_netw
 from gankit.nets.layers import MinibatchDiscrimination, ReferenceBatchGenerator, VirtualBatchNorm
 from gankit.nets.mlp import ACTIVATIONS, MLP, NORMS, mlp_network
 from gankit.nets.patchgan import PatchGANDiscriminator, patchgan_network
-from gankit.nets.resnet import ResNetDiscriminator, ResNetGenerator, resnet_network
+from gankit.nets.resnet import ResNetDiscriminator, ResNetGenerator, ResNetTranslator, resnet_network
 from gankit.nets.spectral import SpectralNorm, apply_spectral_norm
 from gankit.nets.unet import UNetGenerator, unet_network
 
@@ -126,6 +126,7 @@ __all__ = [
     "ReferenceBatchGenerator",
     "ResNetDiscriminator",
     "ResNetGenerator",
+    "ResNetTranslator",
     "SpectralNorm",
     "UNetGenerator",
     "VirtualBatchNorm",

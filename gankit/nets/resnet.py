@@ -9,6 +9,14 @@ least), then two plain blocks (identity shortcuts), ReLU, a global *sum* pool an
 normalisation in D: spectral normalisation (``sn: true``, applied to every layer by the network builder) is its
 Lipschitz control. Sides 4·2^k or 7·2^k (32, 28, 64, ...).
 ``width`` is the channel count of every block (the paper: 256 in G, 128 in D).
+
+Image -> image: the translation generator of CycleGAN (Zhu et al., 2017, after Johnson et al., 2016), their
+notation c7s1-k, d2k, d4k, R4k × ``depth``, u2k, uk, c7s1-C with k = ``width``: a 7×7 convolution, two stride-2
+3×3 convolutions, ``depth`` residual blocks at a quarter of the side (3×3 conv, norm, ReLU, 3×3 conv, norm, plus
+the input), two stride-½ (transposed) 3×3 convolutions and a 7×7 convolution to the output channels, tanh; every
+other convolution is followed by the norm and ReLU; reflection padding; weights N(0, 0.02). Unlike the U-Net it
+has no skip connections, so its output need not keep the input's layout (a change of scale or placement passes
+through the bottleneck). Sides divisible by 4. The paper: 6 blocks at 128 px, 9 at 256, instance norm at batch 1.
 """
 
 from __future__ import annotations
@@ -20,9 +28,10 @@ from torch import Tensor, nn
 
 from gankit.config import NetConfig
 from gankit.errors import GankitError
-from gankit.nets.dcgan import _check_shape, dcgan_layout
+from gankit.nets.dcgan import _check_shape, dcgan_layout, init_dcgan_weights
 from gankit.nets.layers import MinibatchDiscrimination
-from gankit.nets.shapes import is_logit, is_vector, unsupported
+from gankit.nets.shapes import is_image, is_logit, is_vector, unsupported
+from gankit.nets.unet import _norm
 
 
 def _g_norm(kind: str, channels: int) -> nn.Module:
@@ -116,15 +125,60 @@ class ResNetDiscriminator(nn.Module):
         return self.heads(x, y)
 
 
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int, norm: str) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), _norm(norm, channels, "the ResNet translator"), nn.ReLU(True),
+            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), _norm(norm, channels, "the ResNet translator"),
+        )  # fmt: skip
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
+class ResNetTranslator(nn.Module):
+    """(B, C_in, H, W) -> (B, C_out, H, W) in [-1, 1]: CycleGAN's ResNet generator (module docstring)."""
+
+    def __init__(self, in_shape: tuple[int, ...], out_channels: int, width: int = 64, blocks: int = 6, norm: str = "batch") -> None:
+        super().__init__()
+        channels, height, side = in_shape
+        if height % 4 or side % 4:
+            raise GankitError(f"the ResNet translator halves the sides twice: they must be divisible by 4, not {height}x{side}; set data.image_size")
+        if blocks < 1:
+            raise GankitError(f"the ResNet translator needs depth >= 1 (its number of residual blocks), not {blocks}")
+
+        def unit(conv: nn.Module, out: int) -> list[nn.Module]:
+            return [conv, _norm(norm, out, "the ResNet translator"), nn.ReLU(True)]
+
+        k = width
+        layers = unit(nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(channels, k, 7)), k)
+        layers += unit(nn.Conv2d(k, 2 * k, 3, 2, 1), 2 * k) + unit(nn.Conv2d(2 * k, 4 * k, 3, 2, 1), 4 * k)
+        layers += [ResidualBlock(4 * k, norm) for _ in range(blocks)]
+        layers += unit(nn.ConvTranspose2d(4 * k, 2 * k, 3, 2, 1, output_padding=1), 2 * k)
+        layers += unit(nn.ConvTranspose2d(2 * k, k, 3, 2, 1, output_padding=1), k)
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(k, out_channels, 7), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        init_dcgan_weights(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
 def resnet_network(
     cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", critic: bool | None = None,
     **extra: Any,
 ) -> nn.Module:
-    """(z_dim,) -> (C, H, W): the generator; (C, H, W) -> (1,): the discriminator (no normalisation layers: use sn)."""
+    """(z_dim,) -> (C, H, W): the generator; (C, H, W) -> (1,): the discriminator (no normalisation layers: use sn);
+    (C_in, H, W) -> (C_out, H, W): CycleGAN's translator with ``depth`` residual blocks."""
+    if is_image(inputs) and is_image(outputs):
+        if tuple(inputs[1:]) != tuple(outputs[1:]):
+            raise unsupported("resnet", inputs, outputs, "translation networks (C_in, H, W) -> (C_out, H, W) of equal H, W")
+        return ResNetTranslator(inputs, outputs[0], cfg.width, cfg.depth, cfg.norm)
     if is_vector(inputs) and not is_logit(outputs):
         return ResNetGenerator(inputs[0], outputs, cfg.width, cfg.norm, **extra)
     if is_logit(outputs):
         if cfg.norm != "none":
             raise GankitError(f"the ResNet discriminator has no normalisation layers (use sn: true); set model.d.norm=none, not '{cfg.norm}'")
         return ResNetDiscriminator(inputs, cfg.width, cfg.minibatch, **extra)
-    raise unsupported("resnet", inputs, outputs, "(z_dim,) -> (C, H, W) generators and (C, H, W) -> (1,) discriminators")
+    raise unsupported("resnet", inputs, outputs, "(z_dim,) -> (C, H, W) generators, (C, H, W) -> (1,) discriminators and (C, H, W) -> (C', H, W) translators")

@@ -139,69 +139,59 @@ def write_picture(state: Any, samples: Tensor, path: Path, title: str = "", nrow
 
 
 def save_samples(state: Any, samples: Tensor, out: Path, labels: Tensor | None = None) -> None:
-    """Write samples (see :func:`_write_samples`); a failed write is a GankitError and leaves no partial file."""
+    """Write samples to ``out``: ``.npz`` (``samples`` [, ``labels``]; images as N, C, H, W in [0, 1]),
+    ``.png`` (a picture), or, for images, a directory of one PNG per sample. A failed write is a GankitError and
+    leaves no partial file."""
+    arrays = {"labels": labels} if labels is not None else {}
+    if state.data.kind == "images":
+        varied = labels is not None and len(torch.unique(labels)) > 1 and state.variant.num_classes <= 100
+        per_row = state.variant.num_classes if varied else None  # labels cycle 0..K-1: one class per column
+        save_images(to_unit_range(samples), out, arrays, key="samples", nrow=per_row)
+        return
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in (".npz", ".png"):
+        raise GankitError(f"--out must end in .npz (arrays) or .png (a picture) for this model (got '{out}')")
     try:
-        _write_samples(state, samples, out, labels)
+        if suffix == ".npz":
+            _save_npz(out, {"samples": samples, **arrays})
+        else:
+            write_picture(state, samples, out, title=f"{state.cfg.name}: {len(samples)} samples")
     except OSError as exc:
-        Path(out).with_name(f".{Path(out).stem}.tmp.npz").unlink(missing_ok=True)
         raise GankitError(f"cannot write {out}: {exc.strerror or exc}; choose another --out") from None
 
 
-def save_images(images: Tensor, out: Path, arrays: dict[str, Tensor] | None = None) -> None:
-    """Images in [0, 1]: ``.npz`` (``images`` plus ``arrays``), ``.png`` (a grid) or a directory of PNGs."""
+def _save_npz(out: Path, arrays: dict[str, Tensor]) -> None:
+    """Arrays (float tensors as float32) to ``out`` through a temporary file, so that a failed write leaves none."""
+    tmp = out.with_name(f".{out.stem}.tmp.npz")
+    try:
+        np.savez(tmp, **{k: v.cpu().numpy().astype(np.float32) if v.is_floating_point() else v.cpu().numpy() for k, v in arrays.items()})
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_images(images: Tensor, out: Path, arrays: dict[str, Tensor] | None = None, *, key: str = "images", nrow: int | None = None) -> None:
+    """Images in [0, 1]: ``.npz`` (the images under ``key``, plus ``arrays``), ``.png`` (a grid, ``nrow`` per row)
+    or a directory of PNGs. A failed write is a GankitError and leaves no partial file."""
     from gankit.viz import save_image, save_image_grid
 
     out = Path(out)
     suffix = out.suffix.lower()
+    if suffix not in (".npz", ".png", ""):
+        raise GankitError(f"--out must end in .npz (arrays), .png (a picture) or be a directory (got '{out}')")
     try:
         if suffix == ".npz":
-            tmp = out.with_name(f".{out.stem}.tmp.npz")
-            np.savez(tmp, images=images.numpy().astype(np.float32), **{k: v.cpu().numpy() for k, v in (arrays or {}).items()})
-            tmp.replace(out)
+            _save_npz(out, {key: images, **(arrays or {})})
         elif suffix == ".png":
-            save_image_grid(images, out, scale=max(1, 64 // images.shape[-1]))
-        elif not suffix:
+            save_image_grid(images, out, nrow=nrow, scale=max(1, 64 // images.shape[-1]))
+        else:
             out.mkdir(parents=True, exist_ok=True)
             width = len(str(len(images) - 1))
             for i, image in enumerate(images):
                 save_image(image, out / f"{i:0{width}d}.png")
-        else:
-            raise GankitError(f"--out must end in .npz (arrays), .png (a picture) or be a directory (got '{out}')")
     except OSError as exc:
-        Path(out).with_name(f".{Path(out).stem}.tmp.npz").unlink(missing_ok=True)
         raise GankitError(f"cannot write {out}: {exc.strerror or exc}; choose another --out") from None
-
-
-def _write_samples(state: Any, samples: Tensor, out: Path, labels: Tensor | None = None) -> None:
-    """Write samples to ``out``: ``.npz`` (``samples`` [, ``labels``]; images as N, C, H, W in [0, 1]),
-    ``.png`` (a picture), or, for images, a directory of one PNG per sample."""
-    from gankit.viz import save_image, save_image_grid
-
-    out = Path(out)
-    suffix = out.suffix.lower()
-    if state.data.kind == "images":
-        samples = to_unit_range(samples)
-    if suffix == ".npz":
-        arrays = {"samples": samples.numpy().astype(np.float32)}
-        if labels is not None:
-            arrays["labels"] = labels.cpu().numpy()
-        tmp = out.with_name(f".{out.stem}.tmp.npz")
-        np.savez(tmp, **arrays)
-        tmp.replace(out)
-    elif suffix == ".png":
-        if state.data.kind == "images":
-            varied = labels is not None and len(torch.unique(labels)) > 1 and state.variant.num_classes <= 100
-            per_row = state.variant.num_classes if varied else None  # labels cycle 0..K-1: one class per column
-            save_image_grid(samples, out, nrow=per_row, scale=max(1, 64 // samples.shape[-1]))
-        else:
-            write_picture(state, samples, out, title=f"{state.cfg.name}: {len(samples)} samples")
-    elif not suffix and state.data.kind == "images":
-        out.mkdir(parents=True, exist_ok=True)
-        width = len(str(len(samples) - 1))
-        for i, image in enumerate(samples):
-            save_image(image, out / f"{i:0{width}d}.png")
-    else:
-        raise GankitError(f"--out must end in .npz (arrays) or .png (a picture) for this model (got '{out}')")
 
 
 __all__ = ["output_field", "sampling_players", "save_images", "save_samples", "snapshot", "translation_picture", "write_picture"]

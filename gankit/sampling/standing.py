@@ -6,6 +6,7 @@ metrics), so that the same latents give the same images everywhere."""
 from __future__ import annotations
 
 import copy
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,6 +16,17 @@ from torch import nn
 
 STANDING_BATCHES, STANDING_BATCH_SIZE = 16, 256
 STANDING_SEED = 0x57A4D
+# EMA copy -> (fingerprint of the players it was computed with, its copy with standing statistics): the commands and
+# pictures of one run draw several times from the same weights; the fingerprint (tensor versions, which every
+# in-place update such as an optimiser or EMA step or a checkpoint load bumps) says when it must be recomputed.
+_CACHE: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, nn.Module]] = weakref.WeakKeyDictionary()
+
+
+def _fingerprint(players: dict[str, nn.Module]) -> tuple:
+    return tuple(
+        (name, id(m), m.training, tuple(t._version for t in (*m.parameters(), *m.buffers())))
+        for name, m in sorted(players.items())
+    )  # fmt: skip
 
 
 @contextmanager
@@ -39,13 +51,19 @@ def with_standing_statistics(state: Any, players: dict[str, nn.Module]) -> dict[
     """``players`` with each EMA copy that has batch norm replaced by a copy whose statistics are the cumulative
     average over STANDING_BATCHES forward passes in training mode: of decoded latents for a noise model, of the
     run's real inputs for a translation model. Works on copies with its own fixed seed: the training state, the
-    checkpoint and the training random streams are untouched."""
+    checkpoint and the training random streams are untouched. The copies are cached until any player's weights or
+    buffers change."""
     from gankit.data.real import real_samples
 
     v = state.variant
     out = dict(players)
+    key = (_fingerprint(players), id(state.data))
     for name, ema in state.ema.items():
         if not _has_batch_norm(ema) or players.get(name) is not ema:
+            continue
+        cached = _CACHE.get(ema)
+        if cached is not None and cached[0] == key:
+            out[name] = cached[1]
             continue
         fresh = copy.deepcopy(ema)
         for m in fresh.modules():
@@ -65,4 +83,5 @@ def with_standing_statistics(state: Any, players: dict[str, nn.Module]) -> dict[
                         x = real_samples(state.data, STANDING_BATCH_SIZE, real_rng, field=source)
                         v.translate(trial, x.to(state.device), direction)
         out[name] = fresh.eval()
+        _CACHE[ema] = (key, out[name])
     return out

@@ -315,6 +315,13 @@ def optimise_groups(cfg: Config, players: Players, groups: dict[str, tuple[str, 
     return optimizers, schedulers
 
 
+def assemble(cfg: Config, players: Players, groups: dict[str, tuple[str, ...]], **fields: Any) -> Variant:
+    """The variant value of ``players`` trained in ``groups`` (group -> its players), one optimiser and schedule per
+    group from ``optim.<group>`` (:func:`optimise_groups`); ``fields``: the rest of :class:`Variant`'s fields."""
+    optimizers, schedulers = optimise_groups(cfg, players, groups)
+    return Variant(players=players, groups=groups, optimizers=optimizers, schedulers=schedulers, **fields)
+
+
 # ------------------------------------------------------------------------------------------------ shared pieces
 
 

@@ -23,7 +23,7 @@ from gankit.config import Config, _positive
 from gankit.errors import GankitError
 from gankit.losses import classification_loss, make_game
 from gankit.nets import build_discriminator, build_generator
-from gankit.variants.base import Players, StepContext, Variant, conditional_penalties, latent, noise_spec, optimise_groups, random_labels, register
+from gankit.variants.base import Players, StepContext, Variant, assemble, conditional_penalties, latent, noise_spec, random_labels, register
 from gankit.variants.gan import adversarial_steps, lazy_r1_r2
 
 
@@ -98,12 +98,10 @@ def _build_conditional(cfg: Config, data: Any, device: torch.device, conditionin
         return ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device), ctx.batch["y"])
 
     groups = {"g": ("g",), "d": ("d",)}
-    optimizers, schedulers = optimise_groups(cfg, players, groups)
-    return Variant(
-        players=players,
-        groups=groups,
-        optimizers=optimizers,
-        schedulers=schedulers,
+    return assemble(
+        cfg,
+        players,
+        groups,
         steps=adversarial_steps(cfg, d_objective, g_objective, lazy_r1_r2(cfg, critic, fakes)),
         latents=noise_spec(z_dim, prior, label=classes),
         decode=decode,

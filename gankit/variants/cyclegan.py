@@ -22,7 +22,7 @@ from gankit.errors import GankitError
 from gankit.losses import make_game
 from gankit.nets import build_network
 from gankit.regularizers import clip_weights
-from gankit.variants.base import ImagePool, Players, Step, StepContext, Variant, d_penalties, optimise_groups, register
+from gankit.variants.base import ImagePool, Players, Step, StepContext, Variant, assemble, d_penalties, register
 from gankit.variants.pix2pix import l1_loss
 
 
@@ -115,12 +115,10 @@ def build_cyclegan(cfg: Config, data: Any, device: torch.device) -> Variant:
             clip_weights(ctx.players[name], cfg.loss.clip)
 
     groups = {"g": ("g_ab", "g_ba"), "d": ("d_a", "d_b")}
-    optimizers, schedulers = optimise_groups(cfg, players, groups)
-    return Variant(
-        players=players,
-        groups=groups,
-        optimizers=optimizers,
-        schedulers=schedulers,
+    return assemble(
+        cfg,
+        players,
+        groups,
         steps=[
             Step("g", ("g",), g_objective, streams=("a", "b")),
             Step("d", ("d",), d_objective, repeat=cfg.train.d_steps, streams=(), post=clip if cfg.loss.clip else None),

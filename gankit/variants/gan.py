@@ -27,10 +27,10 @@ from gankit.variants.base import (
     Step,
     StepContext,
     Variant,
+    assemble,
     d_penalties,
     latent,
     noise_spec,
-    optimise_groups,
     pack_samples,
     packed_shape,
     register,
@@ -209,17 +209,15 @@ def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
         return ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device))
 
     groups = {"g": ("g",), "d": ("d",)}
-    optimizers, schedulers = optimise_groups(cfg, players, groups)
     steps = adversarial_steps(
         cfg, d_objective, g_objective, lazy_r1_r2(cfg, critic, fakes, m),
         d_post=history.update("d") if history else None, g_post=history.update("g") if history else None,
         g_streams=("train",) if matching else (),
     )  # fmt: skip
-    return Variant(
-        players=players,
-        groups=groups,
-        optimizers=optimizers,
-        schedulers=schedulers,
+    return assemble(
+        cfg,
+        players,
+        groups,
         steps=steps,
         state={"historical_average": history} if history is not None else {},
         latents=noise_spec(z_dim, prior),

@@ -23,7 +23,7 @@ from gankit.augment import make_augment
 from gankit.config import Config, NetConfig, _positive
 from gankit.losses import make_game
 from gankit.nets import build_discriminator, build_generator
-from gankit.variants.base import LatentPart, LatentSpec, Players, StepContext, Variant, d_penalties, optimise_groups, register
+from gankit.variants.base import LatentPart, LatentSpec, Players, StepContext, Variant, assemble, d_penalties, register
 from gankit.variants.gan import adversarial_steps
 
 
@@ -126,12 +126,10 @@ def build_infogan(cfg: Config, data: Any, device: torch.device) -> Variant:
         return players["d"](real)["logits"].reshape(-1), players["d"](fake)["logits"].reshape(-1)
 
     groups = {"g": ("g",), "d": ("d", "q")}  # Q trains with D (it shares D's trunk); G reaches Q's loss through its samples
-    optimizers, schedulers = optimise_groups(cfg, players, groups)
-    return Variant(
-        players=players,
-        groups=groups,
-        optimizers=optimizers,
-        schedulers=schedulers,
+    return assemble(
+        cfg,
+        players,
+        groups,
         steps=adversarial_steps(cfg, d_objective, g_objective),
         latents=spec,
         decode=decode,

@@ -20,7 +20,7 @@ from gankit.errors import GankitError
 from gankit.losses import make_game
 from gankit.nets import build_network
 from gankit.regularizers import clip_weights
-from gankit.variants.base import Players, Step, StepContext, Variant, d_penalties, optimise_groups, register
+from gankit.variants.base import Players, Step, StepContext, Variant, assemble, d_penalties, register
 
 
 @dataclass
@@ -93,16 +93,14 @@ def build_pix2pix(cfg: Config, data: Any, device: torch.device) -> Variant:
         return d(pair(a, b))["logits"].mean(dim=1), d(pair(a, players["g"](a)))["logits"].mean(dim=1)
 
     groups = {name: (name,) for name in players}
-    optimizers, schedulers = optimise_groups(cfg, players, groups)
     steps = [Step("g", ("g",), g_objective)]
     if adversarial:
         post = (lambda ctx: clip_weights(ctx.players["d"], loss.clip)) if loss.clip else None
         steps.append(Step("d", ("d",), d_objective, repeat=cfg.train.d_steps, streams=(), post=post))  # k D steps on the G step's batch
-    return Variant(
-        players=players,
-        groups=groups,
-        optimizers=optimizers,
-        schedulers=schedulers,
+    return assemble(
+        cfg,
+        players,
+        groups,
         steps=steps,
         translate=translate,
         directions={"a2b": ("a", "b")},

@@ -23,7 +23,7 @@ from gankit.config import Config, _positive
 from gankit.errors import GankitError
 from gankit.losses import make_game
 from gankit.nets import build_discriminator, build_generator
-from gankit.variants.base import Players, StepContext, Variant, d_penalties, latent, noise_spec, optimise_groups, register
+from gankit.variants.base import Players, StepContext, Variant, assemble, d_penalties, latent, noise_spec, register
 from gankit.variants.gan import adversarial_steps, lazy_r1_r2
 
 
@@ -120,12 +120,10 @@ def build_unrolled(cfg: Config, data: Any, device: torch.device) -> Variant:
         return ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device))
 
     groups = {"g": ("g",), "d": ("d",)}
-    optimizers, schedulers = optimise_groups(cfg, players, groups)
-    return Variant(
-        players=players,
-        groups=groups,
-        optimizers=optimizers,
-        schedulers=schedulers,
+    return assemble(
+        cfg,
+        players,
+        groups,
         steps=adversarial_steps(cfg, d_objective, g_objective, lazy_r1_r2(cfg, critic, fakes), g_streams=("train",)),
         latents=noise_spec(z_dim, prior),
         decode=decode,

@@ -7,8 +7,8 @@ import torch
 
 from gankit.config import NetConfig, load_config
 from gankit.errors import GankitError
-from gankit.nets import SpectralNorm, build_discriminator, build_generator
-from gankit.nets.resnet import DownBlock, UpBlock
+from gankit.nets import SpectralNorm, build_discriminator, build_generator, build_network
+from gankit.nets.resnet import DownBlock, ResidualBlock, ResNetTranslator, UpBlock
 from gankit.train.loop import build_state
 from tests.conftest import TINY
 
@@ -62,3 +62,48 @@ def test_resnet_is_selectable_for_an_image_variant_and_rejects_batch_norm_in_d()
     assert state.variant.generate(state.variant.players, 3, state.noise).shape == (3, 1, 32, 32)
     with pytest.raises(GankitError, match="norm"):
         build_discriminator(NetConfig(arch="resnet", width=8, norm="batch"), (1, 32, 32))
+
+
+@pytest.mark.parametrize(("shape", "out_channels"), [((1, 32, 32), 1), ((1, 28, 28), 3), ((3, 64, 48), 3)])
+def test_translator_maps_images_to_images_of_the_same_side(shape, out_channels):
+    net = build_network(NetConfig(arch="resnet", width=8, depth=2, norm="batch"), shape, (out_channels, *shape[1:]))
+    assert isinstance(net, ResNetTranslator)
+    y = net(torch.randn(3, *shape))
+    assert y.shape == (3, out_channels, *shape[1:])
+    assert y.abs().max() <= 1
+    blocks = [m for m in net.modules() if isinstance(m, ResidualBlock)]
+    assert len(blocks) == 2
+    # c7s1-k, d2k, d4k, R4k, u2k, uk, c7s1-C: the residual blocks work at a quarter of the side with 4k channels
+    seen = []
+    hooks = [b.register_forward_hook(lambda m, i, o: seen.append(tuple(o.shape))) for b in blocks]
+    net(torch.randn(2, *shape))
+    for h in hooks:
+        h.remove()
+    assert seen == [(2, 32, shape[1] // 4, shape[2] // 4)] * 2
+
+
+def test_translator_residual_blocks_add_their_input_and_have_no_skips_around_the_bottleneck():
+    torch.manual_seed(0)
+    block = ResidualBlock(4, "none")
+    x = torch.randn(2, 4, 6, 6)
+    for p in block.body.parameters():
+        torch.nn.init.zeros_(p)
+    assert torch.equal(block(x), x)  # a zero body is the identity
+    net = ResNetTranslator((1, 16, 16), 1, width=4, blocks=1, norm="none").eval()
+    # every path from input to output crosses the bottleneck: zeroing the last residual block's output map
+    # (replacing it by a constant) makes the output independent of the input
+    last = [m for m in net.modules() if isinstance(m, ResidualBlock)][-1]
+    last.register_forward_hook(lambda m, i, o: torch.zeros_like(o))
+    a, b = net(torch.randn(1, 1, 16, 16)), net(torch.randn(1, 1, 16, 16))
+    assert torch.equal(a, b)
+
+
+def test_translator_bad_sizes_are_user_errors():
+    with pytest.raises(GankitError, match="divisible by 4"):
+        ResNetTranslator((1, 30, 30), 1)
+    with pytest.raises(GankitError, match="depth >= 1"):
+        ResNetTranslator((1, 32, 32), 1, blocks=0)
+    with pytest.raises(GankitError, match="norm"):
+        ResNetTranslator((1, 32, 32), 1, norm="virtual")
+    with pytest.raises(GankitError, match="resnet"):
+        build_network(NetConfig(arch="resnet"), (1, 32, 32), (1, 16, 16))

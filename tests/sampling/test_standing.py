@@ -26,3 +26,19 @@ def test_ema_generator_with_batchnorm_samples_with_standing_statistics():
         reference = g_ema.train()(z)  # batch statistics of 4,096 samples ~ the population statistics
         g_ema.eval()
     assert (samples - reference).abs().mean() < 0.05
+
+
+def test_standing_copies_are_reused_until_a_weight_or_buffer_changes():
+    from gankit.sampling.standing import with_standing_statistics
+
+    state = build_state(load_config("gan-ring", ["train.ema=0.99", "train.device=cpu"]))
+    first = with_standing_statistics(state, state.sampling_players)["g"]
+    assert with_standing_statistics(state, state.sampling_players)["g"] is first  # same weights: no recomputation
+    before = draw_samples(state, 64, seed=3)
+    with torch.no_grad():
+        next(state.ema["g"].parameters()).mul_(1.5)  # an in-place update, as an EMA step or a checkpoint load makes
+    second = with_standing_statistics(state, state.sampling_players)["g"]
+    assert second is not first
+    stats = lambda net: torch.cat([m.running_mean for m in net.modules() if isinstance(m, torch.nn.BatchNorm1d)])  # noqa: E731
+    assert not torch.allclose(stats(first), stats(second))
+    assert not torch.equal(before, draw_samples(state, 64, seed=3))

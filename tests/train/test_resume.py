@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-import random
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from tests.conftest import run_cli, set_args
+from tests.conftest import kill_after_first_checkpoint, run_cli, set_args
 
 N = 600
 OVERRIDES = [
@@ -95,28 +90,7 @@ def test_half_then_resume_is_bit_identical(straight, tmp_path):
 
 
 def test_sigkill_at_a_random_step_then_resume_is_bit_identical(straight, tmp_path):
-    rng = random.Random()
-    cmd = [sys.executable, "-m", "gankit", "train", "gan-ring", "--runs-dir", str(tmp_path), *set_args(OVERRIDES)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        ckpt = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            found = list(tmp_path.glob("*/checkpoints/last.pt"))
-            if found:
-                ckpt = found[0]
-                break
-            time.sleep(0.01)
-        assert ckpt is not None, "no checkpoint appeared"
-        time.sleep(rng.uniform(0.0, 0.6))  # a random step after the first checkpoint
-        assert proc.poll() is None, "the run finished before it could be killed; raise N"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
-    run = ckpt.parent.parent
+    run = kill_after_first_checkpoint(["train", "gan-ring", "--runs-dir", str(tmp_path), *set_args(OVERRIDES)], tmp_path, max_delay=0.6, timeout=120)
     killed_at = load(run)["step"]
     assert 50 <= killed_at < N
     result = run_cli("resume", str(run))

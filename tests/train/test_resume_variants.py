@@ -5,16 +5,11 @@ the first checkpoint + resume: bit-identical weights, optimiser states, streams,
 
 from __future__ import annotations
 
-import random
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli, set_args
+from tests.conftest import kill_after_first_checkpoint, run_cli, set_args
 from tests.train.test_resume import assert_identical, load, losses
 
 N = 40
@@ -35,25 +30,8 @@ def straight(preset: str, runs: Path) -> Path:
 
 
 def killed_and_resumed(preset: str, runs: Path) -> Path:
-    cmd = [sys.executable, "-m", "gankit", "train", preset, "--runs-dir", str(runs), *set_args([*COMMON, *CASES[preset]])]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**__import__("os").environ, **ONE_THREAD})
-    try:
-        deadline, ckpt = time.monotonic() + 180, None
-        while time.monotonic() < deadline and proc.poll() is None:
-            found = list(runs.glob("*/checkpoints/last.pt"))
-            if found:
-                ckpt = found[0]
-                break
-            time.sleep(0.01)
-        assert ckpt is not None, f"no checkpoint appeared: {proc.stderr.read() if proc.poll() is not None else ''}"
-        time.sleep(random.uniform(0.0, 0.3))
-        assert proc.poll() is None, "the run finished before it could be killed; raise N"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    run = ckpt.parent.parent
+    args = ["train", preset, "--runs-dir", str(runs), *set_args([*COMMON, *CASES[preset]])]
+    run = kill_after_first_checkpoint(args, runs, max_delay=0.3, env=ONE_THREAD)
     assert 5 <= load(run)["step"] < N
     result = run_cli("resume", str(run), env=ONE_THREAD)
     assert result.returncode == 0, result.stderr
