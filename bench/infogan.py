@@ -105,7 +105,7 @@ def main() -> None:
         "",
         f"Machine: {machine()}.",
         "",
-        "Protocol: `infogan-mnist` as shipped (c1 ~ Cat(10), c2, c3 ~ U(-1, 1), 62-d noise, Q on D's trunk, λ = 1), one run per",
+        "Protocol: `infogan-mnist` as shipped (c1 ~ Cat(10), c2, c3 ~ U(-1, 1), 62-d U(-1, 1) noise, Q on D's trunk, λ = 1), one run per",
         "seed; then `gankit eval RUN --metrics codes --n 10000`: 10,000 samples of the EMA generator, 1,000 per value of c1 (noise",
         "seed 0), read by the shipped digit judge; the one-to-one matching of c1's values to digits with the most agreeing samples",
         "(Hungarian algorithm on the 10 × 10 confusion counts) and the share of samples it agrees with. Published (Chen et al.,",

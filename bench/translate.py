@@ -200,14 +200,14 @@ def save_row(store: Path, row: dict) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "translate.md")
-    parser.add_argument("--seeds", default="3", help="a count (0..N-1) or a comma-separated list of seeds")
+    parser.add_argument("--seeds", default="3", help="a count (0..N-1) or a comma-separated list of seeds (2, for seed 2 alone)")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 lets two benchmarks share a 2-core machine)")
     parser.add_argument("--fresh", action="store_true", help="forget the stored rows (docs/results/translate.json) and measure everything anew")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run (for smoke runs)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    seeds = [int(s) for s in args.seeds.split(",")] if "," in args.seeds else list(range(int(args.seeds)))
+    seeds = [int(s) for s in args.seeds.split(",") if s] if "," in args.seeds else list(range(int(args.seeds)))  # "2," is seed 2 alone
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     folder = args.out.parent / "translate"
     folder.mkdir(parents=True, exist_ok=True)
