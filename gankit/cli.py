@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from gankit.errors import GankitError
+from gankit.train.signals import Interrupted
 
 app = typer.Typer(
     add_completion=False,
@@ -473,6 +474,9 @@ def main() -> None:
     except GankitError as exc:
         _print_error(str(exc))
         sys.exit(2)
+    except Interrupted as exc:  # a training run stopped on a signal, with its checkpoint written
+        print(str(exc), file=sys.stderr)
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         rc = 130
     except typer.Abort:
@@ -487,6 +491,6 @@ def main() -> None:
                 _print_error(f"{message}; see `gankit --help`")
             sys.exit(exc.exit_code)
         raise
-    if rc == 130:
-        print("interrupted; `gankit resume RUN_DIR` continues from the last checkpoint", file=sys.stderr)
+    if rc == 130:  # Ctrl-C outside training (typer turns it into exit status 130)
+        print("interrupted", file=sys.stderr)
     sys.exit(rc if isinstance(rc, int) else 0)

@@ -137,6 +137,7 @@ class TrainConfig:
     progress: str = "auto"
     watchdog: bool = True
     watchdog_start: int = 1000
+    stop_signals: str = "INT,TERM,USR1"
 
 
 @dataclass
@@ -600,6 +601,9 @@ def validate(cfg: Config) -> None:
         raise GankitError(f"train.seed must be between 0 and 2**32 - 1 (got {t.seed})")
     _choice("train.device", t.device, ["auto", "cpu", "cuda"])
     _choice("train.progress", t.progress, ["auto", "bar", "lines", "none", "off"])
+    from gankit.train.signals import parse_signals
+
+    parse_signals(t.stop_signals)
     if not 0.0 <= t.ema < 1.0:
         raise GankitError(f"train.ema is the EMA decay of the generator, in [0, 1) with 0 = off (got {t.ema})")
     _positive("train.ema_start", t.ema_start, allow_zero=True)

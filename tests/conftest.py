@@ -42,29 +42,37 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict
     )
 
 
-def kill_after_first_checkpoint(args: list[str], runs: Path, *, max_delay: float, env: dict | None = None, timeout: float = 180) -> Path:
-    """Start ``python -m gankit ARGS`` (a training run writing under ``runs``), SIGKILL it at a random moment up to
-    ``max_delay`` seconds after its first checkpoint appears, and return the run directory."""
+def signal_run(
+    args: list[str], runs: Path, *, max_delay: float, signum: int = signal.SIGKILL, after: str = "*/checkpoints/last.pt", env: dict | None = None,
+    timeout: float = 180,
+) -> tuple[Path, int, str]:
+    """Start ``python -m gankit ARGS`` (a training run writing under ``runs``), send it ``signum`` at a random moment
+    up to ``max_delay`` seconds after a file matching ``after`` appears under ``runs`` (default: its first
+    checkpoint), wait for it; return the run directory, its exit status and its stderr."""
     cmd = [sys.executable, "-m", "gankit", *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
     try:
-        deadline, ckpt = time.monotonic() + timeout, None
-        while time.monotonic() < deadline and proc.poll() is None:
-            found = list(runs.glob("*/checkpoints/last.pt"))
-            if found:
-                ckpt = found[0]
-                break
+        deadline, found = time.monotonic() + timeout, []
+        while time.monotonic() < deadline and proc.poll() is None and not found:
+            found = list(runs.glob(after))
             time.sleep(0.01)
-        assert ckpt is not None, f"no checkpoint appeared: {proc.stderr.read() if proc.poll() is not None else ''}"
-        time.sleep(random.uniform(0.0, max_delay))  # a random step after the first checkpoint
-        assert proc.poll() is None, "the run finished before it could be killed; raise its steps"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+        assert found, f"no {after} appeared: {proc.stderr.read() if proc.poll() is not None else ''}"
+        time.sleep(random.uniform(0.0, max_delay))  # a random step after it
+        assert proc.poll() is None, "the run finished before it could be signalled; raise its steps"
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == -signal.SIGKILL
-    return ckpt.parent.parent
+    run = next(p for p in runs.iterdir() if p.is_dir())
+    return run, proc.returncode, stderr
+
+
+def kill_after_first_checkpoint(args: list[str], runs: Path, *, max_delay: float, env: dict | None = None, timeout: float = 180) -> Path:
+    """SIGKILL a training run at a random moment up to ``max_delay`` seconds after its first checkpoint; its directory."""
+    run, returncode, _ = signal_run(args, runs, max_delay=max_delay, env=env, timeout=timeout)
+    assert returncode == -signal.SIGKILL
+    return run
 
 
 @pytest.fixture

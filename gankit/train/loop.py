@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from gankit.train.ema import make_ema, update_ema
 from gankit.train.health import Watchdog, feature_map
 from gankit.train.progress import Progress
 from gankit.train.rundir import MetricsLog, checkpoint_path, create_run_dir, open_run_dir, truncate_metrics
+from gankit.train.signals import Interrupted, StopRequest, parse_signals, stop_on_signals
 from gankit.train.watchdog import find_non_finite, raise_diverged
 from gankit.variants import VARIANTS, Step, StepContext, Variant
 
@@ -318,21 +320,39 @@ def draw_batches(state: TrainState, step: Step, iteration: int) -> dict[str, dic
 
 
 def run_loop(state: TrainState, run: Path) -> None:
-    """Iterate from ``state.step`` to ``train.steps``: each iteration runs every active step of the variant in order."""
+    """Iterate from ``state.step`` to ``train.steps``: each iteration runs every active step of the variant in order.
+    A signal of ``train.stop_signals`` (from here on) ends it after the current iteration, with a checkpoint."""
     cfg, v = state.cfg, state.variant
     t = cfg.train
-    fixed_seed = derived_seeds(t.seed + 1)[1]
-    ckpt_file = checkpoint_path(run)
-    last_ckpt = f"the last good checkpoint (step {state.step}) is kept at {ckpt_file}" if ckpt_file.exists() else "no checkpoint had been written yet"
-    metrics = MetricsLog(run / "metrics.jsonl")
-    tb = _open_tensorboard(run / "tb")
-    progress = Progress(t.progress, state.step, t.steps, cfg.name)
+    with stop_on_signals(parse_signals(t.stop_signals)) as stop:
+        fixed_seed = derived_seeds(t.seed + 1)[1]
+        ckpt_file = checkpoint_path(run)
+        last_ckpt = f"the last good checkpoint (step {state.step}) is kept at {ckpt_file}" if ckpt_file.exists() else "no checkpoint had been written yet"
+        metrics = MetricsLog(run / "metrics.jsonl")
+        tb = _open_tensorboard(run / "tb")
+        progress = Progress(t.progress, state.step, t.steps, cfg.name)
+        for module in v.players.values():
+            module.train()
+        try:
+            _iterate(state, run, stop, fixed_seed, metrics, tb, progress, ckpt_file, last_ckpt)
+        finally:
+            progress.close()
+            metrics.close()
+            if tb is not None:
+                tb.close()
+
+
+def _iterate(
+    state: TrainState, run: Path, stop: StopRequest, fixed_seed: int, metrics: MetricsLog, tb: Any, progress: Progress, ckpt_file: Path, last_ckpt: str
+) -> None:
+    """The loop of :func:`run_loop`; a stop request ends it after the current iteration with a checkpoint."""
+    cfg, v = state.cfg, state.variant
+    t = cfg.train
     sums, counts = state.loss_sums, state.loss_counts  # since the last log line; checkpointed with the state
     watchdog = state.watchdog
     last_batches: dict[str, dict[str, Tensor]] = {}
     clock = time.perf_counter()
-    for module in v.players.values():
-        module.train()
+    saved = state.step if ckpt_file.exists() else None
     try:
         if state.step == 0:
             _snapshot(state, run / "samples" / "step-000000.png", fixed_seed)
@@ -390,14 +410,13 @@ def run_loop(state: TrainState, run: Path) -> None:
                     metrics.write({"step": it, "health": health, "warnings": warnings})
                     for warning in warnings:
                         progress.warn(f"step {it}: {warning}")
-            if it % t.ckpt_every == 0 or it == t.steps:
+            if it % t.ckpt_every == 0 or it == t.steps or stop:
                 save_checkpoint(checkpoint_payload(state), ckpt_file)
-                last_ckpt = f"the last good checkpoint (step {it}) is kept at {ckpt_file}"
-    finally:
-        progress.close()
-        metrics.close()
-        if tb is not None:
-            tb.close()
+                last_ckpt, saved = f"the last good checkpoint (step {it}) is kept at {ckpt_file}", it
+            if stop and it < t.steps:
+                raise Interrupted(run, it, stop.signum, ckpt_file, saved)
+    except KeyboardInterrupt:  # a second Ctrl-C (or one outside the handler): no new checkpoint
+        raise Interrupted(run, state.step, signal.SIGINT, ckpt_file, saved) from None
 
 
 def _real_outputs(state: TrainState, batches: dict[str, dict[str, Tensor]]) -> Tensor | None:

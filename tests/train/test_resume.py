@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from tests.conftest import kill_after_first_checkpoint, run_cli, set_args
+from tests.conftest import kill_after_first_checkpoint, run_cli, set_args, signal_run
 
 N = 600
 OVERRIDES = [
@@ -93,6 +94,28 @@ def test_sigkill_at_a_random_step_then_resume_is_bit_identical(straight, tmp_pat
     run = kill_after_first_checkpoint(["train", "gan-ring", "--runs-dir", str(tmp_path), *set_args(OVERRIDES)], tmp_path, max_delay=0.6, timeout=120)
     killed_at = load(run)["step"]
     assert 50 <= killed_at < N
+    result = run_cli("resume", str(run))
+    assert result.returncode == 0, result.stderr
+    compare_runs(straight, run)
+
+
+@pytest.mark.parametrize(
+    ("signum", "extra"),
+    [(signal.SIGTERM, []), (signal.SIGINT, ["train.ckpt_every=100000"]), (signal.SIGUSR1, [])],
+    ids=["sigterm", "sigint-before-any-checkpoint", "sigusr1"],
+)
+def test_a_stop_signal_checkpoints_the_current_step_and_resume_is_bit_identical(straight, tmp_path, signum, extra):
+    """SIGTERM (preemption), Ctrl-C and SIGUSR1 at a random step, also before the first checkpoint: the run writes a
+    checkpoint of the step it finished, says where and how to resume, exits 128 + the signal, and resumes exactly."""
+    args = ["train", "gan-ring", "--runs-dir", str(tmp_path), *set_args([*OVERRIDES, *extra])]
+    run, returncode, stderr = signal_run(args, tmp_path, signum=signum, after="*/metrics.jsonl", max_delay=0.05 if extra else 1.0)
+    assert returncode == 128 + signum, stderr
+    step = load(run)["step"]
+    assert 0 < step < N
+    assert not extra or step < 100000  # no checkpoint but the signal's
+    last = stderr.strip().splitlines()[-1]
+    name = signal.Signals(signum).name
+    assert last == f"interrupted by {name} at step {step}: step {step} is saved in {run / 'checkpoints' / 'last.pt'}; continue with: gankit resume {run}"
     result = run_cli("resume", str(run))
     assert result.returncode == 0, result.stderr
     compare_runs(straight, run)
