@@ -24,7 +24,7 @@ from gankit.train.checkpoint import load_checkpoint, save_checkpoint
 from gankit.train.ema import make_ema, update_ema
 from gankit.train.health import Watchdog, feature_map
 from gankit.train.progress import Progress
-from gankit.train.rundir import MetricsLog, checkpoint_path, create_run_dir, open_run_dir, truncate_metrics
+from gankit.train.rundir import MetricsLog, checkpoint_path, create_run_dir, open_run_dir, truncate_metrics, writer_lock
 from gankit.train.signals import Interrupted, StopRequest, parse_signals, stop_on_signals
 from gankit.train.watchdog import find_non_finite, raise_diverged
 from gankit.variants import VARIANTS, Step, StepContext, Variant
@@ -434,20 +434,26 @@ def train(cfg: Config, runs_dir: Path, name: str | None = None) -> Path:
     """Create a run directory, write the resolved config, train; return the run directory."""
     state = build_state(cfg)
     run = create_run_dir(runs_dir, name or cfg.name)
-    save_config(cfg, run / "config.yaml")
-    log.info("run directory: %s (device %s)", run, state.device)
-    run_loop(state, run)
+    with writer_lock(run, f"resume {run}"):
+        save_config(cfg, run / "config.yaml")
+        log.info("run directory: %s (device %s)", run, state.device)
+        run_loop(state, run)
     return run
 
 
 def resume(run_dir: str | Path, overrides: list[str] | None = None) -> Path:
     """Continue a run from its last checkpoint to ``train.steps`` (which ``--set train.steps=N`` may raise).
 
-    Any other changed setting is refused, naming the keys.
+    Any other changed setting is refused, naming the keys; a run another process is writing is refused.
     """
+    run = open_run_dir(run_dir)
+    with writer_lock(run, f"resume {run}"):
+        return _resume(run, overrides)
+
+
+def _resume(run: Path, overrides: list[str] | None) -> Path:
     from gankit.config import apply_overrides, validate
 
-    run = open_run_dir(run_dir)
     ckpt_file = checkpoint_path(run)
     payload = load_checkpoint(ckpt_file)
     saved = _checkpoint_config(payload, ckpt_file)

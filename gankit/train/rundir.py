@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,38 @@ def create_run_dir(runs_dir: Path, name: str) -> Path:
     (path / "samples").mkdir()
     (path / "checkpoints").mkdir()
     return path
+
+
+LOCK_FILE = ".writer.lock"
+
+
+@contextmanager
+def writer_lock(run: Path, command: str) -> Iterator[None]:
+    """Hold the run's one-writer lock (an OS lock on ``RUN/.writer.lock``, which the kernel releases when the
+    process ends, however it ends) for the block; a second writer (``train``/``resume`` of the same run) gets a
+    one-line error naming the holder's pid. Readers (sample, eval, report, ...) never take it."""
+    path = Path(run) / LOCK_FILE
+    try:
+        handle = open(path, "a+")  # noqa: SIM115 (held open for the block)
+    except OSError as exc:
+        raise GankitError(f"cannot open {path} to lock the run: {exc.strerror or exc}; check the run directory's permissions") from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise GankitError(
+                f"{run} is being trained by {holder}; one process writes a run at a time: wait for it to finish, "
+                f"or stop it (kill -TERM checkpoints it) and then `gankit {command}`"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} (gankit {command})")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # releases the lock
 
 
 def checkpoint_path(run: Path) -> Path:

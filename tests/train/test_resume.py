@@ -127,3 +127,29 @@ def test_resume_of_a_finished_run_without_more_steps_is_refused(straight):
     assert result.returncode == 2
     assert "already at step" in result.stderr and f"train.steps={N * 2}" in result.stderr
     assert (straight / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_a_second_writer_of_a_run_is_refused_naming_the_holder(straight, tmp_path):
+    """While one process trains a run, `gankit resume` of it is refused in one line (exit 2) naming the holder's
+    pid, and changes nothing; once the holder is gone (the kernel releases its lock), resume works."""
+    import subprocess
+    import sys
+    import time
+
+    run = train(tmp_path, [*OVERRIDES, "train.steps=60"])
+    holder = subprocess.Popen([sys.executable, "-m", "gankit", "resume", str(run), "--set", "train.steps=100000"], stderr=subprocess.PIPE, text=True)
+    try:
+        lock = run / ".writer.lock"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and f"pid {holder.pid}" not in (lock.read_text() if lock.exists() else ""):
+            time.sleep(0.05)
+        second = run_cli("resume", str(run), "--set", "train.steps=200")
+        assert second.returncode == 2
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"is being trained by pid {holder.pid} (gankit resume {run})" in lines[0], second.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "steps: 100000" in (run / "config.yaml").read_text()  # the holder's; the refused writer wrote nothing
+    third = run_cli("resume", str(run), "--set", f"train.steps={load(run)['step'] + 10}")  # the killed holder's lock went with it
+    assert third.returncode == 0, third.stderr
