@@ -74,7 +74,12 @@ def resume(
     typer.echo(str(run))
 
 
-def _check_output(out: Path) -> None:
+OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="replace an existing output file or folder (default: refuse)")]
+
+
+def _check_output(out: Path, overwrite: bool) -> None:
+    """The one overwrite policy of the commands that write: an existing output file or a non-empty output folder is
+    refused unless ``--overwrite``; the writers then replace it whole (atomically), never mixing two outputs."""
     parent = out.parent
     if not parent.exists():
         raise GankitError(f"cannot write {out}: directory {parent} does not exist; create it first")
@@ -82,6 +87,14 @@ def _check_output(out: Path) -> None:
         raise GankitError(f"cannot write {out}: directory {parent} is not writable")
     if out.is_dir() and out.suffix:
         raise GankitError(f"cannot write {out}: it is a directory")
+    if overwrite:
+        return
+    if out.is_dir():
+        count = sum(1 for _ in out.iterdir())
+        if count:
+            raise GankitError(f"{out}/ already holds {count} file(s); pass --overwrite to replace the folder, or choose a new or empty --out")
+    elif out.exists():
+        raise GankitError(f"{out} exists; pass --overwrite to replace it, or choose another --out")
 
 
 def _parse_fix(items: list[str]) -> dict[str, object]:
@@ -115,6 +128,7 @@ def sample(
     label: Annotated[int | None, typer.Option("--label", help="class label of a conditional model (short for --fix label=L)")] = None,
     truncation: Annotated[float | None, typer.Option("--truncation", help="redraw normal latents beyond ±T (the truncation trick)")] = None,
     no_ema: Annotated[bool, typer.Option("--no-ema", help="use the raw generator, not its moving average")] = False,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Draw N samples from a run's last checkpoint."""
     import torch
@@ -129,7 +143,7 @@ def sample(
     if truncation is not None and not truncation > 0:
         raise GankitError(f"--truncation must be greater than zero (got {truncation})")
     fixed = _parse_fix(fix or [])
-    _check_output(out)
+    _check_output(out, overwrite)
     _, state, _ = load_run(run_dir)
     v = state.variant
     if v.decode is None or v.latents is None:
@@ -165,6 +179,7 @@ def interpolate(
     rows: Annotated[int, typer.Option("--rows", help="number of paths")] = 8,
     seed: Annotated[int, typer.Option("--seed", help="noise seed")] = 0,
     no_ema: Annotated[bool, typer.Option("--no-ema", help="use the raw generator, not its moving average")] = False,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Paths through one latent part: spherical interpolation in z between random points (a PNG strip per row, or
     a looping GIF), or a traversal of a code (--vary)."""
@@ -178,7 +193,7 @@ def interpolate(
     if suffix not in (".png", ".gif"):
         raise GankitError(f"--out must end in .png or .gif (got '{out}')")
     fixed = _parse_fix(fix or [])
-    _check_output(out)
+    _check_output(out, overwrite)
     _, state, _ = load_run(run_dir)
     try:
         if suffix == ".png":
@@ -249,6 +264,7 @@ def translate(
     direction: Annotated[str | None, typer.Option("--direction", help="a2b or b2a for two-way models (default: the first)")] = None,
     n: Annotated[int | None, typer.Option("--n", help="at most this many inputs (default: all; 16 for a .png)")] = None,
     no_ema: Annotated[bool, typer.Option("--no-ema", help="use the raw generator, not its moving average")] = False,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Translate inputs with a run's last checkpoint."""
     from gankit.sampling import translate_inputs, translation_picture
@@ -258,7 +274,7 @@ def translate(
 
     if n is not None and n <= 0:
         raise GankitError(f"--n must be a positive number of inputs (got {n})")
-    _check_output(out)
+    _check_output(out, overwrite)
     _, state, _ = load_run(run_dir)
     direction = check_direction(state, direction)
     source, target = state.variant.directions[direction]
@@ -281,28 +297,27 @@ def encode(
     input_: Annotated[str, typer.Option("--input", help="a split of the run's data (train, val, test), a folder of images or an .npz")] = "test",
     out: Annotated[Path, typer.Option("--out", help="FEATURES.npz: `features` (N, D) [and `labels`]")] = Path("features.npz"),
     n: Annotated[int | None, typer.Option("--n", help="at most this many inputs (default: all)")] = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Encode inputs with a run's encoder; writes their features (and labels, for a labelled split)."""
     import numpy as np
 
+    from gankit.files import atomic_write
     from gankit.sampling import cannot, encode_inputs
     from gankit.train.loop import load_run
 
     if out.suffix != ".npz":
         raise GankitError(f"--out must end in .npz (got {out})")
-    _check_output(out)
+    _check_output(out, overwrite)
     _, state, _ = load_run(run_dir)
     if state.variant.encode is None:
         raise cannot(state, "encode")
     inputs = _inputs(state, input_, [state.variant.encodes], n)
     features = encode_inputs(state, inputs[state.variant.encodes], use_ema=False)
     arrays = {"features": features.numpy()} | ({"labels": inputs["labels"].numpy()} if "labels" in inputs else {})
-    tmp = out.with_name(f".{out.stem}.tmp.npz")
     try:
-        np.savez(tmp, **arrays)
-        tmp.replace(out)
+        atomic_write(out, lambda f: np.savez(f, **arrays))
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise GankitError(f"cannot write {out}: {exc.strerror or exc}; choose another --out") from None
     typer.echo(f"{len(features)} x {features.shape[1]} features -> {out}")
 
@@ -311,10 +326,15 @@ def encode(
 def report(
     run_dir: Annotated[Path, typer.Argument(help="a run directory")],
     seed: Annotated[int, typer.Option("--seed", help="noise seed for the interpolation")] = 0,
+    overwrite: OverwriteOption = False,
 ) -> None:
-    """Write RUN_DIR/report.md: loss curves, latest samples, an interpolation and the metrics of eval.json."""
+    """Write RUN_DIR/report.md (and its pictures in RUN_DIR/report/): loss curves, latest samples, an interpolation
+    and the metrics of eval.json. An existing report is replaced only with --overwrite."""
     from gankit.report import write_report
 
+    report_file = Path(run_dir) / "report.md"
+    if report_file.exists() and not overwrite:
+        raise GankitError(f"{report_file} exists; pass --overwrite to write it anew (after a resume or a new eval)")
     typer.echo(str(write_report(run_dir, seed=seed)))
 
 
@@ -398,14 +418,14 @@ def stats(
     extractor: ExtractorOption = None,
     inception_weights: WeightsOption = None,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or auto")] = "auto",
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Feature mean and covariance of a set of images, for FID (pytorch-fid's .npz format)."""
     from gankit.metrics.fid import feature_statistics, save_stats
 
     if out.suffix != ".npz":
         raise GankitError(f"--out must end in .npz (got {out})")
-    if out.exists():
-        raise GankitError(f"{out} exists; remove it or choose another --out (gankit does not overwrite)")
+    _check_output(out, overwrite)
     name = extractor or "inception"
     source_ = _load_images(source, name)
     if source_.is_stats:

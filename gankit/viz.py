@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gankit.files import atomic_write
+
 
 def _figure(width: float, height: float):
     from matplotlib.figure import Figure
@@ -112,7 +114,7 @@ def save_image_grid(images: Tensor, path: Path, nrow: int | None = None, scale: 
     img = Image.fromarray(image_grid(images, nrow))
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
-    img.save(path)
+    atomic_write(Path(path), lambda f: img.save(f, format="PNG"))
 
 
 def save_image(image: Tensor, path: Path) -> None:
@@ -127,7 +129,8 @@ def save_gif(frames: list[np.ndarray], path: Path, fps: int = 12) -> None:
     from PIL import Image
 
     images = [Image.fromarray(f) for f in frames]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0, optimize=False)
+    options = {"save_all": True, "append_images": images[1:], "duration": round(1000 / fps), "loop": 0, "optimize": False}
+    atomic_write(Path(path), lambda f: images[0].save(f, format="GIF", **options))
 
 
 def plot_losses(records: list[dict], path: Path, title: str = "") -> None:

@@ -180,3 +180,37 @@ def test_bad_input_is_one_clean_error_and_changes_nothing(runs, tmp_path):
         if not ok:
             failures.append(f"{case.id}: rc={result.returncode} changed={before != after}\n{result.stderr[-600:]}")
     assert not failures, "\n\n".join(failures)
+
+
+def test_writing_commands_refuse_to_overwrite_and_overwrite_replaces_whole(runs, tmp_path):
+    """One overwrite policy: an existing output file or a non-empty output folder is refused (exit 2, one line,
+    unchanged) unless --overwrite, which replaces it whole: a folder then holds the new draw's files alone."""
+    infogan, pix2pix, ring = runs["infogan-mnist"], runs["pix2pix-edges2digits"], runs["gan-ring"]
+    png, npz, folder = tmp_path / "grid.png", tmp_path / "feat.npz", tmp_path / "draws"
+    commands = {
+        "sample": ["sample", str(infogan), "--n", "4", "--out", str(png)],
+        "interpolate": ["interpolate", str(infogan), "--rows", "2", "--steps", "3", "--out", str(tmp_path / "path.gif")],
+        "translate": ["translate", str(pix2pix), "--n", "3", "--out", str(tmp_path / "t.npz")],
+        "encode": ["encode", str(infogan), "--n", "5", "--out", str(npz)],
+        "stats": ["stats", "digits:test", "--extractor", "mnist", "--out", str(tmp_path / "stats.npz")],
+        "report": ["report", str(ring)],
+    }
+    for name, args in commands.items():
+        first = cli(*args)
+        assert first.returncode == 0, f"{name}: {first.stderr}"
+        target = Path(ring / "report.md") if name == "report" else Path(args[args.index("--out") + 1])
+        before = target.read_bytes()
+        again = cli(*args)
+        lines = again.stderr.strip().splitlines()
+        assert again.returncode == 2 and len(lines) == 1 and "--overwrite" in lines[0], f"{name}: {again.stderr}"
+        assert target.read_bytes() == before, name
+        replaced = cli(*args, "--overwrite")
+        assert replaced.returncode == 0, f"{name}: {replaced.stderr}"
+    # a folder of per-sample PNGs: five draws do not join three earlier ones
+    assert cli("sample", str(infogan), "--n", "3", "--out", str(folder)).returncode == 0
+    refused = cli("sample", str(infogan), "--n", "5", "--out", str(folder))
+    assert refused.returncode == 2 and "already holds 3 file(s)" in refused.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["0.png", "1.png", "2.png"]
+    assert cli("sample", str(infogan), "--n", "5", "--out", str(folder), "--overwrite").returncode == 0
+    assert sorted(p.name for p in folder.iterdir()) == [f"{i}.png" for i in range(5)]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary files are left behind"

@@ -12,7 +12,7 @@ import torch
 from numpy.typing import ArrayLike
 
 from gankit.errors import GankitError
-from gankit.train.checkpoint import atomic_write
+from gankit.files import atomic_write
 
 
 def _as_stats(mu: ArrayLike, sigma: ArrayLike, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -162,18 +162,17 @@ def save_samples(state: Any, samples: Tensor, out: Path, labels: Tensor | None =
 
 
 def _save_npz(out: Path, arrays: dict[str, Tensor]) -> None:
-    """Arrays (float tensors as float32) to ``out`` through a temporary file, so that a failed write leaves none."""
-    tmp = out.with_name(f".{out.stem}.tmp.npz")
-    try:
-        np.savez(tmp, **{k: v.cpu().numpy().astype(np.float32) if v.is_floating_point() else v.cpu().numpy() for k, v in arrays.items()})
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Arrays (float tensors as float32) to ``out``, atomically: a failed write leaves the previous file or none."""
+    from gankit.files import atomic_write
+
+    values = {k: v.cpu().numpy().astype(np.float32) if v.is_floating_point() else v.cpu().numpy() for k, v in arrays.items()}
+    atomic_write(out, lambda f: np.savez(f, **values))
 
 
 def save_images(images: Tensor, out: Path, arrays: dict[str, Tensor] | None = None, *, key: str = "images", nrow: int | None = None) -> None:
     """Images in [0, 1]: ``.npz`` (the images under ``key``, plus ``arrays``), ``.png`` (a grid, ``nrow`` per row)
     or a directory of PNGs. A failed write is a GankitError and leaves no partial file."""
+    from gankit.files import replace_folder
     from gankit.viz import save_image, save_image_grid
 
     out = Path(out)
@@ -185,11 +184,14 @@ def save_images(images: Tensor, out: Path, arrays: dict[str, Tensor] | None = No
             _save_npz(out, {key: images, **(arrays or {})})
         elif suffix == ".png":
             save_image_grid(images, out, nrow=nrow, scale=max(1, 64 // images.shape[-1]))
-        else:
-            out.mkdir(parents=True, exist_ok=True)
+        else:  # a folder of this command's images alone: written beside it, then put in its place
             width = len(str(len(images) - 1))
-            for i, image in enumerate(images):
-                save_image(image, out / f"{i:0{width}d}.png")
+
+            def write(folder: Path) -> None:
+                for i, image in enumerate(images):
+                    save_image(image, folder / f"{i:0{width}d}.png")
+
+            replace_folder(out, write)
     except OSError as exc:
         raise GankitError(f"cannot write {out}: {exc.strerror or exc}; choose another --out") from None
 
