@@ -18,8 +18,24 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="gankit: train, resume, sample and evaluate GANs with one command each.",
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from gankit import __version__
+
+        typer.echo(f"gankit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", "-V", help="print gankit's version and exit", is_eager=True, callback=_print_version)] = False,
+) -> None:
+    """gankit: train, resume, sample and evaluate GANs with one command each."""
 
 SetOption = Annotated[list[str] | None, typer.Option("--set", help="override a config key: --set train.steps=1000 (repeatable)")]
 
@@ -29,12 +45,24 @@ def _setup_logging() -> None:
 
 
 @app.command()
-def presets() -> None:
-    """List the ready-made experiments (and the variants they use) with one-line descriptions."""
+def presets(
+    name: Annotated[str | None, typer.Argument(help="a preset: print its YAML (what `gankit train NAME` runs)")] = None,
+) -> None:
+    """List the ready-made experiments (and the variants they use) with one-line descriptions, or print one."""
+    import difflib
+    from importlib import resources
+
     from gankit.config import preset_names, read_preset
     from gankit.variants import VARIANTS
 
     names = preset_names()
+    if name is not None:
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise GankitError(f"unknown preset '{name}'; {hint}`gankit presets` lists them")
+        typer.echo((resources.files("gankit.presets") / f"{name}.yaml").read_text().rstrip("\n"))
+        return
     width = max(len(n) for n in [*names, *VARIANTS])
     for name in names:
         description = read_preset(name).get("description", "")

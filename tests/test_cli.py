@@ -124,6 +124,20 @@ def test_presets_lists_the_toy_presets():
             assert len(line.split()) > 1, f"preset without a description: {line!r}"
 
 
+def test_version_short_help_and_one_preset_printed():
+    from gankit import __version__
+
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"gankit {__version__}"
+    short = run_cli("sample", "-h")
+    assert short.returncode == 0 and "--overwrite" in short.stdout and "--out" in short.stdout
+    shown = run_cli("presets", "gan-ring")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[0] == "name: gan-ring" and "variant: gan" in shown.stdout
+    unknown = run_cli("presets", "gan-rng")
+    assert unknown.returncode == 2 and unknown.stderr.strip() == "error: unknown preset 'gan-rng'; did you mean 'gan-ring'? `gankit presets` lists them"
+
+
 def test_train_writes_the_run_directory(trained):
     result = trained.ring
     assert result.returncode == 0, result.stderr
