@@ -380,7 +380,7 @@ def eval_(
     run_dirs: Annotated[list[Path], typer.Argument(help="one or more run directories")],
     metrics: Annotated[str, typer.Option("--metrics", help="comma-separated: fid,kid,is,pr,dc,parzen,modes,judge,codes,translation")] = "modes",
     n: Annotated[int | None, typer.Option("--n", help="number of samples (default: the metric's protocol)")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="noise seed")] = 0,
+    seed: Annotated[int | None, typer.Option("--seed", help="noise seed (default 0)")] = None,
     seeds: Annotated[str | None, typer.Option("--seeds", help="several noise seeds, e.g. 0,1,2: mean ± std over them")] = None,
     extractor: ExtractorOption = None,
     inception_weights: WeightsOption = None,
@@ -395,6 +395,9 @@ def eval_(
     from gankit.metrics import evaluate, parse_metric_names, summarise
 
     names = parse_metric_names(metrics)
+    if seed is not None and seeds is not None:
+        raise GankitError(f"--seed {seed} and --seeds {seeds} conflict: give --seeds alone (it lists every seed), or --seed alone")
+    seed = 0 if seed is None else seed
     seed_list = _parse_seeds(seeds) if seeds is not None else None
     per_run = []
     for run_dir in run_dirs:

@@ -362,6 +362,7 @@ CASES = [
     # --- eval
     Case("eval-unknown-metric", lambda ws: ["eval", str(ws.run), "--metrics", "modes,nosuchmetric"], "nosuchmetric"),
     Case("eval-n-zero", lambda ws: ["eval", str(ws.run), "--metrics", "modes", "--n", "0"], "--n"),
+    Case("eval-seed-with-seeds", lambda ws: ["eval", str(ws.run), "--metrics", "modes", "--seed", "5", "--seeds", "0,1"], "conflict"),
 ]
 assert len({c.id for c in CASES}) == len(CASES)
 

@@ -44,36 +44,40 @@ def create_run_dir(runs_dir: Path, name: str) -> Path:
     return path
 
 
-LOCK_FILE = ".writer.lock"
+def lock_holder(path: Path) -> str:
+    """The pid holding a flock on ``path``, read from /proc/locks (Linux), or 'another process'."""
+    try:
+        inode = os.stat(path).st_ino
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()
+            if "FLOCK" in fields and len(fields) > 5 and fields[5].rsplit(":", 1)[-1] == str(inode):
+                return f"pid {fields[4]}"
+    except (OSError, IndexError):
+        pass
+    return "another process"
 
 
 @contextmanager
 def writer_lock(run: Path, command: str) -> Iterator[None]:
-    """Hold the run's one-writer lock (an OS lock on ``RUN/.writer.lock``, which the kernel releases when the
-    process ends, however it ends) for the block; a second writer (``train``/``resume`` of the same run) gets a
-    one-line error naming the holder's pid. Readers (sample, eval, report, ...) never take it."""
-    path = Path(run) / LOCK_FILE
+    """Hold the run's one-writer lock for the block: an OS lock (flock) on the run directory itself, which the
+    kernel releases when the process ends, however it ends, and which writes nothing. A second writer
+    (``train``/``resume`` of the same run) gets a one-line error naming the holder's pid. Readers (sample, eval,
+    report, ...) never take it."""
     try:
-        handle = open(path, "a+")  # noqa: SIM115 (held open for the block)
+        fd = os.open(run, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as exc:
-        raise GankitError(f"cannot open {path} to lock the run: {exc.strerror or exc}; check the run directory's permissions") from None
+        raise GankitError(f"cannot open {run} to lock the run: {exc.strerror or exc}; check the run directory's permissions") from None
     try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
             raise GankitError(
-                f"{run} is being trained by {holder}; one process writes a run at a time: wait for it to finish, "
+                f"{run} is being trained by {lock_holder(run)}; one process writes a run at a time: wait for it to finish, "
                 f"or stop it (kill -TERM checkpoints it) and then `gankit {command}`"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} (gankit {command})")
-        handle.flush()
         yield
     finally:
-        handle.close()  # releases the lock
+        os.close(fd)  # releases the lock
 
 
 def checkpoint_path(run: Path) -> Path:
