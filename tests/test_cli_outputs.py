@@ -182,7 +182,25 @@ def test_bad_input_is_one_clean_error_and_changes_nothing(runs, tmp_path):
     assert not failures, "\n\n".join(failures)
 
 
-def test_writing_commands_refuse_to_overwrite_and_overwrite_replaces_whole(runs, tmp_path):
+def in_process(capsys, *args: str) -> tuple[int, str, str]:
+    """``gankit ARGS`` run in this process (no interpreter and torch start-up per call): exit status, stdout, stderr."""
+    import sys
+
+    from gankit.cli import main
+
+    argv, sys.argv = sys.argv, ["gankit", *args]
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+    finally:
+        sys.argv = argv
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_writing_commands_refuse_to_overwrite_and_overwrite_replaces_whole(runs, tmp_path, capsys):
     """One overwrite policy: an existing output file or a non-empty output folder is refused (exit 2, one line,
     unchanged) unless --overwrite, which replaces it whole: a folder then holds the new draw's files alone."""
     infogan, pix2pix, ring = runs["infogan-mnist"], runs["pix2pix-edges2digits"], runs["gan-ring"]
@@ -196,21 +214,21 @@ def test_writing_commands_refuse_to_overwrite_and_overwrite_replaces_whole(runs,
         "report": ["report", str(ring)],
     }
     for name, args in commands.items():
-        first = cli(*args)
-        assert first.returncode == 0, f"{name}: {first.stderr}"
+        code, _, err = in_process(capsys, *args)
+        assert code == 0, f"{name}: {err}"
         target = Path(ring / "report.md") if name == "report" else Path(args[args.index("--out") + 1])
         before = target.read_bytes()
-        again = cli(*args)
-        lines = again.stderr.strip().splitlines()
-        assert again.returncode == 2 and len(lines) == 1 and "--overwrite" in lines[0], f"{name}: {again.stderr}"
+        code, out, err = in_process(capsys, *args)
+        lines = err.strip().splitlines()
+        assert code == 2 and out == "" and len(lines) == 1 and "--overwrite" in lines[0], f"{name}: {err}"
         assert target.read_bytes() == before, name
-        replaced = cli(*args, "--overwrite")
-        assert replaced.returncode == 0, f"{name}: {replaced.stderr}"
+        code, _, err = in_process(capsys, *args, "--overwrite")
+        assert code == 0, f"{name}: {err}"
     # a folder of per-sample PNGs: five draws do not join three earlier ones
-    assert cli("sample", str(infogan), "--n", "3", "--out", str(folder)).returncode == 0
-    refused = cli("sample", str(infogan), "--n", "5", "--out", str(folder))
-    assert refused.returncode == 2 and "already holds 3 file(s)" in refused.stderr
+    assert in_process(capsys, "sample", str(infogan), "--n", "3", "--out", str(folder))[0] == 0
+    code, _, err = in_process(capsys, "sample", str(infogan), "--n", "5", "--out", str(folder))
+    assert code == 2 and "already holds 3 file(s)" in err
     assert sorted(p.name for p in folder.iterdir()) == ["0.png", "1.png", "2.png"]
-    assert cli("sample", str(infogan), "--n", "5", "--out", str(folder), "--overwrite").returncode == 0
+    assert in_process(capsys, "sample", str(infogan), "--n", "5", "--out", str(folder), "--overwrite")[0] == 0
     assert sorted(p.name for p in folder.iterdir()) == [f"{i}.png" for i in range(5)]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary files are left behind"
