@@ -62,7 +62,7 @@ def write_report(run: str | Path, seed: int = 0) -> Path:
         lines += ["## Interpolation", "", "Spherical interpolation in z between random points, one path per row:", ""]
         lines += ["![interpolation](report/interpolation.png)", ""]
         codes = [p for p in state.variant.latents.parts if p.name not in ("z", "label") and (p.kind == "categorical" or p.size == 1)]
-        for part in codes:  # structured codes (InfoGAN's c1, c2, ...): a traversal each, the other parts held per row
+        for part in codes:  # structured codes (c1, c2, ... of a latent spec): a traversal each, the other parts held per row
             frames = interpolation_frames(state, rows=8, steps=10, seed=seed, vary=part.name)
             picture = folder / f"traversal-{part.name}.png"
             save_image_grid(frames.reshape(-1, *frames.shape[2:]), picture, nrow=frames.shape[1], scale=max(1, 64 // frames.shape[-1]))

@@ -1,7 +1,7 @@
-"""Sources built from sources, for the variants that need more than images (DESIGN.md, "Data"):
+"""Sources built from sources, for models that need more than images (DESIGN.md, "Data"):
 
-- :func:`paired`: aligned A and B (pix2pix): one stream ``train`` of ``{"a", "b"}`` (+ ``"y"``), same index;
-- :func:`unpaired`: independent A and B (CycleGAN): streams ``a`` (``{"a"}`` + ``"y_a"``) and ``b``
+- :func:`paired`: aligned A and B (paired translation): one stream ``train`` of ``{"a", "b"}`` (+ ``"y"``), same index;
+- :func:`unpaired`: independent A and B (unpaired translation): streams ``a`` (``{"a"}`` + ``"y_a"``) and ``b``
   (``{"b"}`` + ``"y_b"``), each its own permutation;
 - :func:`labelled`: every image unlabelled (``train``: ``{"x"}``) plus K labelled images per class, fixed by a
   seed (``labelled``: ``{"x", "y"}``), for semi-supervised GANs;

@@ -1,8 +1,8 @@
-"""Users' image-to-image layouts, as pytorch-CycleGAN-and-pix2pix lays them out:
+"""Users' image-to-image layouts (the folder conventions of the public image-to-image datasets):
 
-- ``aligned`` (pix2pix): ``data.root`` holds ``train/``, ``val/``, ``test/``; each image file is A|B side by
+- ``aligned`` (paired): ``data.root`` holds ``train/``, ``val/``, ``test/``; each image file is A|B side by
   side (width = 2 x height). A paired source: one stream ``train`` of ``{"a", "b"}``.
-- ``unaligned`` (CycleGAN): ``data.root`` holds ``trainA/``, ``trainB/``, ``testA/``, ``testB/``. An unpaired
+- ``unaligned`` (unpaired): ``data.root`` holds ``trainA/``, ``trainB/``, ``testA/``, ``testB/``. An unpaired
   source: streams ``a`` (``{"a"}``) and ``b`` (``{"b"}``).
 
 Folders are read recursively, like ``data.name=folder`` (image suffixes, ``data.skip_bad``, ``data.channels``);
@@ -57,7 +57,7 @@ def _read_aligned_folder(folder: Path, cfg: DataConfig) -> tuple[np.ndarray, np.
         w, h = img.size
         if w != 2 * h:
             raise GankitError(
-                f"{path} is {w} x {h} pixels, but an aligned (pix2pix) file holds A and B side by side as two halves of equal size, "
+                f"{path} is {w} x {h} pixels, but an aligned file holds A and B side by side as two halves of equal size, "
                 "so its width must be twice its height; fix the file or remove it"
             )
         first.setdefault(img.size, path)
@@ -73,14 +73,14 @@ def _read_aligned_folder(folder: Path, cfg: DataConfig) -> tuple[np.ndarray, np.
 
 
 def aligned(cfg: DataConfig) -> Paired:
-    """pix2pix's aligned layout: ``data.root/{train,val,test}/``, each file A|B side by side; each half is resized
+    """The aligned (paired) layout: ``data.root/{train,val,test}/``, each file A|B side by side; each half is resized
     on its short side and centre-cropped to ``data.image_size`` when that is set."""
     root = _layout_root(cfg, "aligned")
     wanted = _split_names(cfg.split, ALIGNED_SPLITS, "aligned")
     folders = [root / name for name in wanted if (root / name).is_dir()]
     if not folders or (cfg.split != "all" and len(folders) < len(wanted)):
         need = " or ".join(f"{name}/" for name in wanted)
-        raise GankitError(f"{root} has no {need} folder for data.split={cfg.split} (found: {_found(root)}); pix2pix's aligned layout is train/, val/, test/")
+        raise GankitError(f"{root} has no {need} folder for data.split={cfg.split} (found: {_found(root)}); the aligned layout is train/, val/, test/")
     parts = [_read_aligned_folder(folder, cfg) for folder in folders]
     shapes = {(a.shape[1:], b.shape[1:]) for a, b in parts}
     if len(shapes) > 1:
@@ -94,7 +94,7 @@ def _read_side(root: Path, prefixes: tuple[str, ...], side: str, cfg: DataConfig
     folders = [root / f"{prefix}{side}" for prefix in prefixes]
     if not folders[0].is_dir():  # for 'all', train's side is required and test's optional
         prefix = prefixes[0]
-        raise GankitError(f"{folders[0].name} missing under {root}; CycleGAN's layout needs {prefix}A/ and {prefix}B/ (found: {_found(root)})")
+        raise GankitError(f"{folders[0].name} missing under {root}; the unaligned layout needs {prefix}A/ and {prefix}B/ (found: {_found(root)})")
     present = [f for f in folders if f.is_dir()]
     sides = [read_folder(folder, cfg, folder.name) for folder in present]
     if len({s.shape for s in sides}) > 1:
@@ -105,7 +105,7 @@ def _read_side(root: Path, prefixes: tuple[str, ...], side: str, cfg: DataConfig
 
 
 def unaligned(cfg: DataConfig) -> Unpaired:
-    """CycleGAN's unaligned layout: ``data.root/{train,test}{A,B}/``, any number of images per side; images are
+    """The unaligned (unpaired) layout: ``data.root/{train,test}{A,B}/``, any number of images per side; images are
     resized on the short side and centre-cropped to ``data.image_size`` when that is set."""
     root = _layout_root(cfg, "unaligned")
     prefixes = _split_names(cfg.split, UNALIGNED_SPLITS, "unaligned")

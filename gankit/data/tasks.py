@@ -1,9 +1,9 @@
 """Image-to-image tasks derived from the embedded data by fixed recipes (no downloads, ever):
 
-- ``edges2digits`` (pix2pix, paired): B = MNIST-5k digits padded to 32 px, A = each digit's edge map;
-- ``gray2color`` (pix2pix, paired, drawn): B = random colour crops of scikit-learn's and scikit-image's bundled
+- ``edges2digits`` (paired): B = MNIST-5k digits padded to 32 px, A = each digit's edge map;
+- ``gray2color`` (paired, drawn): B = random colour crops of scikit-learn's and scikit-image's bundled
   photos, A = their grey (luma) version;
-- ``digits2mnist`` (CycleGAN, unpaired): A = scikit-learn's 8x8 digits upscaled to 32 px, B = MNIST-5k digits.
+- ``digits2mnist`` (unpaired): A = scikit-learn's 8x8 digits upscaled to 32 px, B = MNIST-5k digits.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def edge_map(images: Tensor, threshold: int = EDGE_THRESHOLD) -> Tensor:
 
 
 def edges2digits(cfg: DataConfig) -> Paired:
-    """pix2pix's edges -> photo task on digits: A = :func:`edge_map` of each digit, B = the digit (MNIST-5k,
+    """An edges -> photo task (Isola et al., 2017) on digits: A = :func:`edge_map` of each digit, B = the digit (MNIST-5k,
     32 px by default, :func:`mnist32`), ``y`` = its class (for evaluation). One stream ``train``: ``a``, ``b``, ``y``."""
     digits = mnist32(cfg)
     edges = ImageDataset("edges", edge_map(digits.images))
@@ -95,7 +95,7 @@ def _skimage_photo(name: str) -> Path:
 
 
 def gray2color(cfg: DataConfig) -> GrayToColor:
-    """pix2pix's colourisation task: ``data.image_size`` (default 64) crops of scikit-learn's two photos and
+    """A colourisation task (Isola et al., 2017): ``data.image_size`` (default 64) crops of scikit-learn's two photos and
     scikit-image's bundled photographs (read as files, never through scikit-image's downloader). Split ``train``:
     crops of every photo but two; ``test`` (or ``val``): of the two held out (chelsea, coffee); ``all``: of every
     one. One stream ``train``: ``a`` (grey), ``b`` (colour)."""
@@ -120,7 +120,7 @@ def gray2color(cfg: DataConfig) -> GrayToColor:
 
 
 def digits2mnist(cfg: DataConfig) -> Unpaired:
-    """CycleGAN's unpaired task on digits: A = scikit-learn's 8x8 digits upscaled (bilinear) to
+    """An unpaired task on digits (after Zhu et al., 2017's domain adaptation): A = scikit-learn's 8x8 digits upscaled (bilinear) to
     ``data.image_size`` (default 32), B = MNIST-5k digits (:func:`mnist32`); ``data.split`` picks both sides'
     splits. Streams ``a`` (``a``, ``y_a``) and ``b`` (``b``, ``y_b``); the labels are for evaluation only (also
     ``source.a.labels``, ``source.b.labels``)."""

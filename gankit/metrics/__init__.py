@@ -313,7 +313,7 @@ def _code_parts(ctx: EvalContext) -> tuple[Any, list[Any]]:
 
 
 def _codes(ctx: EvalContext, n: int) -> dict[str, Any]:
-    """InfoGAN's evaluation (Chen et al., 2016): ``n`` samples, as many per value of the categorical code, read by the
+    """The code evaluation of Chen et al. (2016): ``n`` samples, as many per value of the categorical code, read by the
     digit judge; the one-to-one matching of code values to digits (Hungarian, on the confusion counts) and its
     accuracy. Continuous one-dimensional codes: Spearman's ρ with the samples' slant and width (image moments) over
     ``n`` samples with every part drawn as in training."""

@@ -1,4 +1,4 @@
-"""How well a generator's latent codes line up with properties of its samples (InfoGAN's evaluation, Chen et al.,
+"""How well a generator's latent codes line up with properties of its samples (the evaluation of Chen et al.,
 2016): a categorical code matched one-to-one to the judge's classes, continuous codes ranked against the
 samples' slant and width. Pure functions of judge predictions and images."""
 

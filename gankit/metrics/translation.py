@@ -1,4 +1,4 @@
-"""Measures of a translation (pix2pix, CycleGAN ...): outputs against paired targets (PSNR, SSIM), the judge's
+"""Measures of a translation (any model that translates): outputs against paired targets (PSNR, SSIM), the judge's
 accuracy on digit outputs against the inputs' labels, a round trip's reconstruction, and the same for the
 untranslated inputs as the baseline. Pure functions of images in [0, 1] and labels."""
 

@@ -98,8 +98,8 @@ def interpolation_frames(
     """Images along paths in one latent part (``vary``; default ``z``), the other parts held per row. A
     multi-dimensional continuous part follows spherical paths through ``keyframes + 1`` random points, ``steps``
     images per leg (a closed loop when ``keyframes`` > 1, for animations); a one-dimensional continuous part is
-    traversed from -TRAVERSAL_RANGE to TRAVERSAL_RANGE, and a categorical part through each of its values (InfoGAN's
-    latent traversals). Returns (rows, frames, C, H, W) in [0, 1]; class-conditional models keep one class per row."""
+    traversed from -TRAVERSAL_RANGE to TRAVERSAL_RANGE, and a categorical part through each of its values (the
+    latent traversals of Chen et al., 2016). Returns (rows, frames, C, H, W) in [0, 1]; class-conditional models keep one class per row."""
     v = state.variant
     if v.decode is None or v.latents is None:
         raise cannot(state, "interpolate")
@@ -158,7 +158,7 @@ def translate_inputs(state: Any, x: Tensor, direction: str | None = None, *, use
     direction = check_direction(state, direction)
     players = sampling_players(state, use_ema)
     with eval_mode(players), torch.random.fork_rng(devices=[state.device] if state.device.type == "cuda" else []):
-        torch.manual_seed(TRANSLATE_SEED)  # a generator with dropout at test time (pix2pix) translates reproducibly
+        torch.manual_seed(TRANSLATE_SEED)  # a generator with dropout at test time translates reproducibly
         return torch.cat([v.translate(players, part.to(state.device), direction).float().cpu() for part in x.split(256)])
 
 

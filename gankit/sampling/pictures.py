@@ -1,5 +1,5 @@
 """Writing what a run makes: the training snapshots, sample files and pictures, translation pictures (input |
-output | [round trip] | [target] rows, as pytorch-CycleGAN-and-pix2pix names real_A, fake_B, rec_A)."""
+output | [round trip] | [target] rows, real A, fake B, reconstructed A)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def output_field(variant: Any) -> str:
 
 
 def snapshot_codes(state: Any, n: int) -> tuple[str, Tensor] | None:
-    """For a picture of a model with a categorical latent part (a class label, InfoGAN's c1): one row per value."""
+    """For a picture of a model with a categorical latent part (a class label, a categorical code): one row per value."""
     spec = state.variant.latents
     part = next((p for p in spec.parts if p.kind == "categorical"), None) if spec is not None else None
     if part is None or part.size > 100:

@@ -434,7 +434,7 @@ def train(cfg: Config, runs_dir: Path, name: str | None = None) -> Path:
     """Create a run directory, write the resolved config, train; return the run directory."""
     state = build_state(cfg)
     run = create_run_dir(runs_dir, name or cfg.name)
-    with writer_lock(run, f"resume {run}"):
+    with writer_lock(run):
         save_config(cfg, run / "config.yaml")
         log.info("run directory: %s (device %s)", run, state.device)
         run_loop(state, run)
@@ -447,7 +447,7 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None) -> Path:
     Any other changed setting is refused, naming the keys; a run another process is writing is refused.
     """
     run = open_run_dir(run_dir)
-    with writer_lock(run, f"resume {run}"):
+    with writer_lock(run):
         return _resume(run, overrides)
 
 

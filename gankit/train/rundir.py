@@ -58,7 +58,7 @@ def lock_holder(path: Path) -> str:
 
 
 @contextmanager
-def writer_lock(run: Path, command: str) -> Iterator[None]:
+def writer_lock(run: Path) -> Iterator[None]:
     """Hold the run's one-writer lock for the block: an OS lock (flock) on the run directory itself, which the
     kernel releases when the process ends, however it ends, and which writes nothing. A second writer
     (``train``/``resume`` of the same run) gets a one-line error naming the holder's pid. Readers (sample, eval,
@@ -73,7 +73,7 @@ def writer_lock(run: Path, command: str) -> Iterator[None]:
         except BlockingIOError:
             raise GankitError(
                 f"{run} is being trained by {lock_holder(run)}; one process writes a run at a time: wait for it to finish, "
-                f"or stop it (kill -TERM checkpoints it) and then `gankit {command}`"
+                f"or stop it (kill -TERM checkpoints it) and then `gankit resume {run}`"
             ) from None
         yield
     finally:
