@@ -102,7 +102,22 @@ def resume(
     typer.echo(str(run))
 
 
+@app.command()
+def runs(
+    runs_dir: Annotated[Path, typer.Argument(metavar="[DIR]", help="the directory of run directories (gankit train's --runs-dir)")] = Path("runs"),
+) -> None:
+    """List the runs under DIR: step of the newest checkpoint / train.steps, status (running, finished, diverged,
+    interrupted), last logged losses and last metrics (eval.json). Reads only: nothing is written or waited for."""
+    from gankit.train.runs import format_runs, list_runs
+
+    for line in format_runs(list_runs(runs_dir)):
+        typer.echo(line)
+
+
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="replace an existing output file or folder (default: refuse)")]
+StepOption = Annotated[
+    int | None, typer.Option("--step", help="use the kept checkpoint of step N (train.keep; default: the newest)", show_default=False)
+]
 
 
 def _check_output(out: Path, overwrite: bool) -> None:
@@ -156,9 +171,10 @@ def sample(
     label: Annotated[int | None, typer.Option("--label", help="class label of a conditional model (short for --fix label=L)")] = None,
     truncation: Annotated[float | None, typer.Option("--truncation", help="redraw normal latents beyond ±T (the truncation trick)")] = None,
     no_ema: Annotated[bool, typer.Option("--no-ema", help="use the raw generator, not its moving average")] = False,
+    step: StepOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
-    """Draw N samples from a run's last checkpoint."""
+    """Draw N samples from a run's last checkpoint (or the kept one of --step N)."""
     import torch
 
     from gankit.sampling import cannot, draw_samples, save_samples
@@ -172,7 +188,7 @@ def sample(
         raise GankitError(f"--truncation must be greater than zero (got {truncation})")
     fixed = _parse_fix(fix or [])
     _check_output(out, overwrite)
-    _, state, _ = load_run(run_dir)
+    _, state, _ = load_run(run_dir, step=step)
     v = state.variant
     if v.decode is None or v.latents is None:
         raise cannot(state, "sample")
@@ -207,6 +223,7 @@ def interpolate(
     rows: Annotated[int, typer.Option("--rows", help="number of paths")] = 8,
     seed: Annotated[int, typer.Option("--seed", help="noise seed")] = 0,
     no_ema: Annotated[bool, typer.Option("--no-ema", help="use the raw generator, not its moving average")] = False,
+    step: StepOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Paths through one latent part: spherical interpolation in z between random points (a PNG strip per row, or
@@ -222,7 +239,7 @@ def interpolate(
         raise GankitError(f"--out must end in .png or .gif (got '{out}')")
     fixed = _parse_fix(fix or [])
     _check_output(out, overwrite)
-    _, state, _ = load_run(run_dir)
+    _, state, _ = load_run(run_dir, step=step)
     try:
         if suffix == ".png":
             frames = interpolation_frames(state, rows, steps, seed, use_ema=not no_ema, vary=vary, fixed=fixed)
@@ -292,9 +309,10 @@ def translate(
     direction: Annotated[str | None, typer.Option("--direction", help="a2b or b2a for two-way models (default: the first)")] = None,
     n: Annotated[int | None, typer.Option("--n", help="at most this many inputs (default: all; 16 for a .png)")] = None,
     no_ema: Annotated[bool, typer.Option("--no-ema", help="use the raw generator, not its moving average")] = False,
+    step: StepOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
-    """Translate inputs with a run's last checkpoint."""
+    """Translate inputs with a run's last checkpoint (or the kept one of --step N)."""
     from gankit.sampling import translate_inputs, translation_picture
     from gankit.sampling.draw import check_direction
     from gankit.sampling.pictures import save_images
@@ -303,7 +321,7 @@ def translate(
     if n is not None and n <= 0:
         raise GankitError(f"--n must be a positive number of inputs (got {n})")
     _check_output(out, overwrite)
-    _, state, _ = load_run(run_dir)
+    _, state, _ = load_run(run_dir, step=step)
     direction = check_direction(state, direction)
     source, target = state.variant.directions[direction]
     limit = n or (16 if out.suffix.lower() == ".png" else None)
@@ -325,6 +343,7 @@ def encode(
     input_: Annotated[str, typer.Option("--input", help="a split of the run's data (train, val, test), a folder of images or an .npz")] = "test",
     out: Annotated[Path, typer.Option("--out", help="FEATURES.npz: `features` (N, D) [and `labels`]")] = Path("features.npz"),
     n: Annotated[int | None, typer.Option("--n", help="at most this many inputs (default: all)")] = None,
+    step: StepOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Encode inputs with a run's encoder; writes their features (and labels, for a labelled split)."""
@@ -337,7 +356,7 @@ def encode(
     if out.suffix != ".npz":
         raise GankitError(f"--out must end in .npz (got {out})")
     _check_output(out, overwrite)
-    _, state, _ = load_run(run_dir)
+    _, state, _ = load_run(run_dir, step=step)
     if state.variant.encode is None:
         raise cannot(state, "encode")
     inputs = _inputs(state, input_, [state.variant.encodes], n)
@@ -369,6 +388,10 @@ def report(
 ExtractorOption = Annotated[
     str | None, typer.Option("--extractor", help="features: mnist (the digit judge), inception (needs --inception-weights), raw (toy points)")
 ]
+ImageExtractorOption = Annotated[
+    str | None, typer.Option("--extractor", help="image features: inception (the default; needs --inception-weights) or mnist (the digit judge)")
+]
+SkipBadOption = Annotated[bool, typer.Option("--skip-bad", help="skip unreadable image files in a folder (default: refuse)")]
 WeightsOption = Annotated[
     str | None,
     typer.Option("--inception-weights", help="pytorch-fid's pt_inception-2015-12-05-6726825d.pth (or set GANKIT_INCEPTION_WEIGHTS); never downloaded"),
@@ -387,12 +410,13 @@ def eval_(
     no_ema: Annotated[bool, typer.Option("--no-ema", help="use the raw generator, not its moving average")] = False,
     split: Annotated[str | None, typer.Option("--split", help="data split a translation is measured on (translation metric; default test)")] = None,
     direction: Annotated[str | None, typer.Option("--direction", help="a2b or b2a, for the translation metric of two-way models")] = None,
+    step: StepOption = None,
 ) -> None:
     """Evaluate runs' last checkpoints; results (with their protocol) go to each RUN_DIR/eval.json. Several runs
     (or seeds) are summarised as mean ± std."""
     import json
 
-    from gankit.metrics import evaluate, parse_metric_names, summarise
+    from gankit.metrics import evaluate, format_value, parse_metric_names, summarise
 
     names = parse_metric_names(metrics)
     if seed is not None and seeds is not None:
@@ -405,19 +429,20 @@ def eval_(
             raise GankitError(f"--split must be train, val, test or all (got {split!r})")
         results = evaluate(
             run_dir, names, n=n, seed=seed, use_ema=not no_ema, seeds=seed_list, extractor=extractor, inception_weights=inception_weights,
-            split=split, direction=direction,
+            split=split, direction=direction, step=step,
         )  # fmt: skip
         per_run.append(results)
         for name, entry in results.items():
             prefix = f"{run_dir} " if len(run_dirs) > 1 else ""
-            typer.echo(f"{prefix}{name}: {json.dumps(entry['value'])}")
+            shown = format_value(entry["value"]) if seed_list and len(seed_list) > 1 else json.dumps(entry["value"])
+            typer.echo(f"{prefix}{name}: {shown}")
         typer.echo(str(Path(run_dir) / "eval.json"))
     if len(run_dirs) > 1:
         for name in names:
             values = [r[name]["value"] for r in per_run]
             if seed_list and len(seed_list) > 1:
                 values = [{k: v["mean"] for k, v in value.items()} for value in values]
-            typer.echo(f"{len(run_dirs)} runs {name}: {_format_value(summarise(values))}")
+            typer.echo(f"{len(run_dirs)} runs {name}: {format_value(summarise(values))}")
 
 
 def _parse_seeds(text: str) -> list[int]:
@@ -430,25 +455,14 @@ def _parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def _format_value(value: dict) -> str:
-    parts = []
-    for key, v in value.items():
-        if isinstance(v, dict) and set(v) == {"mean", "std"}:
-            parts.append(f"{key}={v['mean']:.6g} ± {v['std']:.2g}")
-        elif isinstance(v, float):
-            parts.append(f"{key}={v:.6g}")
-        elif isinstance(v, (int, str)):
-            parts.append(f"{key}={v}")
-    return " ".join(parts)
-
-
 @app.command()
 def stats(
     source: Annotated[str, typer.Argument(help="a folder of images, an .npz of images, or a dataset name (mnist5k[:split], digits[:split])")],
     out: Annotated[Path, typer.Option("--out", help="STATS.npz: `mu` and `sigma`, the format pytorch-fid reads")],
-    extractor: ExtractorOption = None,
+    extractor: ImageExtractorOption = None,
     inception_weights: WeightsOption = None,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or auto")] = "auto",
+    skip_bad: SkipBadOption = False,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Feature mean and covariance of a set of images, for FID (pytorch-fid's .npz format)."""
@@ -458,7 +472,7 @@ def stats(
         raise GankitError(f"--out must end in .npz (got {out})")
     _check_output(out, overwrite)
     name = extractor or "inception"
-    source_ = _load_images(source, name)
+    source_ = _load_images(source, name, skip_bad)
     if source_.is_stats:
         raise GankitError(f"{source} already holds statistics; give images")
     features = _extractor(name, inception_weights, device)(source_.images)
@@ -471,9 +485,10 @@ def stats(
 def fid(
     a: Annotated[str, typer.Argument(help="image folder, .npz of images, stats .npz (gankit's or pytorch-fid's), or mnist5k[:split]")],
     b: Annotated[str, typer.Argument(help="the same kinds as A")],
-    extractor: ExtractorOption = None,
+    extractor: ImageExtractorOption = None,
     inception_weights: WeightsOption = None,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or auto")] = "auto",
+    skip_bad: SkipBadOption = False,
 ) -> None:
     """Fréchet distance between two sets of images or their statistics; prints `FID: <value>`."""
     from gankit.metrics.fid import feature_statistics, frechet_distance
@@ -481,7 +496,7 @@ def fid(
     name = extractor or "inception"
     pairs = []
     for spec in (a, b):
-        source_ = _load_images(spec, name)
+        source_ = _load_images(spec, name, skip_bad)
         if source_.is_stats:
             pairs.append((source_.mu, source_.sigma))
         else:
@@ -490,13 +505,13 @@ def fid(
     typer.echo(f"FID: {frechet_distance(mu1, s1, mu2, s2)}")
 
 
-def _load_images(spec: str, extractor: str):
+def _load_images(spec: str, extractor: str, skip_bad: bool = False):
     from gankit.metrics.extractors import EXTRACTORS
     from gankit.metrics.sources import load_source
 
     if extractor not in EXTRACTORS:
         raise GankitError(f"unknown extractor '{extractor}'; choose from: {', '.join(EXTRACTORS)}")
-    return load_source(spec, channels=3 if extractor == "inception" else None)
+    return load_source(spec, channels=3 if extractor == "inception" else None, skip_bad=skip_bad)
 
 
 _EXTRACTOR_CACHE: dict = {}

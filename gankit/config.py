@@ -129,6 +129,7 @@ class TrainConfig:
     log_every: int = 100
     sample_every: int = 1000
     ckpt_every: int = 1000
+    keep: int = 1
     sample_n: int = 2500
     device: str = "auto"
     ema: float = 0.0
@@ -470,6 +471,7 @@ def load_config(source: str, overrides: list[str] | None = None) -> Config:
         raw = read_preset(source)
     cfg = apply_overrides(config_from_dict(raw), overrides or [])
     validate(cfg)
+    refuse_inert(cfg)
     return cfg
 
 
@@ -595,7 +597,7 @@ def validate(cfg: Config) -> None:
         check(cfg)
 
     t = cfg.train
-    for key in ("steps", "batch_size", "d_steps", "log_every", "sample_every", "ckpt_every", "sample_n"):
+    for key in ("steps", "batch_size", "d_steps", "log_every", "sample_every", "ckpt_every", "sample_n", "keep"):
         _positive(f"train.{key}", getattr(t, key))
     if not 0 <= t.seed < 2**32:
         raise GankitError(f"train.seed must be between 0 and 2**32 - 1 (got {t.seed})")
@@ -612,3 +614,34 @@ def validate(cfg: Config) -> None:
 
     for name in parse_augment(t.augment):
         _choice("train.augment", name, sorted(AUGMENTS))
+
+
+def _refuse_unused(section: str, values: Any, default: Any, keys: tuple[str, ...], why: str) -> None:
+    unused = [k for k in keys if getattr(values, k) != getattr(default, k)]
+    if unused:
+        listed = ", ".join(f"{section}.{k}={getattr(values, k)!r}" for k in unused)
+        raise GankitError(f"{listed} would have no effect: {why}; remove the setting or change the one it depends on")
+
+
+def refuse_inert(cfg: Config) -> None:
+    """Settings away from their default that the rest of a new config makes inert are refused (they would do
+    nothing, silently): the LSGAN targets under another game, a penalty's options without the penalty, rejection
+    sampling's options with plain sampling, the EMA's or watchdog's start with them off. Data keys the chosen source
+    never reads are found when it is built (:func:`gankit.data.build_dataset`, ``strict``). Saved runs are not
+    re-checked, so nothing trained before becomes unreadable."""
+    loss, sampler, t = cfg.loss, cfg.sampler, cfg.train
+    if loss.name != "lsgan":
+        _refuse_unused("loss", loss, LossConfig(), ("ls_a", "ls_b", "ls_c"), f"the LSGAN targets are read by loss.name=lsgan only, not '{loss.name}'")
+    if not loss.gp:
+        _refuse_unused("loss", loss, LossConfig(), ("gp_mode",), "it is the gradient penalty's mode, and loss.gp is 0")
+    if not (loss.r1 or loss.r2):
+        _refuse_unused("loss", loss, LossConfig(), ("reg_every",), "it is the R1/R2 penalties' interval, and loss.r1 and loss.r2 are 0")
+    if sampler.name == "plain":
+        _refuse_unused("sampler", sampler, SamplerConfig(), ("quantile", "calibration", "estimator", "refit_steps", "refit_batch"),
+                       "it configures rejection sampling, and sampler.name is plain")
+    elif sampler.estimator != "refit":
+        _refuse_unused("sampler", sampler, SamplerConfig(), ("refit_steps", "refit_batch"), "it configures sampler.estimator=refit only")
+    if not t.ema:
+        _refuse_unused("train", t, TrainConfig(), ("ema_start",), "it is when the generator's EMA starts, and train.ema is 0 (off)")
+    if not t.watchdog:
+        _refuse_unused("train", t, TrainConfig(), ("watchdog_start",), "it is when the watchdog starts, and train.watchdog is false")

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 from gankit import __version__
+from gankit.files import atomic_write
 from gankit.train.rundir import read_metrics
 
 
-def _metric_rows(entries: dict[str, Any]) -> list[str]:
+def _metric_rows(entries: dict[str, Any], step: int) -> list[str]:
+    """One table row per metric (its newest result): value (``mean ± std`` over seeds), the step it was measured at
+    (marked stale when the checkpoint has moved on) and its protocol."""
+    from gankit.metrics import format_value
+
     lines = []
     for name, entry in entries.items():
         value, protocol = entry.get("value", {}), entry.get("protocol", {})
-        shown = {k: v for k, v in value.items() if not isinstance(v, list)}
-        cells = ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in shown.items())
-        proto = ", ".join(f"{k}: {v}" for k, v in protocol.items() if k not in ("description", "metric"))
-        lines.append(f"| `{name}` | {cells} | {proto} |")
+        measured = protocol.get("step")
+        at = f"{measured}" if measured == step else f"{measured} **(stale: the checkpoint is at step {step})**"
+        proto = ", ".join(f"{k}: {v}" for k, v in protocol.items() if k not in ("description", "metric", "step"))
+        lines.append(f"| `{name}` | {format_value(value)} | {at} | {proto} |")
     return lines
 
 
@@ -69,17 +73,23 @@ def write_report(run: str | Path, seed: int = 0) -> Path:
             what = "each of its values" if part.kind == "categorical" else "-2 to 2"
             lines += [f"Traversal of `{part.name}` ({part.kind}) over {what}, one row per draw of the other parts:", ""]
             lines += [f"![{part.name}](report/{picture.name})", ""]
-    eval_file = path / "eval.json"
-    if eval_file.exists():
-        entries = json.loads(eval_file.read_text())
-        lines += ["## Metrics", "", "| metric | value | protocol |", "|---|---|---|", *_metric_rows(entries), ""]
+    from gankit.metrics import latest_results, read_eval, suggest_metric
+
+    entries = latest_results(read_eval(path / "eval.json"))
+    step = int(payload["step"])
+    if entries:
+        lines += ["## Metrics", "", "| metric | value | step | protocol |", "|---|---|---|---|", *_metric_rows(entries, step), ""]
+        stale = [name for name, e in entries.items() if e.get("protocol", {}).get("step") != step]
+        if stale:
+            lines += [f"Stale results were measured on an earlier checkpoint: `gankit eval {path} --metrics {','.join(stale)}` "
+                      f"measures them at step {step}.", ""]
         for name, entry in entries.items():
             fractions = entry.get("value", {}).get("class_fractions")
             if fractions:
                 pct = " · ".join(f"{k}: {100 * f:.1f}%" for k, f in enumerate(fractions))
                 lines += [f"Class histogram of `{name}` samples: {pct}", ""]
     else:
-        lines += ["## Metrics", "", f"No eval.json yet: run `gankit eval {path}`.", ""]
+        lines += ["## Metrics", "", f"No eval.json yet: run `gankit eval {path} {suggest_metric(state)}`.", ""]
     out = path / "report.md"
-    out.write_text("\n".join(lines))
+    atomic_write(out, lambda f: f.write("\n".join(lines).encode()))
     return out

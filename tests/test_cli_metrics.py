@@ -120,7 +120,7 @@ def test_eval_of_two_runs_over_two_seeds_prints_a_summary(runs, tmp_path):
         summary = [line for line in lines if line.startswith(f"2 runs {name}: ")]
         assert len(summary) == 1, result.stdout
         assert "±" in summary[0]
-    assert re.search(r"^2 runs fid: fid=\S+ ± \S+", result.stdout, re.MULTILINE), result.stdout
+    assert re.search(r"^2 runs fid: fid = \S+ ± \S+", result.stdout, re.MULTILINE), result.stdout
     for run in (one, two):
         assert f"{run / 'eval.json'}" in lines
 

@@ -116,3 +116,24 @@ def test_override_does_not_mutate_the_input():
     cfg = load_config("gan-ring")
     apply_overrides(cfg, ["train.steps=7"])
     assert cfg.train.steps != 7
+
+
+@pytest.mark.parametrize(
+    ("preset", "setting", "message"),
+    [
+        ("gan-ring", "loss.ls_a=0.5", r"loss\.ls_a=0\.5 would have no effect: the LSGAN targets are read by loss\.name=lsgan only"),
+        ("gan-ring", "loss.gp_mode=one-sided", r"loss\.gp_mode='one-sided' would have no effect: .*loss\.gp is 0"),
+        ("gan-ring", "loss.reg_every=4", r"loss\.reg_every=4 would have no effect"),
+        ("gan-ring", "sampler.quantile=0.9", r"sampler\.quantile=0\.9 would have no effect: .*sampler\.name is plain"),
+        ("gan-ring", "train.watchdog=false train.watchdog_start=5", r"train\.watchdog_start=5 would have no effect"),
+    ],
+)
+def test_settings_that_would_do_nothing_are_refused(preset, setting, message):
+    with pytest.raises(GankitError, match=message):
+        load_config(preset, setting.split())
+
+
+def test_settings_that_apply_are_accepted():
+    assert load_config("lsgan-ring", ["loss.ls_a=-1"]).loss.ls_a == -1
+    assert load_config("gan-ring", ["loss.gp=1", "loss.gp_mode=one-sided"]).loss.gp_mode == "one-sided"
+    assert load_config("gan-ring", ["sampler.name=drs", "sampler.quantile=0.9"]).sampler.quantile == 0.9

@@ -7,6 +7,7 @@ indexed data; :mod:`gankit.data.real` gives real data to metrics and sampling.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from gankit.data.layouts import aligned, unaligned
 from gankit.data.real import real_samples, real_set
 from gankit.data.tasks import digits2mnist, edges2digits, gray2color
 from gankit.data.toy import GaussianMixture, ToyStream, gaussian_1d, grid_of_gaussians, ring_of_gaussians
+from gankit.errors import GankitError
 
 DATASETS: dict[str, Callable[[DataConfig], Any]] = {
     "gaussian1d": gaussian_1d,
@@ -37,8 +39,42 @@ DATASETS: dict[str, Callable[[DataConfig], Any]] = {
 }
 
 
-def build_dataset(cfg: DataConfig) -> Any:
-    return DATASETS[cfg.name](cfg)
+_ALWAYS_APPLY = ("name", "split")  # split: read by the metrics and commands too
+_reads: set[str] | None = None
+
+
+class _ReadRecorder(DataConfig):
+    """A DataConfig that notes which keys its dataset's builder reads (into ``_reads``), to find settings that do not
+    apply to the chosen data. (A builder that copies the config with ``dataclasses.replace`` reads every key: its
+    settings all count as applying.)"""
+
+    def __getattribute__(self, name: str) -> Any:
+        if _reads is not None and not name.startswith("_"):
+            _reads.add(name)
+        return super().__getattribute__(name)
+
+
+def build_dataset(cfg: DataConfig, *, strict: bool = False) -> Any:
+    """The source ``cfg.name`` names. ``strict`` (new runs): a data key set away from its default that the source
+    never reads is refused, e.g. ``data.grid_size`` on ``ring``."""
+    global _reads
+    if not strict:
+        return DATASETS[cfg.name](cfg)
+    recorder = _ReadRecorder(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(DataConfig)})
+    _reads = set()
+    try:
+        source = DATASETS[cfg.name](recorder)
+        read = set(_reads)
+    finally:
+        _reads = None
+    default = DataConfig()
+    unused = [f.name for f in dataclasses.fields(DataConfig)
+              if f.name not in read and f.name not in _ALWAYS_APPLY and getattr(cfg, f.name) != getattr(default, f.name)]
+    if unused:
+        keys = ", ".join(f"data.{k}={getattr(cfg, k)!r}" for k in unused)
+        used = ", ".join(sorted(f"data.{k}" for k in read if k not in _ALWAYS_APPLY)) or "none besides data.split"
+        raise GankitError(f"{keys} does not apply to data.name={cfg.name} (it reads {used}); remove the setting or choose data that uses it")
+    return source
 
 
 __all__ = [

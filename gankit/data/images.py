@@ -350,7 +350,10 @@ def readable_images(files: list[Path], root: Path, skip_bad: bool) -> tuple[list
             bad.append((path, str(exc) or type(exc).__name__))
     if bad and not skip_bad:
         path, reason = bad[0]
-        raise GankitError(f"cannot read image {path} ({reason[:100]}); {len(bad)} unreadable file(s) — fix or remove them, or --set data.skip_bad=true")
+        raise GankitError(
+            f"cannot read image {path} ({reason[:100]}); {len(bad)} unreadable file(s) — fix or remove them, or skip them: "
+            "data.skip_bad=true in a config (--set data.skip_bad=true), --skip-bad for `gankit stats` and `gankit fid`"
+        )
     if bad:
         log.warning("skipped %d unreadable image(s) under %s (data.skip_bad=true), e.g. %s", len(bad), root, bad[0][0])
     if not readable:

@@ -19,8 +19,8 @@ images, the raw coordinates on the toys.
 from __future__ import annotations
 
 import json
+import logging
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,12 +34,12 @@ from gankit import __version__
 from gankit.errors import GankitError
 from gankit.metrics.modes import PROTOCOL_SAMPLES, THRESHOLD_STDS, mode_coverage
 
-DIGIT_DATA = ("mnist5k", "digits", "stacked-mnist", "edges2digits", "digits2mnist")
 REAL_DRAWN = 10_000  # real samples drawn from datasets without a fixed set of images (toys, Stacked MNIST)
 KID_SUBSETS, KID_SUBSET_SIZE, KID_SEED = 100, 1000, 2020  # torch-fidelity's protocol and default subset seed
 IS_SHUFFLE_SEED = 2020  # torch-fidelity shuffles samples with RandomState(2020) before splitting
 PR_K, DC_K = 3, 5
 PARZEN_VALIDATION = 500
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,6 +57,7 @@ class EvalContext:
     _real: Tensor | None = None
     _features: dict[tuple[str, int], Tensor] = field(default_factory=dict)
     _extractor: Any = None
+    _judge_misfit: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def data(self) -> Any:
@@ -113,13 +114,48 @@ class EvalContext:
             else:
                 if self.is_points:
                     raise GankitError(f"the {name} extractor takes images; '{self.dataset_name}' is point data (use --extractor raw)")
+                if name == "mnist":
+                    self.judge_check("the mnist extractor")
                 self._extractor = build_extractor(name, inception_weights=self.inception_weights, device=str(self.state.device))
         return self._extractor
 
     def default_extractor(self) -> str:
         if self.is_points:
             return "raw"
-        return "mnist" if self.dataset_name in DIGIT_DATA else "inception"
+        return "mnist" if self.judge_fits() else "inception"
+
+    def judge_fits(self, field_name: str | None = None) -> bool:
+        """Whether the digit judge reads this run's real data (of ``field_name``, default the samples' field) as
+        MNIST (:func:`~gankit.metrics.classifier.judge_misfit`); measured once per field."""
+        from gankit.metrics.classifier import FIT_SAMPLES, judge_misfit
+        from gankit.sampling.pictures import output_field
+
+        name = field_name or output_field(self.state.variant)
+        if name not in self._judge_misfit:
+            if self.is_points or self.data.fields[name].kind != "image" or self.data.fields[name].shape[0] > 3:
+                self._judge_misfit[name] = "they are not images of one to three channels"
+            else:
+                from gankit.data.real import real_set
+
+                images = real_set(self.data, name, limit=FIT_SAMPLES)
+                label_name = _label_field(self.data, name)
+                labels = real_set(self.data, label_name, limit=FIT_SAMPLES) if label_name else None
+                self._judge_misfit[name] = judge_misfit(images, labels if labels is not None and len(labels) == len(images) else None)
+        return self._judge_misfit[name] is None
+
+    def judge_check(self, metric: str, field_name: str | None = None) -> None:
+        """Refuse a judge-based measurement on data the judge was not trained for, naming the data it supports."""
+        from gankit.metrics.classifier import JUDGE_DATA
+
+        if not self.judge_fits(field_name):
+            from gankit.sampling.pictures import output_field
+
+            name = field_name or output_field(self.state.variant)
+            raise GankitError(
+                f"{metric} reads samples with the MNIST digit judge, which cannot read this run's real data "
+                f"({self.dataset_name}, field {name}): {self._judge_misfit[name]}. The judge supports {', '.join(JUDGE_DATA)}; "
+                "on other images use fid, kid, pr or dc with --extractor inception --inception-weights PATH"
+            )
 
     def features(self, which: str, n: int = 0) -> Tensor:
         key = (which, n)
@@ -161,9 +197,22 @@ def _fixed(n: int) -> Callable[[EvalContext], int]:
 # ------------------------------------------------------------------------------------------------ metrics
 
 
+def _warn_few_samples(ctx: EvalContext, metric: str, n: int) -> None:
+    """FID's covariance (and KID's kernel mean) is poorly estimated from fewer samples than feature dimensions: the
+    sample covariance is then singular and the value biased upwards, not comparable to one measured at 10,000."""
+    dims = ctx.features("fake", n).shape[1]
+    real = len(ctx.features("real"))
+    if min(n, real) < dims:
+        log.warning(
+            "warning: %s from %d generated and %d real samples of %d-d features: fewer samples than dimensions, so the value "
+            "is biased upwards and not comparable to the 10,000-sample protocol; use --n %d or more", metric, n, real, dims, dims,
+        )
+
+
 def _fid(ctx: EvalContext, n: int) -> dict[str, Any]:
     from gankit.metrics.fid import feature_statistics, frechet_distance
 
+    _warn_few_samples(ctx, "fid", n)
     mu_r, sigma_r = feature_statistics(ctx.features("real"))
     mu_f, sigma_f = feature_statistics(ctx.features("fake", n))
     return {"fid": frechet_distance(mu_f, sigma_f, mu_r, sigma_r)}
@@ -172,6 +221,7 @@ def _fid(ctx: EvalContext, n: int) -> dict[str, Any]:
 def _kid(ctx: EvalContext, n: int) -> dict[str, Any]:
     from gankit.metrics.scores import kernel_inception_distance
 
+    _warn_few_samples(ctx, "kid", n)
     mean, std = kernel_inception_distance(ctx.features("real"), ctx.features("fake", n), subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE, seed=KID_SEED)
     return {"kid": mean, "kid_std": std}
 
@@ -193,12 +243,12 @@ def _dc(ctx: EvalContext, n: int) -> dict[str, Any]:
 def _is_classifier(ctx: EvalContext) -> str:
     if ctx.is_points:
         raise GankitError(f"metric 'is' scores images with a classifier; '{ctx.dataset_name}' is point data")
-    name = ctx.extractor_name or ctx.default_extractor()
-    if ctx.dataset_name in DIGIT_DATA and name != "inception":
-        return "judge"
-    if name != "inception":
-        raise GankitError(f"metric 'is' on '{ctx.dataset_name}' needs the Inception classifier: --extractor inception --inception-weights PATH")
-    return "inception"
+    if ctx.extractor_name == "inception":
+        return "inception"
+    if ctx.extractor_name not in (None, "mnist"):
+        raise GankitError(f"metric 'is' needs a classifier: --extractor mnist (the digit judge) or inception, not '{ctx.extractor_name}'")
+    ctx.judge_check("metric 'is'")  # the default on images: the judge where it reads the data, else say why not
+    return "judge"
 
 
 def _is(ctx: EvalContext, n: int) -> dict[str, Any]:
@@ -270,8 +320,9 @@ def _modes(ctx: EvalContext, n: int) -> dict[str, Any]:
 def _judge(ctx: EvalContext, n: int) -> dict[str, Any]:
     from gankit.metrics.classifier import inception_score, judge_outputs
 
-    if ctx.is_points or ctx.dataset_name == "photos":
-        raise GankitError(f"metric 'judge' scores digit images; '{ctx.dataset_name}' is not a digit dataset")
+    if ctx.is_points:
+        raise GankitError(f"metric 'judge' scores digit images; '{ctx.dataset_name}' is point data")
+    ctx.judge_check("metric 'judge'")
     classes = ctx.state.variant.num_classes
     images = ctx.samples(n)
     probs, _ = judge_outputs(images)
@@ -322,7 +373,9 @@ def _codes(ctx: EvalContext, n: int) -> dict[str, Any]:
     from gankit.metrics.codes import confusion_counts, matched_accuracy, rank_correlation, slant_and_width
     from gankit.sampling import draw_samples
 
-    _judge_check(ctx, "codes")
+    if ctx.is_points:
+        raise GankitError(f"metric 'codes' reads samples with the digit judge; '{ctx.dataset_name}' is point data")
+    ctx.judge_check("metric 'codes'")
     categorical, continuous = _code_parts(ctx)
     value: dict[str, Any] = {}
     if categorical is not None:
@@ -384,26 +437,24 @@ def _translation(ctx: EvalContext, n: int) -> dict[str, Any]:
     outputs = (translate_inputs(ctx.state, inputs * 2 - 1, direction, use_ema=ctx.use_ema).clamp(-1, 1) + 1) / 2
     back = next((d for d, (s_, t_) in v.directions.items() if s_ == target and t_ == source), None)
     round_trip = (translate_inputs(ctx.state, outputs * 2 - 1, back, use_ema=ctx.use_ema).clamp(-1, 1) + 1) / 2 if back else None
-    digits = ctx.dataset_name in DIGIT_DATA and outputs.shape[1] == 1
+    digits = outputs.shape[1] == 1 and ctx.judge_fits(target)  # the judge's parts only where it reads the target domain
     reference = real_set(data, target, limit=n, seed=ctx.seed + 1) if digits else None
     value = translation_scores(inputs, outputs, targets=targets, labels=labels, round_trip=round_trip, reference=reference, digits=digits)
     return {"direction": direction, "split": ctx.split or "test", **value}
 
 
 def _translation_protocol(ctx: EvalContext, n: int) -> dict[str, Any]:
+    from gankit.sampling.draw import check_direction
+
     protocol: dict[str, Any] = {
         "split": f"{ctx.split or 'test'} split of {ctx.dataset_name}",
         "pairs": "PSNR (dB) and SSIM (Wang et al., 2004; Gaussian window sigma 1.5, scikit-image's convention) of outputs vs targets, "
                  "images in [0, 1], all channels, no border crop; input_*: the untranslated input (grey repeated to the target's channels)",
     }
-    if ctx.dataset_name in DIGIT_DATA:
+    _, target = ctx.state.variant.directions[check_direction(ctx.state, ctx.direction)]
+    if ctx.data.fields[target].shape[0] == 1 and ctx.judge_fits(target):
         protocol |= {**_judge_protocol(ctx, n), "fid": "judge features (128-d) of outputs vs the split's real target-domain digits"}
     return protocol
-
-
-def _judge_check(ctx: EvalContext, metric: str) -> None:
-    if ctx.is_points or ctx.dataset_name not in DIGIT_DATA:
-        raise GankitError(f"metric '{metric}' reads samples with the digit judge; '{ctx.dataset_name}' is not digit data (supported: {', '.join(DIGIT_DATA)})")
 
 
 def _judge_protocol(ctx: EvalContext, n: int) -> dict[str, Any]:
@@ -461,6 +512,21 @@ METRICS: dict[str, Metric] = {
 }  # fmt: skip
 
 
+def suggest_metric(state: Any) -> str:
+    """An ``eval`` command line that serves this run: mode coverage on toy mixtures, the translation metric for
+    translation models, the digit judge where it reads the data, else FID on Inception features."""
+    ctx = EvalContext(state, 0, True)
+    if hasattr(ctx.data, "centres"):
+        return "--metrics modes"
+    if state.variant.decode is None and state.variant.translate is not None:
+        return "--metrics translation"
+    if ctx.is_points:
+        return "--metrics fid,pr"
+    if ctx.judge_fits():
+        return "--metrics judge"
+    return "--metrics fid --extractor inception --inception-weights PATH"
+
+
 def parse_metric_names(text: str) -> list[str]:
     names = [m.strip() for m in text.split(",") if m.strip()]
     if not names:
@@ -497,8 +563,9 @@ def evaluate(
     inception_weights: str | None = None,
     split: str | None = None,
     direction: str | None = None,
+    step: int | None = None,
 ) -> dict[str, Any]:
-    """Compute metrics of a run's last checkpoint and merge them into ``RUN/eval.json``; return the new entries.
+    """Compute metrics of a run's last checkpoint (or the kept one of ``step``) and merge them into ``RUN/eval.json``; return the new entries.
 
     With several ``seeds`` each metric is computed once per noise seed; the entry holds every seed's value under
     ``per_seed`` and the mean ± std under ``value``."""
@@ -509,7 +576,7 @@ def evaluate(
     seeds = list(seeds) if seeds else [seed]
     if len(set(seeds)) != len(seeds):
         raise GankitError(f"--seeds has repeats ({', '.join(map(str, seeds))}); give distinct seeds")
-    path, state, payload = load_run(run)
+    path, state, payload = load_run(run, step=step)
     contexts = [EvalContext(state, s, use_ema and bool(state.ema), extractor, inception_weights, split, direction) for s in seeds]
     first = contexts[0]
     results = {}
@@ -542,17 +609,68 @@ def evaluate(
             entry["per_seed"] = {str(s): v for s, v in zip(seeds, per_seed, strict=True)}
         results[name] = entry
     out = path / "eval.json"
-    existing: dict[str, Any] = {}
-    if out.exists():
-        try:
-            existing = json.loads(out.read_text())
-        except json.JSONDecodeError:
-            existing = {}
-    existing.update(results)
-    tmp = out.with_name(".eval.json.tmp")
-    tmp.write_text(json.dumps(existing, indent=2, default=_jsonable) + "\n")
-    os.replace(tmp, out)
+    merged = merge_results(read_eval(out), results)
+    from gankit.files import atomic_write
+
+    atomic_write(out, lambda f: f.write((json.dumps(merged, indent=2, default=_jsonable) + "\n").encode()))
     return results
+
+
+PROTOCOL_KEYS = ("metric", "n", "seed", "step", "ema", "extractor", "weights_sha256", "split", "direction")
+
+
+def protocol_key(entry: dict[str, Any]) -> str:
+    """What makes two results of a metric the same measurement: metric, sample count, seed(s), step, EMA, features
+    (extractor and weights), split and direction. A new result replaces only the one of the same protocol."""
+    protocol = entry.get("protocol", {})
+    return json.dumps({k: protocol.get(k) for k in PROTOCOL_KEYS}, sort_keys=True, default=str)
+
+
+def read_eval(path: Path) -> dict[str, Any]:
+    """A run's ``eval.json``: ``{metric: newest result, ..., "history": [every protocol's newest result, oldest
+    first]}``; files written before the history was kept are read as a history of their entries. An unreadable
+    file reads as empty (it is rewritten whole by the next eval)."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    if not isinstance(data.get("history"), list):
+        data["history"] = [e for k, e in data.items() if k != "history" and isinstance(e, dict) and "value" in e]
+    return data
+
+
+def latest_results(data: dict[str, Any]) -> dict[str, Any]:
+    """The newest result of each metric in an ``eval.json`` read by :func:`read_eval`."""
+    return {k: e for k, e in data.items() if k != "history" and isinstance(e, dict) and "value" in e}
+
+
+def merge_results(existing: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    """``existing`` (from :func:`read_eval`) with ``results`` added: each is its metric's newest result and joins the
+    history, replacing an earlier result of the same protocol (:func:`protocol_key`)."""
+    history = list(existing.get("history", []))
+    for entry in results.values():
+        key = protocol_key(entry)
+        history = [h for h in history if protocol_key(h) != key] + [entry]
+    return {**latest_results(existing), **results, "history": history}
+
+
+def format_value(value: dict[str, Any]) -> str:
+    """A metric's value on one line: numbers to 4 significant digits, ``mean ± std`` for results over seeds or runs;
+    lists (class fractions, matchings) are left out."""
+    parts = []
+    for key, v in value.items():
+        if isinstance(v, dict) and set(v) == {"mean", "std"}:
+            parts.append(f"{key} = {v['mean']:.4g} ± {v['std']:.2g}")
+        elif isinstance(v, float):
+            parts.append(f"{key} = {v:.4g}")
+        elif isinstance(v, (int, str)) and not isinstance(v, bool):
+            parts.append(f"{key} = {v}")
+    return ", ".join(parts)
 
 
 def _jsonable(value: Any) -> Any:

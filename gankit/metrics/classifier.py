@@ -138,3 +138,32 @@ def inception_score(probs: Tensor, splits: int = 10) -> tuple[float, float]:
         scores.append(torch.exp(kl.mean()))
     s = torch.stack(scores)
     return float(s.mean()), float(s.std(unbiased=False))
+
+
+JUDGE_DATA = ("mnist5k", "stacked-mnist", "the MNIST side of edges2digits and digits2mnist")
+FIT_SAMPLES, FIT_SEED = 2000, 0
+FIT_TOP_SHARE, FIT_CONFIDENCE, FIT_ACCURACY = 0.3, 0.8, 0.8
+
+
+def judge_misfit(images: Tensor, labels: Tensor | None = None) -> str | None:
+    """Why the judge cannot read ``images`` (real data in [0, 1], one digit per channel), or None when it can.
+
+    The judge was trained on MNIST digits; on other data its numbers mean nothing (scikit-learn's 8 × 8 digits read
+    as '8' 99.9 % of the time). So it must read up to 2,000 of the real images (a fixed random subset) as MNIST: no
+    class above 30 % of them, mean confidence at least 0.8, and, where 10-class labels come with them, at least
+    80 % right. Real MNIST-5k reads 10.8 % at most per class, confidence 0.996."""
+    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(FIT_SEED))[:FIT_SAMPLES]
+    probs, _ = judge_outputs(images[pick])
+    predicted = probs.argmax(dim=1)
+    top = torch.bincount(predicted, minlength=10).double().max().item() / len(predicted)
+    confidence = probs.max(dim=1).values.mean().item()
+    reasons = []
+    if top > FIT_TOP_SHARE:
+        reasons.append(f"it reads {100 * top:.1f}% of them as digit {int(torch.bincount(predicted).argmax())}")
+    if confidence < FIT_CONFIDENCE:
+        reasons.append(f"its mean confidence is {confidence:.2f}")
+    if labels is not None and images.shape[1] == 1 and int(labels.max()) < 10:
+        accuracy = (predicted == labels[pick].long()).double().mean().item()
+        if accuracy < FIT_ACCURACY:
+            reasons.append(f"it labels {100 * accuracy:.1f}% of them right")
+    return "; ".join(reasons) or None

@@ -89,13 +89,17 @@ def load_stats(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """``mu`` (d,) and ``sigma`` (d, d) in float64 from an .npz written by ``save_stats`` or by pytorch-fid."""
     path = Path(path)
     if not path.is_file():
-        raise GankitError(f"the statistics file {path} does not exist; write it with gankit or pytorch-fid --save-stats")
+        raise GankitError(f"the statistics file {path} does not exist; write it with `gankit stats SOURCE --out STATS.npz` (or pytorch-fid --save-stats)")
     try:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise GankitError(f"{path} is not a readable .npz statistics file ({exc}); write it with gankit or pytorch-fid --save-stats") from exc
+        raise GankitError(
+            f"{path} is not a readable .npz statistics file ({exc}); write it with `gankit stats SOURCE --out STATS.npz` (or pytorch-fid --save-stats)"
+        ) from exc
     if not isinstance(data, np.lib.npyio.NpzFile):
-        raise GankitError(f"{path} holds a single array, not an .npz with 'mu' and 'sigma'; write it with gankit or pytorch-fid --save-stats")
+        raise GankitError(
+            f"{path} holds a single array, not an .npz with 'mu' and 'sigma'; write it with `gankit stats SOURCE --out STATS.npz` (or pytorch-fid --save-stats)"
+        )
     with data:
         missing = [k for k in ("mu", "sigma") if k not in data.files]
         if missing:

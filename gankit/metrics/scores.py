@@ -108,7 +108,8 @@ def kernel_inception_distance(
     if min(n_real, n_fake) < subset_size:
         raise GankitError(
             f"KID with subset_size={subset_size} needs at least {subset_size} real and {subset_size} fake samples "
-            f"(got {n_real} real, {n_fake} fake); pass a smaller subset_size or more samples"
+            f"(got {n_real} real, {n_fake} fake): evaluate at least {subset_size} samples (`gankit eval --n {subset_size}`), on data with "
+            f"at least {subset_size} real images, or use fid"
         )
     gamma = 1.0 / real.shape[1] if gamma is None else float(gamma)
     rng = np.random.RandomState(seed)

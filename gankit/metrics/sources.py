@@ -79,18 +79,18 @@ def _convert(images: Tensor, channels: int | None) -> Tensor:
     raise GankitError(f"cannot convert {images.shape[1]}-channel images to {channels} channels")
 
 
-def load_source(spec: str, channels: int | None = None) -> Source:
+def load_source(spec: str, channels: int | None = None, skip_bad: bool = False) -> Source:
     """A folder of images, an ``.npz`` of images or of statistics, or ``mnist5k[:split]`` / ``digits[:split]``.
 
     Folders are read as pytorch-fid reads them: every image at its own size (all must agree), converted to RGB
-    when ``channels`` is 3, scaled to [0, 1]."""
+    when ``channels`` is 3, scaled to [0, 1]; unreadable files are refused unless ``skip_bad``."""
     from gankit.config import DataConfig
     from gankit.data.images import image_folder
 
     path = Path(spec).expanduser()
     if path.is_dir():
         try:
-            data = image_folder(DataConfig(name="folder", root=str(path), channels=channels))
+            data = image_folder(DataConfig(name="folder", root=str(path), channels=channels, skip_bad=skip_bad))
         except GankitError as exc:
             if "different sizes" not in str(exc):
                 raise

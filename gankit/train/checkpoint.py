@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,15 @@ def save_checkpoint(payload: dict[str, Any], path: Path) -> None:
     atomic_write(path, lambda f: torch.save(payload, f))
 
 
+def _first_sentence(exc: Exception) -> str:
+    """The first sentence of an error's message, whole (torch's run on for lines), or the error's type."""
+    text = " ".join(str(exc).split())
+    sentence = text.split(". ", 1)[0].rstrip(".")
+    if len(sentence) > 160:
+        sentence = sentence[:160].rsplit(" ", 1)[0] + " …"
+    return sentence or type(exc).__name__
+
+
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a gankit checkpoint as plain data; any problem is a GankitError saying what to do."""
     path = Path(path)
@@ -30,11 +40,12 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
             f"no checkpoint at {path}: the run has not reached its first checkpoint (train.ckpt_every) or the file was moved"
         )
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # a foreign pickle's protocol warning: the error below says it all
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # corrupt zip, truncated file, foreign pickle: all mean "not a usable checkpoint"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GankitError(
-            f"{path} is not a readable gankit checkpoint ({reason[:160]}); it may be truncated or corrupt — "
+            f"{path} is not a readable gankit checkpoint ({_first_sentence(exc)}); it may be truncated or corrupt — "
             "restore it from a copy or start a new run"
         ) from None
     if isinstance(payload, dict) and "variant_state" in payload and "state" not in payload:

@@ -66,10 +66,12 @@ def feature_map(data_name: str, kind: str) -> Callable[[Tensor], Tensor]:
 
 class Watchdog:
     """The checks' memory (recent losses, the data's spread, D's winning streak) is checkpointed with the run
-    (:meth:`state_dict`), so that a resumed run warns exactly as the uninterrupted one would."""
+    (:meth:`state_dict`), so that a resumed run warns exactly as the uninterrupted one would. ``advice``: what an
+    exploding loss's warning suggests (the run's learning rates, :func:`gankit.train.watchdog.lr_advice`)."""
 
-    def __init__(self, features: Callable[[Tensor], Tensor]) -> None:
+    def __init__(self, features: Callable[[Tensor], Tensor], advice: str = "lower the learning rates") -> None:
         self.features = features
+        self.advice = advice
         self.history: dict[str, deque[float]] = {}
         self.data_spread: float | None = None
         self.winning: dict[str, int] = {}  # per discriminator: checks in a row at which it separated perfectly
@@ -90,7 +92,7 @@ class Watchdog:
             if len(past) >= HISTORY // 2:
                 typical = statistics.median(abs(v) for v in past)
                 if abs(value) > max(EXPLOSION_FACTOR * typical, EXPLOSION_FLOOR):
-                    warnings.append(f"loss '{key}' exploded to {value:.4g} (typically {typical:.3g} of late); lower the learning rates or add a penalty")
+                    warnings.append(f"loss '{key}' exploded to {value:.4g} (typically {typical:.3g} of late); {self.advice}, or add a penalty")
             past.append(value)
         return warnings
 

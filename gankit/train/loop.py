@@ -24,9 +24,20 @@ from gankit.train.checkpoint import load_checkpoint, save_checkpoint
 from gankit.train.ema import make_ema, update_ema
 from gankit.train.health import Watchdog, feature_map
 from gankit.train.progress import Progress
-from gankit.train.rundir import MetricsLog, checkpoint_path, create_run_dir, open_run_dir, truncate_metrics, writer_lock
+from gankit.train.rundir import (
+    MetricsLog,
+    checkpoint_path,
+    create_run_dir,
+    keep_checkpoints,
+    missing_step,
+    open_run_dir,
+    select_checkpoint,
+    truncate_metrics,
+    writer_lock,
+)
+from gankit.train.runs import mark_diverged, record_checkpoint
 from gankit.train.signals import Interrupted, StopRequest, parse_signals, stop_on_signals
-from gankit.train.watchdog import find_non_finite, raise_diverged
+from gankit.train.watchdog import find_non_finite, lr_advice, raise_diverged
 from gankit.variants import VARIANTS, Step, StepContext, Variant
 
 log = logging.getLogger("gankit")
@@ -74,14 +85,14 @@ class TrainState:
         return {**self.variant.players, **self.ema}
 
 
-def build_state(cfg: Config, device: torch.device | None = None) -> TrainState:
+def build_state(cfg: Config, device: torch.device | None = None, *, new: bool = False) -> TrainState:
     """Seed everything from ``train.seed`` and build data, players, optimisers and streams."""
     device = device or resolve_device(cfg.train.device)
     init_seed, noise_seed, data_seed = derived_seeds(cfg.train.seed)
     random.seed(cfg.train.seed)
     np.random.seed(cfg.train.seed)
     torch.manual_seed(init_seed)
-    data = build_dataset(cfg.data)
+    data = build_dataset(cfg.data, strict=new)  # a new run: data settings its source never reads are refused
     variant = VARIANTS[cfg.variant].build(cfg, data, device)
     for module in variant.frozen.values():
         module.requires_grad_(False).eval()
@@ -98,7 +109,7 @@ def build_state(cfg: Config, device: torch.device | None = None) -> TrainState:
         )
     noise = torch.Generator(device=device).manual_seed(noise_seed)
     ema = make_ema(variant.players, variant.ema_players) if cfg.train.ema > 0 else {}
-    watchdog = Watchdog(feature_map(cfg.data.name, data.kind)) if cfg.train.watchdog else None
+    watchdog = Watchdog(feature_map(cfg.data.name, data.kind), lr_advice(cfg.optim)) if cfg.train.watchdog else None
     return TrainState(cfg, device, data, variant, streams, noise, ema, watchdog=watchdog)
 
 
@@ -215,11 +226,14 @@ def restore_state(state: TrainState, payload: dict[str, Any], path: Path) -> Non
     state.elapsed = float(payload.get("elapsed", 0.0))
 
 
-def load_run(run: str | Path, device: torch.device | None = None) -> tuple[Path, TrainState, dict[str, Any]]:
-    """Open a run directory and rebuild its players (and EMA copies) from ``checkpoints/last.pt``."""
+def load_run(run: str | Path, device: torch.device | None = None, step: int | None = None) -> tuple[Path, TrainState, dict[str, Any]]:
+    """Open a run directory and rebuild its players (and EMA copies) from ``checkpoints/last.pt``, or from the kept
+    checkpoint of ``step`` (``train.keep``)."""
     path = open_run_dir(run)
-    ckpt_file = checkpoint_path(path)
+    ckpt_file = select_checkpoint(path, step)
     payload = load_checkpoint(ckpt_file)
+    if step is not None and int(payload["step"]) != step:
+        raise missing_step(path, step, int(payload["step"]))
     cfg = _checkpoint_config(payload, ckpt_file)
     state = build_state(cfg, device)
     restore_weights(state, payload, ckpt_file)
@@ -383,7 +397,8 @@ def _iterate(
                 update_ema(state.ema, v.players, t.ema if it > t.ema_start else 0.0)
             bad = find_non_finite(iteration_losses, v.players)
             if bad is not None:
-                raise_diverged(bad, it, last_ckpt)
+                mark_diverged(run, it, bad)
+                raise_diverged(bad, it, last_ckpt, cfg.optim)
             state.step = it
             now = time.perf_counter()
             state.elapsed += now - clock
@@ -412,6 +427,8 @@ def _iterate(
                         progress.warn(f"step {it}: {warning}")
             if it % t.ckpt_every == 0 or it == t.steps or stop:
                 save_checkpoint(checkpoint_payload(state), ckpt_file)
+                record_checkpoint(ckpt_file, it)
+                keep_checkpoints(run, it, t.keep)
                 last_ckpt, saved = f"the last good checkpoint (step {it}) is kept at {ckpt_file}", it
             if stop and it < t.steps:
                 raise Interrupted(run, it, stop.signum, ckpt_file, saved)
@@ -432,7 +449,7 @@ def _real_outputs(state: TrainState, batches: dict[str, dict[str, Tensor]]) -> T
 
 def train(cfg: Config, runs_dir: Path, name: str | None = None) -> Path:
     """Create a run directory, write the resolved config, train; return the run directory."""
-    state = build_state(cfg)
+    state = build_state(cfg, new=True)
     run = create_run_dir(runs_dir, name or cfg.name)
     with writer_lock(run):
         save_config(cfg, run / "config.yaml")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gankit.errors import GankitError
+from gankit.files import atomic_write
 
 RUN_PATTERN = re.compile(r"^(\d{5})-")
 
@@ -82,6 +83,64 @@ def writer_lock(run: Path) -> Iterator[None]:
 
 def checkpoint_path(run: Path) -> Path:
     return Path(run) / "checkpoints" / "last.pt"
+
+
+STEP_CHECKPOINT = re.compile(r"^step-(\d{8})\.pt$")
+
+
+def step_checkpoint_path(run: Path, step: int) -> Path:
+    return Path(run) / "checkpoints" / f"step-{step:08d}.pt"
+
+
+def kept_checkpoints(run: Path) -> dict[int, Path]:
+    """The older checkpoints kept by ``train.keep`` (step -> path), newest last."""
+    folder = Path(run) / "checkpoints"
+    found = {int(m.group(1)): p for p in folder.glob("step-*.pt") if (m := STEP_CHECKPOINT.match(p.name))} if folder.is_dir() else {}
+    return dict(sorted(found.items()))
+
+
+def keep_checkpoints(run: Path, step: int, keep: int) -> None:
+    """After ``last.pt`` of ``step`` is written: with ``keep`` > 1, give it a second name ``step-NNNNNNNN.pt`` (a hard
+    link, so no copy and no extra space; a copy where links are not supported), then remove the kept checkpoints
+    beyond the newest ``keep``. Each name appears whole (link or copy to a temporary name, then rename)."""
+    if keep <= 1:
+        return
+    last, target = checkpoint_path(run), step_checkpoint_path(run, step)
+    tmp = target.with_name(f".{target.name}.link.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(last, tmp)
+    except OSError:
+        atomic_write(tmp, lambda f: f.write(last.read_bytes()))
+    os.replace(tmp, target)
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    steps = list(kept_checkpoints(run))
+    for old in steps[: max(0, len(steps) - keep)]:
+        step_checkpoint_path(run, old).unlink(missing_ok=True)
+
+
+def select_checkpoint(run: Path, step: int | None) -> Path:
+    """The checkpoint of ``step`` (``None``: the newest, ``last.pt``); an unknown step is a GankitError listing the
+    kept ones. Whether ``last.pt`` is that step is checked by the caller once it is loaded."""
+    if step is None:
+        return checkpoint_path(run)
+    if step < 0:
+        raise GankitError(f"--step must be zero or more (got {step})")
+    kept = kept_checkpoints(run)
+    return kept.get(step, checkpoint_path(run))
+
+
+def missing_step(run: Path, step: int, last_step: int) -> GankitError:
+    kept = sorted({*kept_checkpoints(run), last_step}, reverse=True)
+    listed = ", ".join(f"{s}{' (newest)' if s == last_step else ''}" for s in kept)
+    return GankitError(
+        f"{run} has no checkpoint of step {step}; kept: {listed}. Give one of these to --step, or train with "
+        "--set train.keep=K to keep the last K checkpoints"
+    )
 
 
 def open_run_dir(run: str | Path, *, need_checkpoint: bool = True) -> Path:

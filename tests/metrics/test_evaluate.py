@@ -31,6 +31,13 @@ def digits_run(tmp_path_factory):
     return train(load_config("dcgan-digits", [*TINY, "train.batch_size=16"]), tmp_path_factory.mktemp("runs"))
 
 
+@pytest.fixture(scope="module")
+def mnist_run(tmp_path_factory):
+    torch.set_num_threads(1)
+    cfg = ["model.g.width=16", "model.d.width=16", "train.batch_size=16"]
+    return train(load_config("dcgan-mnist", [*TINY, *cfg]), tmp_path_factory.mktemp("runs"))
+
+
 def test_toy_run_gets_every_point_metric_with_its_protocol(ring_run):
     names = ["fid", "kid", "pr", "dc", "parzen", "modes"]
     results = evaluate(ring_run, names, n=2000)
@@ -69,22 +76,22 @@ def test_summarise_keeps_shared_numbers_only():
     assert out == {"a": {"mean": 2.0, "std": pytest.approx(np.sqrt(2))}, "b": {"mean": 3.0, "std": pytest.approx(np.sqrt(2))}}
 
 
-def test_image_run_with_the_judge_extractor(digits_run):
+def test_image_run_with_the_judge_extractor(mnist_run):
     names = ["fid", "kid", "is", "pr", "dc", "parzen", "judge"]
-    results = evaluate(digits_run, names, n=1000)
+    results = evaluate(mnist_run, names, n=1000)
     protocol = results["fid"]["protocol"]
-    assert protocol["extractor"].startswith("mnist") and "digits train" in protocol["real"]
+    assert protocol["extractor"].startswith("mnist") and "mnist5k train" in protocol["real"]
     assert results["kid"]["protocol"]["subset_size"] == 1000
     assert "not comparable" in results["parzen"]["protocol"]["splits"]
     # 'is' follows torch-fidelity (shuffled splits); 'judge' keeps the drawn order: same samples, same marginal
-    _, state, _ = load_run(digits_run)
+    _, state, _ = load_run(mnist_run)
     probs, _ = judge_outputs(torch.clamp((draw_samples(state, 1000, 0) + 1) / 2, 0, 1))
     assert results["judge"]["value"]["inception_score"] == pytest.approx(inception_score(probs)[0], rel=1e-9)
     order = torch.from_numpy(np.random.RandomState(2020).permutation(1000))
     assert results["is"]["value"]["inception_score"] == pytest.approx(inception_score(probs[order])[0], rel=1e-9)
 
 
-def test_metrics_refuse_data_they_cannot_score(ring_run, digits_run):
+def test_metrics_refuse_data_they_cannot_score(ring_run, digits_run, mnist_run):
     with pytest.raises(GankitError, match="point data"):
         evaluate(ring_run, ["is"])
     with pytest.raises(GankitError, match="point data"):
@@ -92,7 +99,7 @@ def test_metrics_refuse_data_they_cannot_score(ring_run, digits_run):
     with pytest.raises(GankitError, match="centres"):
         evaluate(digits_run, ["modes"])
     with pytest.raises(GankitError, match="samples"):
-        evaluate(digits_run, ["kid"], n=500)  # fewer than one KID subset of 1,000
+        evaluate(mnist_run, ["kid"], n=500)  # fewer than one KID subset of 1,000
 
 
 def test_every_metric_is_registered_with_a_description():
@@ -100,7 +107,32 @@ def test_every_metric_is_registered_with_a_description():
     assert all(m.description for m in METRICS.values())
 
 
-def test_is_with_the_inception_classifier_uses_its_logits_without_bias(digits_run):
+@pytest.mark.parametrize("metric", ["judge", "is", "codes"])
+def test_judge_based_metrics_refuse_data_the_judge_was_not_trained_for(digits_run, metric):
+    """scikit-learn's 8 x 8 digits (upscaled to 16 px) read as '8' 99.9 % of the time: the judge refuses, naming what
+    it reads and the data it supports."""
+    with pytest.raises(GankitError, match=r"cannot read this run's real data \(digits, field x\): it reads 9\d\.\d% of them as digit 8.*supports mnist5k"):
+        evaluate(digits_run, [metric], n=100)
+    with pytest.raises(GankitError, match="cannot read this run's real data"):
+        evaluate(digits_run, ["fid"], n=100, extractor="mnist")  # its features, too
+
+
+def test_the_judge_fits_mnist_like_data_only():
+    from gankit.data import build_dataset
+    from gankit.data.real import real_set
+    from gankit.metrics.classifier import judge_misfit
+
+    config = load_config("dcgan-mnist").data
+    mnist = build_dataset(config)
+    images, labels = real_set(mnist, "x"), real_set(mnist, "y")
+    assert judge_misfit(images, labels) is None
+    assert "right" in judge_misfit(images, (labels + 1) % 10)  # wrong labels: the accuracy check can fail
+    assert "as digit" in judge_misfit(torch.rand(500, 1, 28, 28))  # noise reads as one class
+    stacked = build_dataset(load_config("dcgan-stacked").data)
+    assert judge_misfit(real_set(stacked, "x", limit=2000), real_set(stacked, "y", limit=2000)) is None  # 1,000 classes: no accuracy check
+
+
+def test_is_with_the_inception_classifier_uses_its_logits_without_bias(mnist_run):
     from torch import nn
 
     from gankit.metrics import EvalContext, _is, _is_classifier
@@ -117,7 +149,7 @@ def test_is_with_the_inception_classifier_uses_its_logits_without_bias(digits_ru
             return self.pool(x.mean(dim=(2, 3)))
 
     torch.manual_seed(0)
-    _, state, _ = load_run(digits_run)
+    _, state, _ = load_run(mnist_run)
     ctx = EvalContext(state, 0, True, "inception")
     ctx._extractor = InceptionExtractor(Tiny(), "inception", progress=False)
     value = _is(ctx, 200)
@@ -135,7 +167,9 @@ def _image_context(name: str, split: str = "train", channels: int = 1):
     from gankit.metrics import EvalContext
 
     data = SimpleNamespace(kind="images", shape=(channels, 28, 28))
-    return EvalContext(SimpleNamespace(cfg=SimpleNamespace(data=DataConfig(name=name, split=split)), data=data, device="cpu"), 0, False)
+    variant = SimpleNamespace(decode=None, latents=None, directions={})  # outputs in field x
+    state = SimpleNamespace(cfg=SimpleNamespace(data=DataConfig(name=name, split=split)), data=data, device="cpu", variant=variant)
+    return EvalContext(state, 0, False)
 
 
 def _rows_list(images: torch.Tensor) -> list[bytes]:
@@ -202,6 +236,7 @@ def test_is_on_stacked_digits_scores_triples_with_1000_classes():
     assert len(set((labels[:, 0] * 100 + labels[:, 1] * 10 + labels[:, 2]).tolist())) > 800  # many of the 1,000 triples
     ctx = _image_context("stacked-mnist", channels=3)
     ctx._samples[n] = triples
+    ctx._judge_misfit["x"] = None  # the judge reads Stacked MNIST's channels (its real data is checked in test_the_judge_fits...)
     value = _is(ctx, n)
 
     per_channel = [judge_outputs(triples[:, c : c + 1])[0].numpy() for c in range(3)]
@@ -216,3 +251,35 @@ def test_is_on_stacked_digits_scores_triples_with_1000_classes():
     assert value["inception_score"] == pytest.approx(np.mean(scores), rel=1e-6)
     assert value["inception_score_std"] == pytest.approx(np.std(scores), rel=1e-6)
     assert "1,000 classes: product of the judge's per-channel probabilities" in _is_protocol(ctx, n)["classes"]
+
+
+def test_eval_json_keeps_one_result_per_protocol_and_shows_the_newest(ring_run, tmp_path):
+    from gankit.metrics import latest_results, merge_results, protocol_key, read_eval
+
+    evaluate(ring_run, ["modes"], n=2500)
+    evaluate(ring_run, ["modes"], n=100)  # a different protocol: kept beside the first, and now the one shown
+    saved = read_eval(ring_run / "eval.json")
+    modes = [h for h in saved["history"] if h["protocol"]["metric"] == "modes"]
+    assert sorted(h["protocol"]["n"] for h in modes) == [100, 2500]
+    assert saved["modes"]["protocol"]["n"] == 100
+    evaluate(ring_run, ["modes"], n=2500)  # the same protocol again: replaces its old result, moves to the end
+    saved = read_eval(ring_run / "eval.json")
+    modes = [h for h in saved["history"] if h["protocol"]["metric"] == "modes"]
+    assert [h["protocol"]["n"] for h in modes] == [100, 2500] and saved["modes"]["protocol"]["n"] == 2500
+    assert len({protocol_key(h) for h in saved["history"]}) == len(saved["history"])
+    # a file from before the history: its entries become the history
+    old = tmp_path / "eval.json"
+    old.write_text(json.dumps({"fid": saved["modes"] | {"protocol": {**saved["modes"]["protocol"], "metric": "fid"}}}))
+    migrated = read_eval(old)
+    assert [h["protocol"]["metric"] for h in migrated["history"]] == ["fid"] and set(latest_results(migrated)) == {"fid"}
+    assert set(merge_results(migrated, {"modes": saved["modes"]})) == {"fid", "modes", "history"}
+
+
+def test_fid_warns_when_samples_are_fewer_than_feature_dimensions(mnist_run, caplog):
+    with caplog.at_level("WARNING"):
+        evaluate(mnist_run, ["fid"], n=100)  # 100 samples of 128-d judge features
+    assert "fewer samples than dimensions" in caplog.text and "--n 128" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        evaluate(mnist_run, ["fid"], n=200)
+    assert "fewer samples" not in caplog.text

@@ -44,6 +44,16 @@ def test_exploding_loss_is_flagged_and_a_steady_one_is_not():
     assert fresh.check_losses({"g": 1e6}) == []  # no history yet: nothing to compare with
 
 
+def test_an_exploding_loss_names_the_runs_learning_rates():
+    cfg = load_config("gan-ring", [*TINY, "optim.g.lr=10", "optim.d.lr=10"])
+    dog = build_state(cfg).watchdog
+    for _ in range(10):
+        dog.check_losses({"d_fake": 1.0})
+    [warning] = dog.check_losses({"d_fake": 4.1e8})
+    assert warning.startswith("loss 'd_fake' exploded to 4.1e+08 (typically 1 of late); the learning rates may be too high (optim.g.lr=10, optim.d.lr=10)")
+    assert "--set optim.g.lr=0.0002 --set optim.d.lr=0.0002, or add a penalty" in warning
+
+
 def test_a_restored_watchdog_remembers_what_the_saved_one_knew():
     dog = Watchdog(identity)
     for _ in range(15):

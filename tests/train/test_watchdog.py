@@ -12,7 +12,7 @@ from gankit.errors import TrainingDiverged
 from gankit.train.checkpoint import load_checkpoint
 from gankit.train.loop import build_state, run_loop
 from gankit.train.rundir import create_run_dir, read_metrics
-from gankit.train.watchdog import find_non_finite
+from gankit.train.watchdog import find_non_finite, lr_advice, raise_diverged
 from tests.conftest import TINY
 
 
@@ -43,6 +43,7 @@ def test_nan_loss_stops_the_run_within_the_step(tmp_path):
         run_loop(state, run)
     message = str(info.value)
     assert "step 15" in message and "loss 'g'" in message and "(step 10)" in message
+    assert "learning rates may be too high (optim.g.lr=0.0002, optim.d.lr=0.0002)" in message and "\n" not in message
     assert state.step == 14
     ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
     assert ckpt["step"] == 10
@@ -65,3 +66,22 @@ def test_find_non_finite_names_the_culprit():
     players = {"g": torch.nn.Linear(2, 2)}
     assert find_non_finite({"a": torch.tensor(1.0)}, players) is None
     assert "loss 'b'" in find_non_finite({"a": torch.tensor(1.0), "b": torch.tensor(math.inf)}, players)
+
+
+def test_lr_advice_names_each_group_its_rate_and_a_lower_one():
+    cfg = load_config("gan-ring", ["optim.g.lr=10", "optim.d.lr=10"])
+    assert lr_advice(cfg.optim) == (
+        "the learning rates may be too high (optim.g.lr=10, optim.d.lr=10): lower them, e.g. --set optim.g.lr=0.0002 --set optim.d.lr=0.0002"
+    )
+    low = lr_advice(load_config("gan-1d").optim)  # a tenth of each, both being at most the default
+    assert "(optim.g.lr=0.0001, optim.d.lr=0.001)" in low and "--set optim.g.lr=1e-05 --set optim.d.lr=0.0001" in low
+
+
+def test_divergence_message_names_the_learning_rates_and_the_checkpoint():
+    cfg = load_config("gan-ring", ["optim.g.lr=10", "optim.d.lr=10"])
+    with pytest.raises(TrainingDiverged) as info:
+        raise_diverged("loss 'd_fake' is inf", 37, "the last good checkpoint (step 30) is kept at runs/x/checkpoints/last.pt", cfg.optim)
+    message = str(info.value)
+    assert message.startswith("training diverged at step 37: loss 'd_fake' is inf; stopped, the last good checkpoint (step 30) is kept at ")
+    assert "The learning rates may be too high (optim.g.lr=10, optim.d.lr=10): lower them, e.g. --set optim.g.lr=0.0002" in message
+    assert message.endswith("or change the loss or the seed, and train again")
