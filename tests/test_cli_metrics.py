@@ -123,6 +123,7 @@ def test_eval_of_two_runs_over_two_seeds_prints_a_summary(runs, tmp_path):
     assert re.search(r"^2 runs fid: fid = \S+ ± \S+", result.stdout, re.MULTILINE), result.stdout
     for run in (one, two):
         assert f"{run / 'eval.json'}" in lines
+        assert re.search(rf"^{re.escape(str(run))} fid: fid = \S+ ± \S+", result.stdout, re.MULTILINE), result.stdout  # never raw dicts
 
 
 # ------------------------------------------------------------------------------------------ bad input

@@ -149,6 +149,9 @@ def bad_cases(runs: dict[str, Path], tmp: Path) -> list[Bad]:
         Bad("translate-input-wrong-channels", ["translate", str(p2p), "--input", str(_colour_npz(tmp / "rgb.npz")), "--out", str(tmp / "t.npz")],
             "(1, 32, 32)"),
         Bad("empty-config-file", [train[0], str(_empty(tmp / "empty.yaml")), *train[1:]], "empty"),
+        Bad("step-not-kept", ["sample", str(ring), "--step", "3", "--out", str(tmp / "s.npz")], "no checkpoint of step 3; kept: "),
+        Bad("lsgan-target-under-another-game", [train[0], "gan-ring", *train[1:], *tiny, "--set", "loss.ls_a=0.5"], "would have no effect"),
+        Bad("data-key-the-source-does-not-read", [train[0], "gan-ring", *train[1:], *tiny, "--set", "data.grid_size=7"], "does not apply to data.name=ring"),
     ]
 
 

@@ -54,12 +54,15 @@ class _ReadRecorder(DataConfig):
         return super().__getattribute__(name)
 
 
-def build_dataset(cfg: DataConfig, *, strict: bool = False) -> Any:
-    """The source ``cfg.name`` names. ``strict`` (new runs): a data key set away from its default that the source
-    never reads is refused, e.g. ``data.grid_size`` on ``ring``."""
+def build_dataset(cfg: DataConfig) -> Any:
+    return DATASETS[cfg.name](cfg)
+
+
+def build_checked(cfg: DataConfig) -> tuple[Any, GankitError | None]:
+    """The source ``cfg.name`` names, and for a new run the error to raise when a data key set away from its default
+    is one the source never reads (e.g. ``data.grid_size`` on ``ring``); None when every setting applies. The caller
+    raises it once it has checked the variant against the data (whose error says more)."""
     global _reads
-    if not strict:
-        return DATASETS[cfg.name](cfg)
     recorder = _ReadRecorder(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(DataConfig)})
     _reads = set()
     try:
@@ -70,11 +73,11 @@ def build_dataset(cfg: DataConfig, *, strict: bool = False) -> Any:
     default = DataConfig()
     unused = [f.name for f in dataclasses.fields(DataConfig)
               if f.name not in read and f.name not in _ALWAYS_APPLY and getattr(cfg, f.name) != getattr(default, f.name)]
-    if unused:
-        keys = ", ".join(f"data.{k}={getattr(cfg, k)!r}" for k in unused)
-        used = ", ".join(sorted(f"data.{k}" for k in read if k not in _ALWAYS_APPLY)) or "none besides data.split"
-        raise GankitError(f"{keys} does not apply to data.name={cfg.name} (it reads {used}); remove the setting or choose data that uses it")
-    return source
+    if not unused:
+        return source, None
+    keys = ", ".join(f"data.{k}={getattr(cfg, k)!r}" for k in unused)
+    used = ", ".join(sorted(f"data.{k}" for k in read if k not in _ALWAYS_APPLY)) or "none besides data.split"
+    return source, GankitError(f"{keys} does not apply to data.name={cfg.name} (it reads {used}); remove the setting or choose data that uses it")
 
 
 __all__ = [
@@ -84,6 +87,7 @@ __all__ = [
     "ImageDataset",
     "Stream",
     "ToyStream",
+    "build_checked",
     "build_dataset",
     "indexed",
     "labelled",

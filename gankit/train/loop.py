@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from gankit import __version__
 from gankit.config import Config, config_from_dict, config_to_dict, flatten, save_config
-from gankit.data import build_dataset
+from gankit.data import build_checked, build_dataset
 from gankit.errors import GankitError
 from gankit.train.checkpoint import load_checkpoint, save_checkpoint
 from gankit.train.ema import make_ema, update_ema
@@ -92,8 +92,10 @@ def build_state(cfg: Config, device: torch.device | None = None, *, new: bool = 
     random.seed(cfg.train.seed)
     np.random.seed(cfg.train.seed)
     torch.manual_seed(init_seed)
-    data = build_dataset(cfg.data, strict=new)  # a new run: data settings its source never reads are refused
+    data, unused = build_checked(cfg.data) if new else (build_dataset(cfg.data), None)
     variant = VARIANTS[cfg.variant].build(cfg, data, device)
+    if unused is not None:  # a new run: data settings its source never reads are refused
+        raise unused
     for module in variant.frozen.values():
         module.requires_grad_(False).eval()
     from gankit.samplers import check_sampler
