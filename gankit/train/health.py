@@ -7,7 +7,8 @@ Three checks, none of which stops a run (a warning goes to the progress bar and 
   fixed-noise sample (area under the ROC curve ≥ ``SEPARATION_LIMIT``). Game-agnostic: it compares D's outputs,
   so it reads the same for probabilities, critic scores and hinge margins.
 - **A loss explodes**: a logged loss's magnitude exceeds ``EXPLOSION_FACTOR`` times the median magnitude of its
-  last ``HISTORY`` logged values (and 10 in absolute terms).
+  last ``HISTORY`` logged values (and 10 in absolute terms); before half that history exists, a magnitude above
+  ``EXPLOSION_ABSOLUTE`` (a run that blows up at once, e.g. a learning rate of 10).
 - **Sample diversity collapses** (mode collapse): the mean pairwise distance of the fixed-noise samples'
   features falls below ``DIVERSITY_FLOOR`` of the real data's. Features: the digit judge's for MNIST-like data
   (per channel for Stacked MNIST), the coordinates for toys, the pixels otherwise.
@@ -32,6 +33,7 @@ SEPARATION_LIMIT = 0.999
 SEPARATION_PATIENCE = 3
 EXPLOSION_FACTOR = 50.0
 EXPLOSION_FLOOR = 10.0
+EXPLOSION_ABSOLUTE = 1e6  # before HISTORY // 2 values are logged, a loss this large warns by itself
 HISTORY = 20
 DIVERSITY_FLOOR = 0.5
 MAX_PAIRS_N = 1000
@@ -93,6 +95,8 @@ class Watchdog:
                 typical = statistics.median(abs(v) for v in past)
                 if abs(value) > max(EXPLOSION_FACTOR * typical, EXPLOSION_FLOOR):
                     warnings.append(f"loss '{key}' exploded to {value:.4g} (typically {typical:.3g} of late); {self.advice}, or add a penalty")
+            elif abs(value) > EXPLOSION_ABSOLUTE:  # too early for a history (a run that blows up at once): its size alone
+                warnings.append(f"loss '{key}' is {value:.4g} within the first logged steps, far beyond any healthy game's; {self.advice}")
             past.append(value)
         return warnings
 

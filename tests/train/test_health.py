@@ -41,7 +41,9 @@ def test_exploding_loss_is_flagged_and_a_steady_one_is_not():
     warnings = dog.check_losses({"d_real": 0.7, "g": 500.0})
     assert len(warnings) == 1 and "'g'" in warnings[0] and "500" in warnings[0]
     fresh = Watchdog(identity)
-    assert fresh.check_losses({"g": 1e6}) == []  # no history yet: nothing to compare with
+    assert fresh.check_losses({"g": 1e6}) == []  # no history yet: nothing to compare with, and not absurd by itself
+    blown = fresh.check_losses({"g": 4e11})  # a run that blows up at once (learning rate 10): its size alone warns
+    assert len(blown) == 1 and "'g' is 4e+11 within the first logged steps" in blown[0]
 
 
 def test_an_exploding_loss_names_the_runs_learning_rates():
