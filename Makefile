@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 BENCH_SEEDS ?= 3
 
-.PHONY: install oracles demo judge test test-all lint bench bench-toy bench-images bench-metrics bench-stability bench-translate bench-infogan clean
+.PHONY: install oracles demo judge test test-all lint bench bench-toy bench-images bench-metrics bench-stability bench-translate bench-infogan bench-reliability clean
 
 install: $(VENV)/.installed
 
@@ -69,6 +69,9 @@ bench-translate: install
 
 bench-infogan: install
 	$(PY) bench/infogan.py --seeds $(BENCH_SEEDS) --out docs/results/infogan.md
+
+bench-reliability: install
+	$(PY) bench/reliability.py --out docs/results/reliability.md
 
 clean:
 	rm -rf $(VENV) .demo-run

@@ -554,7 +554,7 @@ def main() -> None:
             if type(exc).__name__ == "NoArgsIsHelpError":
                 print(message, file=sys.stderr)
             else:
-                _print_error(f"{message}; see `gankit --help`")
+                _print_error(f"{message.rstrip('.')}; see `gankit --help`")
             sys.exit(exc.exit_code)
         raise
     if rc == 130:  # Ctrl-C outside training (typer turns it into exit status 130)

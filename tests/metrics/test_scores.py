@@ -110,7 +110,8 @@ def test_classifier_inception_score_is_torch_fidelity_without_its_shuffle(fideli
 
 def test_too_few_samples_for_kid_subsets(fidelity):
     real, fake = features(300, 8, 0), features(80, 8, 1)
-    with pytest.raises(GankitError, match=r"needs at least 100 real and 100 fake samples \(got 300 real, 80 fake\): evaluate at least 100 samples \(`gankit eval --n 100`\)"):
+    expected = r"needs at least 100 real and 100 fake samples \(got 300 real, 80 fake\): evaluate at least 100 samples \(`gankit eval --n 100`\)"
+    with pytest.raises(GankitError, match=expected):
         kernel_inception_distance(real, fake, subsets=2, subset_size=100)
     with pytest.raises(ValueError, match="KID subset size"):  # torch-fidelity refuses too, with a ValueError
         fidelity.kid.kid_features_to_metric(fake, real, kid_subsets=2, kid_subset_size=100, verbose=False)
