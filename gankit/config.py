@@ -139,6 +139,10 @@ class TrainConfig:
     watchdog: bool = True
     watchdog_start: int = 1000
     stop_signals: str = "INT,TERM,USR1"
+    precision: str = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    threads: int = 0
 
 
 @dataclass
@@ -603,6 +607,8 @@ def validate(cfg: Config) -> None:
         raise GankitError(f"train.seed must be between 0 and 2**32 - 1 (got {t.seed})")
     _choice("train.device", t.device, ["auto", "cpu", "cuda"])
     _choice("train.progress", t.progress, ["auto", "bar", "lines", "none", "off"])
+    _choice("train.precision", t.precision, ["fp32", "bf16", "fp16"])
+    _positive("train.threads", t.threads, allow_zero=True)
     from gankit.train.signals import parse_signals
 
     parse_signals(t.stop_signals)

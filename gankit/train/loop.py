@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import signal
@@ -23,6 +24,7 @@ from gankit.errors import GankitError
 from gankit.train.checkpoint import load_checkpoint, save_checkpoint
 from gankit.train.ema import make_ema, update_ema
 from gankit.train.health import Watchdog, feature_map
+from gankit.train.precision import Precision
 from gankit.train.progress import Progress
 from gankit.train.rundir import (
     MetricsLog,
@@ -78,6 +80,7 @@ class TrainState:
     loss_counts: dict[str, int] = field(default_factory=dict)
     # objects derived from the players, not checkpointed: the DRS estimator fitted at the current step
     cache: dict[Any, Any] = field(default_factory=dict)
+    precision: Precision | None = None  # train.precision: autocast and fp16 loss scalers (checkpointed)
 
     @property
     def sampling_players(self) -> dict[str, nn.Module]:
@@ -88,6 +91,8 @@ class TrainState:
 def build_state(cfg: Config, device: torch.device | None = None, *, new: bool = False) -> TrainState:
     """Seed everything from ``train.seed`` and build data, players, optimisers and streams."""
     device = device or resolve_device(cfg.train.device)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
     init_seed, noise_seed, data_seed = derived_seeds(cfg.train.seed)
     random.seed(cfg.train.seed)
     np.random.seed(cfg.train.seed)
@@ -110,9 +115,16 @@ def build_state(cfg: Config, device: torch.device | None = None, *, new: bool = 
             f"(it gives: {', '.join(sorted(streams))}); choose a dataset of the variant's kind (see its presets)"
         )
     noise = torch.Generator(device=device).manual_seed(noise_seed)
+    if cfg.train.channels_last:
+        for module in variant.players.values():
+            module.to(memory_format=torch.channels_last)  # 4-d weights; other parameters are left as they are
     ema = make_ema(variant.players, variant.ema_players) if cfg.train.ema > 0 else {}
     watchdog = Watchdog(feature_map(cfg.data.name, data.kind), lr_advice(cfg.optim)) if cfg.train.watchdog else None
-    return TrainState(cfg, device, data, variant, streams, noise, ema, watchdog=watchdog)
+    if cfg.train.compile:
+        for module in variant.players.values():
+            module.compile()  # compiles the module's calls in place: its parameters and state_dict keys are unchanged
+    precision = Precision(cfg.train.precision, device, list(variant.optimizers))
+    return TrainState(cfg, device, data, variant, streams, noise, ema, watchdog=watchdog, precision=precision)
 
 
 # ------------------------------------------------------------------------------------------- checkpoints
@@ -152,6 +164,7 @@ def checkpoint_payload(state: TrainState) -> dict[str, Any]:
         "watchdog": state.watchdog.state_dict() if state.watchdog is not None else {},
         "loss_sums": {"sums": dict(state.loss_sums), "counts": dict(state.loss_counts)},
         "frozen": dict(v.frozen_sha256),
+        "precision": state.precision.state_dict() if state.precision is not None else {},
     }
 
 
@@ -218,6 +231,11 @@ def restore_state(state: TrainState, payload: dict[str, Any], path: Path) -> Non
             state.watchdog.load_state_dict(payload["watchdog"])
         except (KeyError, TypeError, ValueError) as exc:
             raise GankitError(f"{path}: its watchdog state is unreadable ({exc}); the checkpoint is damaged") from None
+    if state.precision is not None and payload.get("precision"):  # absent from checkpoints written before it was saved
+        try:
+            state.precision.load_state_dict(payload["precision"])
+        except (KeyError, TypeError, ValueError, GankitError) as exc:
+            raise GankitError(f"{path}: its loss-scaler state is unreadable ({exc}); the checkpoint is damaged") from None
     pending = payload.get("loss_sums") or {"sums": {}, "counts": {}}  # absent from checkpoints written before it was saved
     try:
         state.loss_sums = {str(k): v.to(state.device) for k, v in pending["sums"].items()}
@@ -313,26 +331,35 @@ def make_trainable(v: Variant, step: Step) -> None:
         module.requires_grad_(name in trainable)
 
 
-def optimise(v: Variant, step: Step, ctx: StepContext) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-    """One optimiser step of a phase: the objective, each loss's batch mean, one backward pass of their sum, the
-    updated groups' optimisers, then the step's post hook. Returns the objective's losses and their batch means."""
-    losses = step.objective(ctx)
-    means = {k: value.mean() for k, value in losses.items()}
+def optimise(v: Variant, step: Step, ctx: StepContext, precision: Precision | None = None) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """One optimiser step of a phase: the objective (under ``precision``'s autocast), each loss's batch mean in fp32,
+    one backward pass of their sum, the updated groups' optimisers (through fp16's loss scaler), then the step's post
+    hook. Returns the objective's losses and their batch means."""
+    with precision.autocast() if precision is not None else contextlib.nullcontext():
+        losses = step.objective(ctx)
+    means = {k: value.float().mean() for k, value in losses.items()}
     total = torch.stack(list(means.values())).sum()
     for group in step.updates:
         v.optimizers[group].zero_grad(set_to_none=True)
-    total.backward()
-    for group in step.updates:
-        v.optimizers[group].step()
+    if precision is not None:
+        precision.backward_and_step(total, step.updates, v.optimizers)
+    else:
+        total.backward()
+        for group in step.updates:
+            v.optimizers[group].step()
     if step.post is not None:
         step.post(ctx)
     return losses, means
 
 
 def draw_batches(state: TrainState, step: Step, iteration: int) -> dict[str, dict[str, Tensor]]:
-    """One batch from each of the step's streams, on the run's device."""
+    """One batch from each of the step's streams, on the run's device (images channels-last with
+    ``train.channels_last``)."""
     size = step.size(iteration, state.cfg.train.batch_size)
-    return {name: {k: x.to(state.device, non_blocking=True) for k, x in state.streams[name].next(size).items()} for name in step.streams}
+    batches = {name: {k: x.to(state.device, non_blocking=True) for k, x in state.streams[name].next(size).items()} for name in step.streams}
+    if state.cfg.train.channels_last:
+        batches = {name: {k: x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x for k, x in b.items()} for name, b in batches.items()}
+    return batches
 
 
 def run_loop(state: TrainState, run: Path) -> None:
@@ -369,6 +396,7 @@ def _iterate(
     last_batches: dict[str, dict[str, Tensor]] = {}
     clock = time.perf_counter()
     saved = state.step if ckpt_file.exists() else None
+    first = state.step + 1
     try:
         if state.step == 0:
             _snapshot(state, run / "samples" / "step-000000.png", fixed_seed)
@@ -385,7 +413,7 @@ def _iterate(
                     last_batches.update(batches)
                     n = step.size(it, t.batch_size)
                     ctx = StepContext(v.players, batches, n, state.noise, it, t.steps, state.device, v.state, scratch, v.optimizers)
-                    _, means = optimise(v, step, ctx)
+                    _, means = optimise(v, step, ctx, state.precision)
                     for k, value in means.items():
                         detached = value.detach()
                         iteration_losses[k] = detached
@@ -403,6 +431,8 @@ def _iterate(
                 raise_diverged(bad, it, last_ckpt, cfg.optim)
             state.step = it
             now = time.perf_counter()
+            if t.compile and it == first:
+                progress.note(f"train.compile: the first iteration (compiling the players) took {now - clock:.1f} s")
             state.elapsed += now - clock
             clock = now
             if it % t.log_every == 0 or it == t.steps:

@@ -43,6 +43,12 @@ class Progress:
             eta = timedelta(seconds=round((self.total - step) / rate)) if rate > 0 else "?"
             log.info("%s %d/%d %s | %.1f it/s | ETA %s", self.unit, step, self.total, _format(shown), rate, eta)
 
+    def note(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.write(message, file=sys.stderr)
+        else:
+            log.info(message)
+
     def warn(self, message: str) -> None:
         if self.bar is not None:
             self.bar.write(f"warning: {message}", file=sys.stderr)
