@@ -71,9 +71,12 @@ class Watchdog:
     (:meth:`state_dict`), so that a resumed run warns exactly as the uninterrupted one would. ``advice``: what an
     exploding loss's warning suggests (the run's learning rates, :func:`gankit.train.watchdog.lr_advice`)."""
 
-    def __init__(self, features: Callable[[Tensor], Tensor], advice: str = "lower the learning rates") -> None:
+    def __init__(self, features: Callable[[Tensor], Tensor], advice: str = "lower the learning rates", game: str = "minimax") -> None:
         self.features = features
         self.advice = advice
+        remedies = {"nonsaturating": "the non-saturating loss", "wgan": "a Wasserstein loss", "hinge": "the hinge loss"}
+        others = [text for name, text in remedies.items() if name != game]  # not the game the run already plays
+        self.separation_advice = f"try {', '.join(others)}, label smoothing (loss.real_label=0.9), a gradient penalty or R1"
         self.history: dict[str, deque[float]] = {}
         self.data_spread: float | None = None
         self.winning: dict[str, int] = {}  # per discriminator: checks in a row at which it separated perfectly
@@ -125,6 +128,6 @@ class Watchdog:
                 who = "the discriminator" if name == "d" else f"discriminator '{name}'"
                 warnings.append(
                     f"{who} separates real from generated samples perfectly at {SEPARATION_PATIENCE} checks in a row; "
-                    "G's gradients may vanish (use the non-saturating or a Wasserstein/hinge loss, label smoothing, a penalty)"
+                    f"G's gradients may vanish ({self.separation_advice})"
                 )
         return health, warnings

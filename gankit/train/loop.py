@@ -119,7 +119,7 @@ def build_state(cfg: Config, device: torch.device | None = None, *, new: bool = 
         for module in variant.players.values():
             module.to(memory_format=torch.channels_last)  # 4-d weights; other parameters are left as they are
     ema = make_ema(variant.players, variant.ema_players) if cfg.train.ema > 0 else {}
-    watchdog = Watchdog(feature_map(cfg.data.name, data.kind), lr_advice(cfg.optim)) if cfg.train.watchdog else None
+    watchdog = Watchdog(feature_map(cfg.data.name, data.kind), lr_advice(cfg.optim), cfg.loss.name) if cfg.train.watchdog else None
     if cfg.train.compile:
         for module in variant.players.values():
             module.compile()  # compiles the module's calls in place: its parameters and state_dict keys are unchanged

@@ -152,3 +152,11 @@ def test_a_collapsed_generator_is_reported_in_metrics(tmp_path):
     health = [r for r in read_metrics(run / "metrics.jsonl") if "health" in r]
     assert health and all(r["health"]["diversity"] < 0.01 for r in health)
     assert all(any("diversity collapsed" in w for w in r["warnings"]) for r in health)
+
+
+@pytest.mark.parametrize(("game", "absent", "present"), [("nonsaturating", "non-saturating", "hinge"), ("hinge", "hinge", "non-saturating")])
+def test_a_winning_discriminators_advice_does_not_suggest_the_game_already_played(game, absent, present):
+    real, fake = torch.randn(64, 2) + 10, torch.randn(64, 2) - 10
+    dog = Watchdog(identity, game=game)
+    warnings = [w for _ in range(SEPARATION_PATIENCE) for w in dog.check_samples(real, fake, by_first_coordinate(real, fake))[1]]
+    assert len(warnings) == 1 and absent not in warnings[0] and present in warnings[0]
