@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 BENCH_SEEDS ?= 3
 
-.PHONY: install oracles demo judge test test-all lint bench bench-toy bench-images bench-metrics bench-stability bench-translate bench-infogan bench-reliability clean
+.PHONY: install oracles demo judge test test-all lint bench bench-toy bench-images bench-metrics bench-stability bench-translate bench-infogan bench-reliability bench-speed clean
 
 install: $(VENV)/.installed
 
@@ -72,6 +72,9 @@ bench-infogan: install
 
 bench-reliability: install
 	$(PY) bench/reliability.py --out docs/results/reliability.md
+
+bench-speed: install
+	$(PY) bench/speed.py --out docs/results/speed.md
 
 clean:
 	rm -rf $(VENV) .demo-run

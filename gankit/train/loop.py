@@ -425,7 +425,8 @@ def _iterate(
                 scheduler.step()
             if state.ema:
                 update_ema(state.ema, v.players, t.ema if it > t.ema_start else 0.0)
-            bad = find_non_finite(iteration_losses, v.players)
+            weights_checked = it % t.ckpt_every == 0 or it == t.steps or bool(stop) or it % t.log_every == 0
+            bad = find_non_finite(iteration_losses, v.players, check_weights=weights_checked)
             if bad is not None:
                 mark_diverged(run, it, bad)
                 raise_diverged(bad, it, last_ckpt, cfg.optim)
@@ -458,6 +459,9 @@ def _iterate(
                     for warning in warnings:
                         progress.warn(f"step {it}: {warning}")
             if it % t.ckpt_every == 0 or it == t.steps or stop:
+                if not weights_checked and (bad := find_non_finite({}, v.players)) is not None:  # a stop that came late
+                    mark_diverged(run, it, bad)
+                    raise_diverged(bad, it, last_ckpt, cfg.optim)
                 save_checkpoint(checkpoint_payload(state), ckpt_file)
                 record_checkpoint(ckpt_file, it)
                 keep_checkpoints(run, it, t.keep)

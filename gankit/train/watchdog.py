@@ -12,23 +12,31 @@ from gankit.config import OptimizerConfig
 from gankit.errors import TrainingDiverged
 
 
-def find_non_finite(losses: dict[str, Tensor], players: dict[str, nn.Module]) -> str | None:
-    """Name the first non-finite loss or player weight, or None. One device synchronisation in all."""
+def find_non_finite(losses: dict[str, Tensor], players: dict[str, nn.Module], check_weights: bool = True) -> str | None:
+    """Name the first non-finite loss or player weight, or None; one device synchronisation in all. Without
+    ``check_weights`` only the losses are read (the loop's other iterations: a non-finite weight makes the next
+    losses non-finite); the loop reads the weights too on every iteration that logs or checkpoints, so that no
+    checkpoint holds a non-finite weight."""
     parts = [v.detach().float().reshape(1) for v in losses.values()]
-    norms: dict[str, Tensor] = {}
-    for name, module in players.items():
-        params = [p.detach() for p in module.parameters()]
-        if params:
-            norms[name] = torch.stack(torch._foreach_norm(params)).float().sum().reshape(1)
+    norms = _weight_norms(players) if check_weights else {}
     if torch.isfinite(torch.cat(parts + list(norms.values()))).all():
         return None
     for key, value in losses.items():
         if not torch.isfinite(value).all():
             return f"loss '{key}' is {value.item()}"
-    for name, norm in norms.items():
+    for name, norm in (norms or _weight_norms(players)).items():
         if not torch.isfinite(norm).all():
             return f"weights of player '{name}' are not finite"
     return "a value is not finite"
+
+
+def _weight_norms(players: dict[str, nn.Module]) -> dict[str, Tensor]:
+    norms: dict[str, Tensor] = {}
+    for name, module in players.items():
+        params = [p.detach() for p in module.parameters()]
+        if params:
+            norms[name] = torch.stack(torch._foreach_norm(params)).float().sum().reshape(1)
+    return norms
 
 
 def lr_advice(optim: Any) -> str:

@@ -66,6 +66,30 @@ def test_find_non_finite_names_the_culprit():
     players = {"g": torch.nn.Linear(2, 2)}
     assert find_non_finite({"a": torch.tensor(1.0)}, players) is None
     assert "loss 'b'" in find_non_finite({"a": torch.tensor(1.0), "b": torch.tensor(math.inf)}, players)
+    with torch.no_grad():
+        players["g"].weight[0, 0] = math.nan
+    assert find_non_finite({"a": torch.tensor(1.0)}, players) == "weights of player 'g' are not finite"
+    assert find_non_finite({"a": torch.tensor(1.0)}, players, check_weights=False) is None  # losses only, between log lines
+    assert find_non_finite({"a": torch.tensor(math.nan)}, players, check_weights=False) == "loss 'a' is nan"
+
+
+def test_a_non_finite_weight_between_log_lines_is_caught_before_any_checkpoint(tmp_path):
+    """Weights are read at log lines and checkpoints only: a weight poisoned at step 13 (no log line: every 5) is
+    caught by step 14's non-finite losses, and the checkpoint of step 10 is the one kept."""
+    state, run = poisoned_state(tmp_path, lambda ctx, out: None)
+    original = state.variant.steps[-1].objective
+
+    def objective(ctx):
+        out = original(ctx)
+        if ctx.iteration == 13:
+            with torch.no_grad():
+                next(ctx.players["g"].parameters()).view(-1)[0] = math.inf
+        return out
+
+    state.variant.steps[-1].objective = objective
+    with pytest.raises(TrainingDiverged, match="at step 1[45]"):
+        run_loop(state, run)
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 10
 
 
 def test_lr_advice_names_each_group_its_rate_and_a_lower_one():
