@@ -29,7 +29,8 @@ class DataConfig:
 
     Images: ``split`` (train, test, all), ``root`` (folder or .npz path), ``image_size`` (resize to a square),
     ``resize`` (bilinear, nearest, pad), ``channels`` (1 or 3, to convert a folder), ``labels`` (classes from a
-    folder's sub-directories), ``skip_bad`` (skip unreadable files). Toys: ``mean``, ``std``, ``radius``,
+    folder's sub-directories), ``skip_bad`` (skip unreadable files), ``workers`` (threads that decode a folder's
+    images; 0: the calling thread). Toys: ``mean``, ``std``, ``radius``,
     ``modes``, ``grid_size``, ``spacing``.
     """
 
@@ -47,6 +48,7 @@ class DataConfig:
     modes: int = 8
     grid_size: int = 5
     spacing: float = 2.0
+    workers: int = 0
 
 
 @dataclass
@@ -559,6 +561,7 @@ def validate(cfg: Config) -> None:
     _positive("data.spacing", cfg.data.spacing)
     _positive("data.modes", cfg.data.modes)
     _positive("data.grid_size", cfg.data.grid_size)
+    _positive("data.workers", cfg.data.workers, allow_zero=True)
     if not math.isfinite(cfg.data.mean):
         raise GankitError(f"data.mean must be a finite number (got {cfg.data.mean})")
 

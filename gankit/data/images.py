@@ -11,6 +11,7 @@ import functools
 import gzip
 import importlib.util
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -324,6 +325,17 @@ def fit_image(img: Any, size: int | None) -> np.ndarray:
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
 
 
+def parallel_map(function: Callable[[Any], Any], items: list[Any], workers: int) -> list[Any]:
+    """``[function(x) for x in items]``, in order; with ``workers`` > 0 (``data.workers``) in that many background
+    threads (PIL decodes and resizes with the GIL released, so a folder of JPEGs loads several times faster)."""
+    if workers <= 0 or len(items) < 2:
+        return [function(x) for x in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gankit-load") as pool:
+        return list(pool.map(function, items))
+
+
 def _load_image(path: Path, channels: int, size: int | None) -> np.ndarray:
     return fit_image(open_image(path, channels), size)
 
@@ -385,7 +397,7 @@ def read_folder(root: Path, cfg: DataConfig, name: str = "folder", labels: bool 
             raise GankitError(f"data.labels=true needs every image inside a class sub-directory of {root}" + (f" ({loose[0].name} is not)" if loose else ""))
     readable, modes = readable_images(files, root, cfg.skip_bad)
     channels = pick_channels(cfg.channels, modes, root)
-    arrays = [_load_image(p, channels, cfg.image_size) for p in readable]
+    arrays = parallel_map(lambda p: _load_image(p, channels, cfg.image_size), readable, cfg.workers)
     sizes = {a.shape for a in arrays}
     if len(sizes) > 1:
         raise GankitError(f"images under {root} have different sizes {sorted(sizes)[:3]}; set data.image_size to resize them to one size")

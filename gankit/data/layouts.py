@@ -18,7 +18,17 @@ import torch
 
 from gankit.config import DataConfig
 from gankit.data.combinators import Paired, Unpaired, paired, unpaired
-from gankit.data.images import IMAGE_SUFFIXES, ImageDataset, fit_image, list_images, open_image, pick_channels, read_folder, readable_images
+from gankit.data.images import (
+    IMAGE_SUFFIXES,
+    ImageDataset,
+    fit_image,
+    list_images,
+    open_image,
+    parallel_map,
+    pick_channels,
+    read_folder,
+    readable_images,
+)
 from gankit.errors import GankitError
 
 ALIGNED_SPLITS = {"train": ("train",), "val": ("val",), "test": ("test",), "all": ("train", "val", "test")}
@@ -51,8 +61,7 @@ def _read_aligned_folder(folder: Path, cfg: DataConfig) -> tuple[np.ndarray, np.
         raise GankitError(f"{folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); put the A|B image files there")
     readable, modes = readable_images(files, folder, cfg.skip_bad)
     channels = pick_channels(cfg.channels, modes, folder)
-    a_side, b_side, first = [], [], {}
-    for path in readable:
+    def halves(path: Path) -> tuple[tuple[int, int], np.ndarray, np.ndarray]:
         img = open_image(path, channels)
         w, h = img.size
         if w != 2 * h:
@@ -60,9 +69,13 @@ def _read_aligned_folder(folder: Path, cfg: DataConfig) -> tuple[np.ndarray, np.
                 f"{path} is {w} x {h} pixels, but an aligned file holds A and B side by side as two halves of equal size, "
                 "so its width must be twice its height; fix the file or remove it"
             )
-        first.setdefault(img.size, path)
-        a_side.append(fit_image(img.crop((0, 0, h, h)), cfg.image_size))
-        b_side.append(fit_image(img.crop((h, 0, w, h)), cfg.image_size))
+        return img.size, fit_image(img.crop((0, 0, h, h)), cfg.image_size), fit_image(img.crop((h, 0, w, h)), cfg.image_size)
+
+    a_side, b_side, first = [], [], {}
+    for path, (size, a, b) in zip(readable, parallel_map(halves, readable, cfg.workers), strict=True):
+        first.setdefault(size, path)
+        a_side.append(a)
+        b_side.append(b)
     if len(first) > 1 and cfg.image_size is None:
         (s1, p1), (s2, p2) = list(first.items())[:2]
         raise GankitError(

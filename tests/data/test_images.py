@@ -183,3 +183,28 @@ def test_resize_modes():
     assert torch.equal(padded[:, :, 1:5, 1:5], x)
     cropped = resize_images(x, 2, "pad")
     assert torch.equal(cropped, x[:, :, 1:3, 1:3])
+
+
+def test_folder_workers_decode_in_threads_and_give_the_same_images(tmp_path, monkeypatch):
+    import threading
+
+    from gankit.data import images as images_module
+
+    for i in range(12):
+        _write(tmp_path / f"{i:02d}.png", color=(20 * i, 5, 200 - 10 * i))
+    serial = build_dataset(DataConfig(name="folder", root=str(tmp_path), image_size=8))
+    threads: set[str] = set()
+    load = images_module._load_image
+
+    def spy(*args):
+        threads.add(threading.current_thread().name)
+        return load(*args)
+
+    monkeypatch.setattr(images_module, "_load_image", spy)
+    threaded = build_dataset(DataConfig(name="folder", root=str(tmp_path), image_size=8, workers=3))
+    assert torch.equal(serial.images, threaded.images)  # same images, same order
+    assert threads and all(name.startswith("gankit-load") for name in threads)
+    with pytest.raises(GankitError, match="data.workers must be zero or more"):
+        from gankit.config import load_config
+
+        load_config("gan-ring", ["data.workers=-1"])

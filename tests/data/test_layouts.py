@@ -129,3 +129,10 @@ def test_unaligned_errors(tmp_path, setup, split, needle):
 def test_layout_root_must_be_a_directory(tmp_path):
     with pytest.raises(GankitError, match="not a directory"):
         unaligned(tmp_path / "missing")
+
+
+def test_aligned_workers_give_the_same_pairs(tmp_path):
+    for i in range(6):
+        write_pair(tmp_path / "train" / f"{i}.png", 10 * i, 100 + 10 * i)
+    serial, threaded = aligned(tmp_path), aligned(tmp_path, workers=2)
+    assert torch.equal(serial.a.images, threaded.a.images) and torch.equal(serial.b.images, threaded.b.images)
