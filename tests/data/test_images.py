@@ -204,7 +204,7 @@ def test_folder_workers_decode_in_threads_and_give_the_same_images(tmp_path, mon
     threaded = build_dataset(DataConfig(name="folder", root=str(tmp_path), image_size=8, workers=3))
     assert torch.equal(serial.images, threaded.images)  # same images, same order
     assert threads and all(name.startswith("gankit-load") for name in threads)
-    with pytest.raises(GankitError, match="data.workers must be zero or more"):
+    with pytest.raises(GankitError, match=r"data\.workers must be zero or more"):
         from gankit.config import load_config
 
         load_config("gan-ring", ["data.workers=-1"])

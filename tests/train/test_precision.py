@@ -76,9 +76,9 @@ def test_threads_sets_torchs_thread_count_and_bad_values_are_refused():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
-    with pytest.raises(GankitError, match="train.precision: unknown name 'fp8'"):
+    with pytest.raises(GankitError, match=r"train\.precision: unknown name 'fp8'"):
         load_config("gan-ring", ["train.precision=fp8"])
-    with pytest.raises(GankitError, match="train.threads must be zero or more"):
+    with pytest.raises(GankitError, match=r"train\.threads must be zero or more"):
         load_config("gan-ring", ["train.threads=-1"])
 
 

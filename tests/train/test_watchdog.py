@@ -87,7 +87,7 @@ def test_a_non_finite_weight_between_log_lines_is_caught_before_any_checkpoint(t
         return out
 
     state.variant.steps[-1].objective = objective
-    with pytest.raises(TrainingDiverged, match="at step 1[45]"):
+    with pytest.raises(TrainingDiverged, match=r"at step 1[45]"):
         run_loop(state, run)
     assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 10
 
