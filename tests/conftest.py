@@ -78,3 +78,34 @@ def kill_after_first_checkpoint(args: list[str], runs: Path, *, max_delay: float
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def snapshot(root: Path) -> dict[str, tuple]:
+    """Every directory and file under ``root``: name -> ('dir',) or (size, sha256)."""
+    import hashlib
+
+    state: dict[str, tuple] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_dir():
+            state[rel + "/"] = ("dir",)
+        else:
+            data = path.read_bytes()
+            state[rel] = (len(data), hashlib.sha256(data).hexdigest())
+    return state
+
+
+def in_process(capsys, *args: str) -> tuple[int, str, str]:
+    """``gankit ARGS`` run in this process (no interpreter and torch start-up per call): exit status, stdout, stderr."""
+    from gankit.cli import main
+
+    argv, sys.argv = sys.argv, ["gankit", *args]
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+    finally:
+        sys.argv = argv
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -11,7 +11,6 @@ time (GANKIT_TEST_JOBS=1 for one), while the happy-path tests proceed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,7 +26,7 @@ import pytest
 import torch
 import yaml
 
-from tests.conftest import TINY, run_cli, set_args
+from tests.conftest import TINY, run_cli, set_args, snapshot
 
 # How many CLI subprocesses may run at once (the machine has 2 cores; each process is one torch thread).
 JOBS = max(1, min(2, int(os.environ.get("GANKIT_TEST_JOBS", os.cpu_count() or 1))))
@@ -55,19 +54,6 @@ def last_line(text: str) -> str:
     lines = text.strip().splitlines()
     assert lines, "nothing on stdout"
     return lines[-1]
-
-
-def snapshot(root: Path) -> dict[str, tuple]:
-    """Every directory and file under ``root``: name -> ('dir',) or (size, sha256)."""
-    state: dict[str, tuple] = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if path.is_dir():
-            state[rel + "/"] = ("dir",)
-        else:
-            data = path.read_bytes()
-            state[rel] = (len(data), hashlib.sha256(data).hexdigest())
-    return state
 
 
 def load_ckpt(run: Path) -> dict:

@@ -31,8 +31,8 @@ from gankit.metrics.extractors import build_extractor
 from gankit.metrics.fid import feature_statistics, frechet_distance
 from gankit.metrics.inception import WEIGHTS_ENV
 from gankit.train.loop import train
-from tests.conftest import TINY, run_cli
-from tests.test_cli import JOBS, ONE_THREAD, Outcome, assert_one_clean_error, last_line, snapshot
+from tests.conftest import TINY, run_cli, snapshot
+from tests.test_cli import JOBS, ONE_THREAD, Outcome, assert_one_clean_error, last_line
 
 IN_PROCESS = [*TINY, "train.progress=none"]
 FID_LINE = re.compile(r"^FID: (\S+)$")

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import TINY, run_cli, set_args
-from tests.test_cli import PNG_MAGIC, snapshot
+from tests.conftest import TINY, in_process, run_cli, set_args, snapshot
+from tests.test_cli import PNG_MAGIC
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 SMALL = {
@@ -183,24 +183,6 @@ def test_bad_input_is_one_clean_error_and_changes_nothing(runs, tmp_path):
         if not ok:
             failures.append(f"{case.id}: rc={result.returncode} changed={before != after}\n{result.stderr[-600:]}")
     assert not failures, "\n\n".join(failures)
-
-
-def in_process(capsys, *args: str) -> tuple[int, str, str]:
-    """``gankit ARGS`` run in this process (no interpreter and torch start-up per call): exit status, stdout, stderr."""
-    import sys
-
-    from gankit.cli import main
-
-    argv, sys.argv = sys.argv, ["gankit", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 0
-    finally:
-        sys.argv = argv
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_writing_commands_refuse_to_overwrite_and_overwrite_replaces_whole(runs, tmp_path, capsys):

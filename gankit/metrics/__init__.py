@@ -585,7 +585,7 @@ def evaluate(
         per_seed = []
         for ctx in contexts:
             if ctx is not first:  # the seeds differ only in the noise: share the network, real data and real features
-                ctx._extractor, ctx._real = first._extractor, first._real
+                ctx._extractor, ctx._real, ctx._judge_misfit = first._extractor, first._real, first._judge_misfit
                 if ("real", 0) in first._features:
                     ctx._features[("real", 0)] = first._features[("real", 0)]
             count = n or metric.default_n(ctx)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -28,7 +26,7 @@ from gankit.train.runs import (
     read_run,
     record_checkpoint,
 )
-from tests.conftest import TINY
+from tests.conftest import TINY, in_process, snapshot
 
 QUIET = [*TINY, "train.progress=none"]  # 20 steps, checkpoints at 10 and 20
 
@@ -90,31 +88,6 @@ def runs_dir(tmp_path_factory) -> Path:
     (root / "config.yaml").mkdir()  # a directory, not a config: still not a run
     (root / "README.txt").write_text("runs\n")
     return root
-
-
-def snapshot(root: Path) -> dict[str, tuple]:
-    """Every directory and file under ``root``: name -> ('dir',) or (size, sha256)."""
-    state: dict[str, tuple] = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        state[rel + "/" if path.is_dir() else rel] = ("dir",) if path.is_dir() else (path.stat().st_size, hashlib.sha256(path.read_bytes()).hexdigest())
-    return state
-
-
-def in_process(capsys, *args: str) -> tuple[int, str, str]:
-    """``gankit ARGS`` run in this process: exit status, stdout, stderr."""
-    from gankit.cli import main
-
-    argv, sys.argv = sys.argv, ["gankit", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 0
-    finally:
-        sys.argv = argv
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_each_run_gets_its_step_and_status_and_non_runs_are_skipped(runs_dir):
