@@ -87,7 +87,8 @@ def train(
     if name is not None and (not name or "/" in name or name.startswith(".")):
         raise GankitError(f"--name must be a plain name without '/' (got {name!r})")
     run = train_run(cfg, runs_dir, name)
-    typer.echo(str(run))
+    if not _rank():  # one line, from rank 0, under torchrun
+        typer.echo(str(run))
 
 
 @app.command()
@@ -99,7 +100,8 @@ def resume(
     from gankit.train.loop import resume as resume_run
 
     run = resume_run(run_dir, set_ or [])
-    typer.echo(str(run))
+    if not _rank():
+        typer.echo(str(run))
 
 
 @app.command()
@@ -533,15 +535,28 @@ def _print_error(message: str) -> None:
     print(f"error: {' '.join(message.split())}", file=sys.stderr)
 
 
+def _rank() -> int:
+    """This process's rank in a torchrun launch (0 outside one)."""
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
+
+
 def main() -> None:
     _setup_logging()
+    rank = _rank()
+    if rank:  # under torchrun the other ranks stay quiet but for warnings and their own errors
+        logging.getLogger("gankit").setLevel(logging.WARNING)
     try:
         rc = app(standalone_mode=False)
     except GankitError as exc:
-        _print_error(str(exc))
+        if not (rank and getattr(exc, "shared", False)):  # an error every rank raised alike is printed by rank 0
+            _print_error(f"rank {rank}: {exc}" if rank else str(exc))
         sys.exit(2)
     except Interrupted as exc:  # a training run stopped on a signal, with its checkpoint written
-        print(str(exc), file=sys.stderr)
+        if not rank:
+            print(str(exc), file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         rc = 130

@@ -145,6 +145,7 @@ class TrainConfig:
     channels_last: bool = False
     compile: bool = False
     threads: int = 0
+    sync_bn: bool = False
 
 
 @dataclass

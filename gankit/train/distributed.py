@@ -9,9 +9,12 @@ identity, with no process group and no cost.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
@@ -54,10 +57,31 @@ def world_from_env(environ: dict[str, str] | None = None) -> World:
 
 
 def init_world(world: World, device: torch.device) -> None:
-    """Join the process group of a torchrun launch (gloo on CPU, nccl on GPUs); nothing for one process."""
+    """Join the process group of a torchrun launch (gloo on CPU; on GPUs nccl for tensors, gloo beside it for the
+    few CPU objects); nothing for one process, or where the group exists (a test's own)."""
     if not world.distributed or dist.is_initialized():
         return
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        dist.init_process_group("cpu:gloo,cuda:nccl", device_id=device)
+    else:
+        dist.init_process_group("gloo")
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """Rank ``rank``'s seed of a stream of randomness seeded with ``seed`` (noise, dropout): rank 0 keeps ``seed``,
+    so one process is seeded exactly as before; others get 32 bits of ``SeedSequence(seed, spawn_key=(rank,))``."""
+    if rank == 0:
+        return seed
+    return int(np.random.SeedSequence(seed % 2**64, spawn_key=(rank,)).generate_state(1, np.uint32)[0])
+
+
+def collective_failure(exc: BaseException) -> bool:
+    """Whether an exception is a failed collective (a peer process died or timed out) rather than a bug."""
+    if type(exc).__name__ in ("DistBackendError", "DistNetworkError", "DistError"):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(word in text for word in ("gloo", "nccl", "connection", "peer", "socket", "timed out", "broken pipe"))
 
 
 def average_gradients(parameters: Iterable[nn.Parameter], world: World) -> None:
@@ -89,11 +113,175 @@ def mean_over_ranks(values: dict[str, Tensor], world: World) -> dict[str, Tensor
     return dict(zip(values, stacked.unbind(), strict=True))
 
 
+def max_over_ranks(values: list[float], world: World, device: torch.device) -> list[float]:
+    """Each number's maximum over the ranks, in one all-reduce."""
+    if not world.distributed:
+        return values
+    t = torch.tensor(values, dtype=torch.float64 if device.type == "cpu" else torch.float32, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return [float(x) for x in t.tolist()]
+
+
 def any_rank(flags: list[bool], world: World, device: torch.device) -> list[bool]:
     """Whether each flag is set on any rank (a non-finite loss, a stop request), so that every rank takes the same
     branch and none waits forever in a collective the others skipped."""
     if not world.distributed:
         return flags
-    t = torch.tensor([float(f) for f in flags], device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return [bool(x) for x in t.tolist()]
+    return [x > 0 for x in max_over_ranks([float(f) for f in flags], world, device)]
+
+
+def broadcast_modules(modules: dict[str, nn.Module], world: World, buffers_only: bool = False) -> None:
+    """Copy rank 0's parameters and buffers (or only its buffers: BatchNorm's running statistics, which each rank
+    otherwise moves with its own batches) to every rank: one broadcast per dtype. After it the modules are
+    bit-identical everywhere."""
+    if not world.distributed:
+        return
+    tensors = [b for m in modules.values() for b in m.buffers()]
+    if not buffers_only:
+        tensors = [p.data for m in modules.values() for p in m.parameters()] + tensors
+    by_dtype: dict[torch.dtype, list[Tensor]] = {}
+    for t in tensors:
+        by_dtype.setdefault(t.dtype, []).append(t)
+    for group in by_dtype.values():
+        flat = torch.cat([t.reshape(-1) for t in group])
+        dist.broadcast(flat, src=0)
+        offset = 0
+        for t in group:
+            t.copy_(flat[offset : offset + t.numel()].view_as(t))
+            offset += t.numel()
+
+
+def to_cpu(obj: Any) -> Any:
+    """Tensors (in dicts, lists and tuples) moved to the CPU, for pickling between ranks and into checkpoints."""
+    if isinstance(obj, Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_cpu(v) for v in obj)
+    return obj
+
+
+def gather_to_main(obj: Any, world: World) -> list[Any] | None:
+    """Every rank's ``obj`` (CPU tensors inside), as a list by rank on rank 0; None on the other ranks."""
+    if not world.distributed:
+        return [obj]
+    out: list[Any] | None = [None] * world.size if world.main else None
+    dist.gather_object(to_cpu(obj), out, dst=0)
+    return out
+
+
+def on_main(fn: Callable[[], Any], world: World) -> Any:
+    """Run ``fn`` on rank 0 and give its result (picklable, CPU tensors) to every rank; a GankitError it raises is
+    raised on every rank with the same message (``shared``: printed once), so that no rank waits for a result that
+    never comes. One process: ``fn()``."""
+    if not world.distributed:
+        return fn()
+    box: list[Any] = [None]
+    if world.main:
+        try:
+            box[0] = ("ok", to_cpu(fn()))
+        except GankitError as exc:
+            box[0] = ("error", str(exc))
+    dist.broadcast_object_list(box, src=0)
+    kind, value = box[0]
+    if kind == "error":
+        raise shared(GankitError(value))
+    return value
+
+
+def first_on_any_rank(value: str | None, world: World) -> tuple[int, str] | None:
+    """The lowest rank whose ``value`` is not None, and that value (every rank gets the same answer); called by
+    every rank once a flag of :func:`any_rank` said some rank has one."""
+    if not world.distributed:
+        return None if value is None else (0, value)
+    values: list[Any] = [None] * world.size
+    dist.all_gather_object(values, value)
+    for rank, v in enumerate(values):
+        if v is not None:
+            return rank, v
+    return None
+
+
+def shared(exc: BaseException) -> BaseException:
+    """Mark an error every rank raises alike: the command line prints it on rank 0 only."""
+    exc.shared = True  # type: ignore[attr-defined]
+    return exc
+
+
+class RankLost(GankitError):
+    """A collective operation failed: another process of the launch stopped (killed, out of memory, its own error)."""
+
+
+# ------------------------------------------------------------------------------------------- synchronised BatchNorm
+
+_SYNC = {"active": False}
+
+
+@contextmanager
+def synchronised() -> Iterator[None]:
+    """Within the block (the loop's objectives), :class:`SyncBatchNorm` layers in training mode normalise with the
+    statistics of the global batch; outside it (pictures, watchdog probes, which rank 0 draws alone) with their own."""
+    before = _SYNC["active"]
+    _SYNC["active"] = True
+    try:
+        yield
+    finally:
+        _SYNC["active"] = before
+
+
+class SyncBatchNorm(nn.modules.batchnorm._BatchNorm):
+    """BatchNorm over the batches of all ranks together (``train.sync_bn``): each channel's sum, sum of squares and
+    count are all-reduced (through autograd, so gradients flow across ranks as in one process with the whole batch),
+    and the running statistics move with the global batch's mean and unbiased variance. Same parameters, buffers and
+    state_dict keys as ``nn.BatchNorm*d``; on CPU with gloo as on GPUs with nccl (torch's own SyncBatchNorm needs a
+    GPU). One process, or outside :func:`synchronised`: plain batch norm."""
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.dim() < 2:
+            raise ValueError(f"expected at least 2-d input (got {input.dim()}-d)")
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check_input_dim(x)
+        if not (self.training and _SYNC["active"] and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        from torch.distributed.nn.functional import all_reduce
+
+        dims = [0, *range(2, x.dim())]
+        xf = x.float()
+        count = torch.tensor([float(x.numel() // x.shape[1])], device=x.device, dtype=torch.float32)
+        stats = all_reduce(torch.cat([xf.sum(dims), (xf * xf).sum(dims), count]))
+        c = x.shape[1]
+        n = stats[2 * c]
+        mean = stats[:c] / n
+        var = (stats[c : 2 * c] / n - mean * mean).clamp_min(0.0)
+        if self.track_running_stats and self.running_mean is not None and self.running_var is not None:
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                momentum = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+                self.running_mean.mul_(1 - momentum).add_(mean.detach(), alpha=momentum)
+                self.running_var.mul_(1 - momentum).add_((var * n / (n - 1).clamp_min(1.0)).detach(), alpha=momentum)
+        shape = [1, c] + [1] * (x.dim() - 2)
+        y = (xf - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y.to(x.dtype)
+
+
+def convert_sync_bn(module: nn.Module) -> nn.Module:
+    """``module`` with every ``nn.BatchNorm1d/2d/3d`` replaced by a :class:`SyncBatchNorm` holding the same
+    parameters and buffers (in place for children; the converted module is returned)."""
+    if type(module) in (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d):
+        bn = module
+        new = SyncBatchNorm(bn.num_features, bn.eps, bn.momentum, bn.affine, bn.track_running_stats)
+        if bn.affine:
+            new.weight, new.bias = bn.weight, bn.bias
+        if bn.track_running_stats:
+            new.running_mean, new.running_var, new.num_batches_tracked = bn.running_mean, bn.running_var, bn.num_batches_tracked
+        new.train(bn.training)
+        return new
+    for name, child in module.named_children():
+        converted = convert_sync_bn(child)
+        if converted is not child:
+            setattr(module, name, converted)
+    return module

@@ -22,6 +22,24 @@ from gankit.config import Config, config_from_dict, config_to_dict, flatten, sav
 from gankit.data import build_checked, build_dataset
 from gankit.errors import GankitError
 from gankit.train.checkpoint import load_checkpoint, save_checkpoint
+from gankit.train.distributed import (
+    RankLost,
+    World,
+    average_gradients,
+    broadcast_modules,
+    collective_failure,
+    convert_sync_bn,
+    first_on_any_rank,
+    gather_to_main,
+    init_world,
+    max_over_ranks,
+    mean_over_ranks,
+    on_main,
+    rank_seed,
+    shared,
+    synchronised,
+    world_from_env,
+)
 from gankit.train.ema import make_ema, update_ema
 from gankit.train.health import Watchdog, feature_map
 from gankit.train.precision import Precision
@@ -45,11 +63,19 @@ from gankit.variants import VARIANTS, Step, StepContext, Variant
 log = logging.getLogger("gankit")
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, world: World | None = None) -> torch.device:
+    """``train.device`` as a device; in a torchrun launch on GPUs, this process's GPU (``LOCAL_RANK``)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise GankitError("train.device is 'cuda' but no CUDA GPU is visible; use --set train.device=cpu (or auto)")
+    if name == "cuda" and world is not None and world.distributed:
+        if world.local_rank >= torch.cuda.device_count():
+            raise GankitError(
+                f"this is local rank {world.local_rank} but only {torch.cuda.device_count()} GPU(s) are visible; "
+                "give torchrun --nproc_per_node at most the number of GPUs"
+            )
+        return torch.device("cuda", world.local_rank)
     return torch.device(name)
 
 
@@ -81,6 +107,7 @@ class TrainState:
     # objects derived from the players, not checkpointed: the DRS estimator fitted at the current step
     cache: dict[Any, Any] = field(default_factory=dict)
     precision: Precision | None = None  # train.precision: autocast and fp16 loss scalers (checkpointed)
+    world: World = field(default_factory=World)  # this process's rank in a torchrun launch (one process: (0, 1))
 
     @property
     def sampling_players(self) -> dict[str, nn.Module]:
@@ -88,11 +115,20 @@ class TrainState:
         return {**self.variant.players, **self.ema}
 
 
-def build_state(cfg: Config, device: torch.device | None = None, *, new: bool = False) -> TrainState:
-    """Seed everything from ``train.seed`` and build data, players, optimisers and streams."""
-    device = device or resolve_device(cfg.train.device)
+def build_state(cfg: Config, device: torch.device | None = None, *, new: bool = False, world: World | None = None) -> TrainState:
+    """Seed everything from ``train.seed`` and build data, players, optimisers and streams. ``world``: this
+    process's place in a data-parallel launch (default one process): every rank builds the same players (rank 0's
+    are broadcast), draws its shard of the streams and its own noise."""
+    world = world or World()
+    device = device or resolve_device(cfg.train.device, world)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
+    if world.distributed and cfg.train.batch_size % world.size:
+        raise GankitError(
+            f"train.batch_size={cfg.train.batch_size} (the global batch) does not split evenly over {world.size} processes; "
+            f"use a multiple of {world.size}, e.g. --set train.batch_size={cfg.train.batch_size // world.size * world.size or world.size}"
+        )
+    init_world(world, device)
     init_seed, noise_seed, data_seed = derived_seeds(cfg.train.seed)
     random.seed(cfg.train.seed)
     np.random.seed(cfg.train.seed)
@@ -106,7 +142,16 @@ def build_state(cfg: Config, device: torch.device | None = None, *, new: bool = 
     from gankit.samplers import check_sampler
 
     check_sampler(cfg, variant)
-    streams = data.streams(data_seed, shard=(0, 1))
+    if cfg.train.sync_bn:
+        for module in variant.players.values():
+            convert_sync_bn(module)  # same parameters and buffers, normalised over every rank's batch
+    if world.distributed:
+        broadcast_modules(variant.players, world)  # bit-identical players on every rank from the start
+        # each rank its own dropout and augmentation randomness (rank 0 keeps one process's)
+        random.seed(rank_seed(cfg.train.seed, world.rank))
+        np.random.seed(rank_seed(cfg.train.seed, world.rank))
+        torch.manual_seed(rank_seed(init_seed, world.rank))
+    streams = data.streams(data_seed, shard=(world.rank, world.size))
     needed = {name for step in variant.steps for name in step.streams}
     missing = sorted(needed - set(streams))
     if missing:
@@ -114,17 +159,17 @@ def build_state(cfg: Config, device: torch.device | None = None, *, new: bool = 
             f"variant '{cfg.variant}' draws the data stream(s) {', '.join(missing)}, which data '{cfg.data.name}' does not give "
             f"(it gives: {', '.join(sorted(streams))}); choose a dataset of the variant's kind (see its presets)"
         )
-    noise = torch.Generator(device=device).manual_seed(noise_seed)
+    noise = torch.Generator(device=device).manual_seed(rank_seed(noise_seed, world.rank))
     if cfg.train.channels_last:
         for module in variant.players.values():
             module.to(memory_format=torch.channels_last)  # 4-d weights; other parameters are left as they are
     ema = make_ema(variant.players, variant.ema_players) if cfg.train.ema > 0 else {}
-    watchdog = Watchdog(feature_map(cfg.data.name, data.kind), lr_advice(cfg.optim), cfg.loss.name) if cfg.train.watchdog else None
+    watchdog = Watchdog(feature_map(cfg.data.name, data.kind), lr_advice(cfg.optim), cfg.loss.name) if cfg.train.watchdog and world.main else None
     if cfg.train.compile:
         for module in variant.players.values():
             module.compile()  # compiles the module's calls in place: its parameters and state_dict keys are unchanged
     precision = Precision(cfg.train.precision, device, list(variant.optimizers))
-    return TrainState(cfg, device, data, variant, streams, noise, ema, watchdog=watchdog, precision=precision)
+    return TrainState(cfg, device, data, variant, streams, noise, ema, watchdog=watchdog, precision=precision, world=world)
 
 
 # ------------------------------------------------------------------------------------------- checkpoints
@@ -140,7 +185,9 @@ def _set_numpy_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state((state["kind"], keys, state["pos"], state["has_gauss"], state["cached"]))
 
 
-def checkpoint_payload(state: TrainState) -> dict[str, Any]:
+def rank_payload(state: TrainState) -> dict[str, Any]:
+    """What differs between the ranks of a data-parallel run: the streams of randomness, the data streams'
+    positions, the variant state (image pools) and the losses summed since the last log line."""
     v = state.variant
     rng = {
         "python": random.getstate(),
@@ -151,6 +198,20 @@ def checkpoint_payload(state: TrainState) -> dict[str, Any]:
         "streams": {name: stream.state_dict() for name, stream in state.streams.items()},
     }
     return {
+        "rng": rng,
+        "state": {name: entry.state_dict() for name, entry in v.state.items()},
+        "loss_sums": {"sums": dict(state.loss_sums), "counts": dict(state.loss_counts)},
+    }
+
+
+def checkpoint_payload(state: TrainState, ranks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The checkpoint: players, optimisers and everything else to continue. A data-parallel run passes every
+    rank's :func:`rank_payload` (gathered on rank 0): the checkpoint holds them all under ``ranks`` and its
+    ``world_size``, and rank 0's in the places a one-process checkpoint has them."""
+    v = state.variant
+    own = ranks[0] if ranks else rank_payload(state)
+    extra = {"world_size": len(ranks), "ranks": ranks} if ranks and len(ranks) > 1 else {}
+    return {
         "gankit_version": __version__,
         "config": config_to_dict(state.cfg),
         "step": state.step,
@@ -159,12 +220,13 @@ def checkpoint_payload(state: TrainState) -> dict[str, Any]:
         "ema": {name: m.state_dict() for name, m in state.ema.items()},
         "optimizers": {name: o.state_dict() for name, o in v.optimizers.items()},
         "schedulers": {name: s.state_dict() for name, s in v.schedulers.items()},
-        "rng": rng,
-        "state": {name: entry.state_dict() for name, entry in v.state.items()},
+        "rng": own["rng"],
+        "state": own["state"],
         "watchdog": state.watchdog.state_dict() if state.watchdog is not None else {},
-        "loss_sums": {"sums": dict(state.loss_sums), "counts": dict(state.loss_counts)},
+        "loss_sums": own["loss_sums"],
         "frozen": dict(v.frozen_sha256),
         "precision": state.precision.state_dict() if state.precision is not None else {},
+        **extra,
     }
 
 
@@ -204,6 +266,18 @@ def restore_state(state: TrainState, payload: dict[str, Any], path: Path) -> Non
             f"{path} was trained with other weight files for the frozen network(s) {', '.join(changed)} (sha256 differs); "
             "resume with the same files"
         )
+    saved_world = int(payload.get("world_size", 1))
+    if saved_world != state.world.size:
+        launch = f"torchrun --nproc_per_node={saved_world} -m gankit resume" if saved_world > 1 else "gankit resume (one process)"
+        raise GankitError(
+            f"{path} was written by {saved_world} process(es) and this launch has {state.world.size}: each rank's noise, "
+            f"data position and pools are in it, so it continues exactly only with the same number; resume with {launch}"
+        )
+    if saved_world > 1:
+        try:
+            payload = {**payload, **payload["ranks"][state.world.rank]}  # this rank's own streams, pools and sums
+        except (KeyError, IndexError, TypeError) as exc:
+            raise GankitError(f"{path}: its per-rank states are unreadable ({exc}); the checkpoint is damaged") from None
     saved_state = payload["state"]
     if set(saved_state) != set(v.state):
         raise GankitError(f"{path} holds variant state {sorted(saved_state)} but this config builds {sorted(v.state)}; it belongs to another config")
@@ -255,7 +329,7 @@ def load_run(run: str | Path, device: torch.device | None = None, step: int | No
     if step is not None and int(payload["step"]) != step:
         raise missing_step(path, step, int(payload["step"]))
     cfg = _checkpoint_config(payload, ckpt_file)
-    state = build_state(cfg, device)
+    state = build_state(cfg, device, world=World())  # sampling and evaluation run in one process
     restore_weights(state, payload, ckpt_file)
     state.step = int(payload["step"])
     return path, state, payload
@@ -331,20 +405,32 @@ def make_trainable(v: Variant, step: Step) -> None:
         module.requires_grad_(name in trainable)
 
 
-def optimise(v: Variant, step: Step, ctx: StepContext, precision: Precision | None = None) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+def optimise(
+    v: Variant, step: Step, ctx: StepContext, precision: Precision | None = None, world: World | None = None
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """One optimiser step of a phase: the objective (under ``precision``'s autocast), each loss's batch mean in fp32,
-    one backward pass of their sum, the updated groups' optimisers (through fp16's loss scaler), then the step's post
-    hook. Returns the objective's losses and their batch means."""
-    with precision.autocast() if precision is not None else contextlib.nullcontext():
+    one backward pass of their sum, in a data-parallel run the gradients averaged over the ranks (explicitly, after
+    the whole backward pass: double backward and unrolled steps need nothing else), the updated groups' optimisers
+    (through fp16's loss scaler), then the step's post hook. Returns the objective's losses and their batch means."""
+    distributed = world is not None and world.distributed
+    with precision.autocast() if precision is not None else contextlib.nullcontext(), synchronised() if distributed else contextlib.nullcontext():
         losses = step.objective(ctx)
     means = {k: value.float().mean() for k, value in losses.items()}
     total = torch.stack(list(means.values())).sum()
     for group in step.updates:
         v.optimizers[group].zero_grad(set_to_none=True)
+    average = None
+    if distributed:
+
+        def average() -> None:
+            average_gradients([p for group in step.updates for g in v.optimizers[group].param_groups for p in g["params"]], world)
+
     if precision is not None:
-        precision.backward_and_step(total, step.updates, v.optimizers)
+        precision.backward_and_step(total, step.updates, v.optimizers, average)
     else:
         total.backward()
+        if average is not None:
+            average()
         for group in step.updates:
             v.optimizers[group].step()
     if step.post is not None:
@@ -352,10 +438,21 @@ def optimise(v: Variant, step: Step, ctx: StepContext, precision: Precision | No
     return losses, means
 
 
-def draw_batches(state: TrainState, step: Step, iteration: int) -> dict[str, dict[str, Tensor]]:
-    """One batch from each of the step's streams, on the run's device (images channels-last with
-    ``train.channels_last``)."""
+def local_size(state: TrainState, step: Step, iteration: int) -> int:
+    """This rank's part of the step's (global) batch size."""
     size = step.size(iteration, state.cfg.train.batch_size)
+    world = state.world
+    if size % world.size:
+        raise shared(
+            GankitError(f"step '{step.name}' draws batches of {size} at iteration {iteration}, which do not split over {world.size} processes; use a multiple")
+        )
+    return size // world.size
+
+
+def draw_batches(state: TrainState, step: Step, iteration: int) -> dict[str, dict[str, Tensor]]:
+    """One batch from each of the step's streams (this rank's shard of it), on the run's device (images
+    channels-last with ``train.channels_last``)."""
+    size = local_size(state, step, iteration)
     batches = {name: {k: x.to(state.device, non_blocking=True) for k, x in state.streams[name].next(size).items()} for name in step.streams}
     if state.cfg.train.channels_last:
         batches = {name: {k: x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x for k, x in b.items()} for name, b in batches.items()}
@@ -371,34 +468,49 @@ def run_loop(state: TrainState, run: Path) -> None:
         fixed_seed = derived_seeds(t.seed + 1)[1]
         ckpt_file = checkpoint_path(run)
         last_ckpt = f"the last good checkpoint (step {state.step}) is kept at {ckpt_file}" if ckpt_file.exists() else "no checkpoint had been written yet"
-        metrics = MetricsLog(run / "metrics.jsonl")
-        tb = _open_tensorboard(run / "tb")
-        progress = Progress(t.progress, state.step, t.steps, cfg.name)
+        main = state.world.main  # rank 0 alone writes metrics, pictures and checkpoints and shows progress
+        metrics = MetricsLog(run / "metrics.jsonl") if main else None
+        tb = _open_tensorboard(run / "tb") if main else None
+        progress = Progress(t.progress if main else "none", state.step, t.steps, cfg.name)
         for module in v.players.values():
             module.train()
         try:
             _iterate(state, run, stop, fixed_seed, metrics, tb, progress, ckpt_file, last_ckpt)
+        except Exception as exc:
+            if state.world.distributed and collective_failure(exc):
+                first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+                raise RankLost(
+                    f"another process of this launch stopped (a collective operation failed: {first}); this rank stopped too and "
+                    f"the last checkpoint written is kept at {ckpt_file}; continue with: torchrun --nproc_per_node={state.world.size} -m gankit resume {run}"
+                ) from None
+            raise
         finally:
             progress.close()
-            metrics.close()
+            if metrics is not None:
+                metrics.close()
             if tb is not None:
                 tb.close()
 
 
 def _iterate(
-    state: TrainState, run: Path, stop: StopRequest, fixed_seed: int, metrics: MetricsLog, tb: Any, progress: Progress, ckpt_file: Path, last_ckpt: str
+    state: TrainState, run: Path, stop: StopRequest, fixed_seed: int, metrics: MetricsLog | None, tb: Any, progress: Progress, ckpt_file: Path,
+    last_ckpt: str,
 ) -> None:
-    """The loop of :func:`run_loop`; a stop request ends it after the current iteration with a checkpoint."""
-    cfg, v = state.cfg, state.variant
+    """The loop of :func:`run_loop`; a stop request ends it after the current iteration with a checkpoint. In a
+    data-parallel run every rank runs it in step: the gradients are averaged, rank 0's buffers broadcast, the
+    non-finite and stop flags shared every iteration, the logged losses averaged, and rank 0 alone writes."""
+    cfg, v, world = state.cfg, state.variant, state.world
     t = cfg.train
+    main = world.main
     sums, counts = state.loss_sums, state.loss_counts  # since the last log line; checkpointed with the state
     watchdog = state.watchdog
     last_batches: dict[str, dict[str, Tensor]] = {}
     clock = time.perf_counter()
     saved = state.step if ckpt_file.exists() else None
     first = state.step + 1
+    has_buffers = world.distributed and not t.sync_bn and any(True for m in v.players.values() for _ in m.buffers())
     try:
-        if state.step == 0:
+        if state.step == 0 and main:
             _snapshot(state, run / "samples" / "step-000000.png", fixed_seed)
         while state.step < t.steps:
             it = state.step + 1
@@ -411,9 +523,10 @@ def _iterate(
                 for _ in range(step.repeat):
                     batches = draw_batches(state, step, it)
                     last_batches.update(batches)
-                    n = step.size(it, t.batch_size)
-                    ctx = StepContext(v.players, batches, n, state.noise, it, t.steps, state.device, v.state, scratch, v.optimizers)
-                    _, means = optimise(v, step, ctx, state.precision)
+                    n = local_size(state, step, it)
+                    handle = world if world.distributed else None
+                    ctx = StepContext(v.players, batches, n, state.noise, it, t.steps, state.device, v.state, scratch, v.optimizers, handle)
+                    _, means = optimise(v, step, ctx, state.precision, world)
                     for k, value in means.items():
                         detached = value.detach()
                         iteration_losses[k] = detached
@@ -421,25 +534,44 @@ def _iterate(
                         counts[k] = counts.get(k, 0) + 1
             for module in v.players.values():
                 module.requires_grad_(True)
+            if has_buffers:  # per-rank BatchNorm statistics: rank 0's everywhere (as DistributedDataParallel does)
+                broadcast_modules(v.players, world, buffers_only=True)
             for scheduler in v.schedulers.values():
                 scheduler.step()
             if state.ema:
                 update_ema(state.ema, v.players, t.ema if it > t.ema_start else 0.0)
-            weights_checked = it % t.ckpt_every == 0 or it == t.steps or bool(stop) or it % t.log_every == 0
+            stopping = bool(stop)
+            weights_checked = it % t.ckpt_every == 0 or it == t.steps or stopping or it % t.log_every == 0
             bad = find_non_finite(iteration_losses, v.players, check_weights=weights_checked)
+            if world.distributed:  # every rank the same verdict: one all-reduce of (non-finite, stop signal)
+                flag, signum = max_over_ranks([float(bad is not None), float(stop.signum or 0)], world, state.device)
+                if flag:
+                    rank, what = first_on_any_rank(bad, world) or (0, "a value is not finite")
+                    bad = f"{what} on rank {rank}"
+                if signum and not stop:
+                    stop.signum = int(signum)
+                stopping = bool(stop)
             if bad is not None:
-                mark_diverged(run, it, bad)
-                raise_diverged(bad, it, last_ckpt, cfg.optim)
+                if main:
+                    mark_diverged(run, it, bad)
+                try:
+                    raise_diverged(bad, it, last_ckpt, cfg.optim)
+                except GankitError as exc:
+                    if world.distributed:  # the same message on every rank: printed once
+                        shared(exc)
+                    raise
             state.step = it
             now = time.perf_counter()
-            if t.compile and it == first:
+            if t.compile and it == first and main:
                 progress.note(f"train.compile: the first iteration (compiling the players) took {now - clock:.1f} s")
             state.elapsed += now - clock
             clock = now
             if it % t.log_every == 0 or it == t.steps:
-                values = {k: float(s) / counts[k] for k, s in sums.items()}
+                averaged = mean_over_ranks(sums, world)
+                values = {k: float(s) / counts[k] for k, s in averaged.items()}
                 warnings = watchdog.check_losses(values) if watchdog is not None else []
-                metrics.write({"step": it, **values, "time": round(state.elapsed, 3), **({"warnings": warnings} if warnings else {})})
+                if metrics is not None:
+                    metrics.write({"step": it, **values, "time": round(state.elapsed, 3), **({"warnings": warnings} if warnings else {})})
                 for warning in warnings:
                     progress.warn(f"step {it}: {warning}")
                 if tb is not None:
@@ -450,24 +582,27 @@ def _iterate(
                 counts.clear()
             else:
                 progress.advance(it)
-            if it % t.sample_every == 0 or it == t.steps:
+            if main and (it % t.sample_every == 0 or it == t.steps):
                 samples = _snapshot(state, run / "samples" / f"step-{it:06d}.png", fixed_seed)
                 real = _real_outputs(state, last_batches)
-                if watchdog is not None and it >= t.watchdog_start and real is not None:
+                if watchdog is not None and it >= t.watchdog_start and real is not None and metrics is not None:
                     health, warnings = _health_check(state, watchdog, real, samples, last_batches, fixed_seed)
                     metrics.write({"step": it, "health": health, "warnings": warnings})
                     for warning in warnings:
                         progress.warn(f"step {it}: {warning}")
-            if it % t.ckpt_every == 0 or it == t.steps or stop:
+            if it % t.ckpt_every == 0 or it == t.steps or stopping:
                 if not weights_checked and (bad := find_non_finite({}, v.players)) is not None:  # a stop that came late
-                    mark_diverged(run, it, bad)
+                    if main:
+                        mark_diverged(run, it, bad)
                     raise_diverged(bad, it, last_ckpt, cfg.optim)
-                save_checkpoint(checkpoint_payload(state), ckpt_file)
-                record_checkpoint(ckpt_file, it)
-                keep_checkpoints(run, it, t.keep)
+                ranks = gather_to_main(rank_payload(state), world) if world.distributed else None
+                if main:
+                    save_checkpoint(checkpoint_payload(state, ranks), ckpt_file)
+                    record_checkpoint(ckpt_file, it)
+                    keep_checkpoints(run, it, t.keep)
                 last_ckpt, saved = f"the last good checkpoint (step {it}) is kept at {ckpt_file}", it
-            if stop and it < t.steps:
-                raise Interrupted(run, it, stop.signum, ckpt_file, saved)
+            if stopping and it < t.steps:
+                raise Interrupted(run, it, stop.signum or signal.SIGTERM, ckpt_file, saved)
     except KeyboardInterrupt:  # a second Ctrl-C (or one outside the handler): no new checkpoint
         raise Interrupted(run, state.step, signal.SIGINT, ckpt_file, saved) from None
 
@@ -483,13 +618,18 @@ def _real_outputs(state: TrainState, batches: dict[str, dict[str, Tensor]]) -> T
     return None
 
 
-def train(cfg: Config, runs_dir: Path, name: str | None = None) -> Path:
-    """Create a run directory, write the resolved config, train; return the run directory."""
-    state = build_state(cfg, new=True)
-    run = create_run_dir(runs_dir, name or cfg.name)
-    with writer_lock(run):
-        save_config(cfg, run / "config.yaml")
-        log.info("run directory: %s (device %s)", run, state.device)
+def train(cfg: Config, runs_dir: Path, name: str | None = None, world: World | None = None) -> Path:
+    """Create a run directory, write the resolved config, train; return the run directory. Under torchrun
+    (``world``: from the environment by default) every process trains its shard and rank 0 makes and writes the
+    run directory."""
+    world = world or world_from_env()
+    state = build_state(cfg, new=True, world=world)
+    run = Path(on_main(lambda: str(create_run_dir(runs_dir, name or cfg.name)), world))
+    with writer_lock(run) if world.main else contextlib.nullcontext():
+        if world.main:
+            save_config(cfg, run / "config.yaml")
+            where = f"{world.size} processes, device {state.device.type}" if world.distributed else f"device {state.device}"
+            log.info("run directory: %s (%s)", run, where)
         run_loop(state, run)
     return run
 
@@ -500,11 +640,13 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None) -> Path:
     Any other changed setting is refused, naming the keys; a run another process is writing is refused.
     """
     run = open_run_dir(run_dir)
-    with writer_lock(run):
-        return _resume(run, overrides)
+    world = world_from_env()
+    # under torchrun every rank reads the run directory (a filesystem every node sees); rank 0 alone locks and writes
+    with writer_lock(run) if world.main else contextlib.nullcontext():
+        return _resume(run, overrides, world)
 
 
-def _resume(run: Path, overrides: list[str] | None) -> Path:
+def _resume(run: Path, overrides: list[str] | None, world: World) -> Path:
     from gankit.config import apply_overrides, validate
 
     ckpt_file = checkpoint_path(run)
@@ -522,10 +664,11 @@ def _resume(run: Path, overrides: list[str] | None) -> Path:
     step = int(payload["step"])
     if cfg.train.steps <= step:
         raise GankitError(f"{run} is already at step {step} of train.steps={cfg.train.steps}; raise it, e.g. --set train.steps={step * 2}")
-    state = build_state(cfg)
+    state = build_state(cfg, world=world)
     restore_state(state, payload, ckpt_file)
-    save_config(cfg, run / "config.yaml")
-    truncate_metrics(run / "metrics.jsonl", step)
-    log.info("resuming %s at step %d of %d (device %s)", run, step, cfg.train.steps, state.device)
+    if world.main:
+        save_config(cfg, run / "config.yaml")
+        truncate_metrics(run / "metrics.jsonl", step)
+        log.info("resuming %s at step %d of %d (device %s)", run, step, cfg.train.steps, state.device)
     run_loop(state, run)
     return run
