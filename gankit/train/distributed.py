@@ -190,17 +190,14 @@ def on_main(fn: Callable[[], Any], world: World) -> Any:
     return value
 
 
-def first_on_any_rank(value: str | None, world: World) -> tuple[int, str] | None:
-    """The lowest rank whose ``value`` is not None, and that value (every rank gets the same answer); called by
+def on_every_rank(value: str | None, world: World) -> list[tuple[int, str]]:
+    """(rank, value) of every rank whose ``value`` is not None, by rank (every rank gets the same list); called by
     every rank once a flag of :func:`any_rank` said some rank has one."""
     if not world.distributed:
-        return None if value is None else (0, value)
+        return [] if value is None else [(0, value)]
     values: list[Any] = [None] * world.size
     dist.all_gather_object(values, value)
-    for rank, v in enumerate(values):
-        if v is not None:
-            return rank, v
-    return None
+    return [(rank, v) for rank, v in enumerate(values) if v is not None]
 
 
 def shared(exc: BaseException) -> BaseException:
@@ -230,6 +227,22 @@ def synchronised() -> Iterator[None]:
         _SYNC["active"] = before
 
 
+class _SumOverRanks(torch.autograd.Function):
+    """All-reduce (sum) with its gradient: the sum over ranks of the gradients of every rank's loss."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        out = x.clone()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        out = grad.clone()
+        dist.all_reduce(out)
+        return out
+
+
 class SyncBatchNorm(nn.modules.batchnorm._BatchNorm):
     """BatchNorm over the batches of all ranks together (``train.sync_bn``): each channel's sum, sum of squares and
     count are all-reduced (through autograd, so gradients flow across ranks as in one process with the whole batch),
@@ -245,12 +258,10 @@ class SyncBatchNorm(nn.modules.batchnorm._BatchNorm):
         self._check_input_dim(x)
         if not (self.training and _SYNC["active"] and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
-
         dims = [0, *range(2, x.dim())]
         xf = x.float()
         count = torch.tensor([float(x.numel() // x.shape[1])], device=x.device, dtype=torch.float32)
-        stats = all_reduce(torch.cat([xf.sum(dims), (xf * xf).sum(dims), count]))
+        stats = _SumOverRanks.apply(torch.cat([xf.sum(dims), (xf * xf).sum(dims), count]))
         c = x.shape[1]
         n = stats[2 * c]
         mean = stats[:c] / n

@@ -29,11 +29,11 @@ from gankit.train.distributed import (
     broadcast_modules,
     collective_failure,
     convert_sync_bn,
-    first_on_any_rank,
     gather_to_main,
     init_world,
     max_over_ranks,
     mean_over_ranks,
+    on_every_rank,
     on_main,
     rank_seed,
     shared,
@@ -546,8 +546,8 @@ def _iterate(
             if world.distributed:  # every rank the same verdict: one all-reduce of (non-finite, stop signal)
                 flag, signum = max_over_ranks([float(bad is not None), float(stop.signum or 0)], world, state.device)
                 if flag:
-                    rank, what = first_on_any_rank(bad, world) or (0, "a value is not finite")
-                    bad = f"{what} on rank {rank}"
+                    found = on_every_rank(bad, world) or [(0, "a value is not finite")]
+                    bad = ", ".join(f"{what} on rank {rank}" for rank, what in found)
                 if signum and not stop:
                     stop.signum = int(signum)
                 stopping = bool(stop)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from pathlib import Path
+
 import pytest
 import torch
 import torch.distributed as dist
@@ -24,6 +28,7 @@ def _worker(rank: int, size: int, store: str, out: str) -> None:
     losses = mean_over_ranks({"a": torch.tensor(float(rank)), "b": torch.tensor(2.0 * rank)}, world)
     flags = any_rank([rank == 1, False], world, torch.device("cpu"))
     torch.save({"local": local, "averaged": [p.grad for p in model.parameters()], "losses": losses, "flags": flags}, f"{out}.{rank}")
+    dist.barrier()
     dist.destroy_process_group()
 
 
@@ -53,3 +58,208 @@ def test_one_process_is_the_identity_and_the_world_comes_from_torchruns_environm
         world_from_env({"RANK": "4", "WORLD_SIZE": "4"})
     with pytest.raises(GankitError, match="must be integers"):
         world_from_env({"WORLD_SIZE": "two"})
+
+
+# ------------------------------------------------------------------------------------------- the loop under 2 ranks
+
+RECORD_GRADS = 3  # iterations whose local and averaged gradients are kept whole (later ones: fingerprints only)
+
+
+def _fingerprint(modules) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for m in modules.values():
+        for key, value in m.state_dict().items():
+            h.update(key.encode())
+            h.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _join(rank: int, size: int, store: str) -> None:
+    import os
+
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(size), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=size)
+
+
+def _recording_worker(rank: int, size: int, store: str, runs: str, preset: str, overrides: list[str], out: str, inject_nan_at: int) -> None:
+    """Train under ``size`` gloo ranks, recording what the test checks: every draw of data, local and averaged
+    gradients, the players' fingerprint after every iteration; a NaN loss on rank 1 at ``inject_nan_at``."""
+    import gankit.train.loop as loop
+    from gankit.config import load_config
+    from gankit.errors import GankitError
+
+    _join(rank, size, store)
+    record: dict = {"draws": [], "grads": [], "players": [], "error": None}
+    draw, average, optimise, check = loop.draw_batches, loop.average_gradients, loop.optimise, loop.find_non_finite
+    current = {"it": 0}
+
+    def draw_batches(state, step, iteration):
+        batches = draw(state, step, iteration)
+        record["draws"].append({name: {k: x.clone() for k, x in b.items()} for name, b in batches.items()})
+        return batches
+
+    def average_gradients(params, world):
+        params = list(params)
+        local = [p.grad.clone() for p in params if p.grad is not None]
+        average(params, world)
+        if current["it"] <= RECORD_GRADS:
+            record["grads"].append((local, [p.grad.clone() for p in params if p.grad is not None]))
+
+    def optimise_(v, step, ctx, precision=None, world=None):
+        current["it"] = ctx.iteration
+        if rank == 1 and ctx.iteration == inject_nan_at:
+            poisoned = dataclasses.replace(step, objective=lambda c: {k: x * float("nan") for k, x in step.objective(c).items()})
+            return optimise(v, poisoned, ctx, precision, world)
+        return optimise(v, step, ctx, precision, world)
+
+    def find_non_finite(losses, players, check_weights=True):
+        record["players"].append(_fingerprint(players))
+        return check(losses, players, check_weights)
+
+    loop.draw_batches, loop.average_gradients, loop.optimise, loop.find_non_finite = draw_batches, average_gradients, optimise_, find_non_finite
+    try:
+        loop.train(load_config(preset, overrides), Path(runs))
+    except GankitError as exc:
+        record["error"] = (str(exc), bool(getattr(exc, "shared", False)))
+    torch.save(record, f"{out}.{rank}")
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def _two_ranks(tmp_path, preset: str, overrides: list[str], inject_nan_at: int = 0) -> list[dict]:
+    runs = tmp_path / "runs2"
+    mp.spawn(_recording_worker, args=(2, str(tmp_path / "store"), str(runs), preset, overrides, str(tmp_path / "rec"), inject_nan_at), nprocs=2, join=True)
+    return [torch.load(f"{tmp_path / 'rec'}.{r}", weights_only=False) for r in range(2)]
+
+
+@pytest.mark.parametrize("preset", ["gan-ring", "dcgan-digits"])
+def test_two_ranks_train_identical_players_from_the_mean_gradient_on_disjoint_shards_of_the_global_batches(preset, tmp_path, monkeypatch):
+    import gankit.train.loop as loop
+    from gankit.config import load_config
+    from gankit.train.checkpoint import load_checkpoint
+    from tests.conftest import TINY
+
+    overrides = [*TINY, "train.steps=20"]
+    r0, r1 = _two_ranks(tmp_path, preset, overrides)
+    assert r0["error"] is None and r1["error"] is None
+    # after every iteration the players (parameters and BatchNorm buffers) are bit-identical on both ranks
+    assert len(r0["players"]) == len(r1["players"]) == 20 and r0["players"] == r1["players"]
+    # the applied gradient is the mean of the two ranks' own gradients, which differ
+    assert r0["grads"] and len(r0["grads"]) == len(r1["grads"])
+    for (local0, applied0), (local1, applied1) in zip(r0["grads"], r1["grads"], strict=True):
+        for l0, a0, l1, a1 in zip(local0, applied0, local1, applied1, strict=True):
+            assert torch.equal(a0, a1)
+            torch.testing.assert_close(a0, (l0 + l1) / 2, rtol=0, atol=1e-6)
+        assert any(not torch.equal(l0, l1) for l0, l1 in zip(local0, local1, strict=True))
+    # the shards are disjoint halves of exactly the global batches one process draws with the whole batch
+    one: list = []
+    draw = loop.draw_batches
+    monkeypatch.setattr(loop, "draw_batches", lambda s, st, i: one.append(draw(s, st, i)) or one[-1])
+    run = loop.train(load_config(preset, overrides), tmp_path / "runs1")
+    assert len(one) == len(r0["draws"]) == len(r1["draws"])
+    for whole, half0, half1 in zip(one, r0["draws"], r1["draws"], strict=True):
+        for name, batch in whole.items():
+            for key, value in batch.items():
+                a, b = half0[name][key], half1[name][key]
+                assert len(a) == len(b) == len(value) // 2
+                assert torch.equal(torch.cat([a, b]), value)
+                if value.is_floating_point() and value.ndim == 2:  # points: no item in both shards
+                    assert not (a[:, None, :] == b[None, :, :]).all(-1).any()
+    # one checkpoint, by rank 0, holding both ranks' random states; the one-process run's has none
+    two = load_checkpoint(next((tmp_path / "runs2").iterdir()) / "checkpoints" / "last.pt")
+    assert two["world_size"] == 2 and len(two["ranks"]) == 2 and two["step"] == 20
+    assert not torch.equal(two["ranks"][0]["rng"]["noise"], two["ranks"][1]["rng"]["noise"])
+    assert "ranks" not in load_checkpoint(run / "checkpoints" / "last.pt")
+
+
+def test_a_nan_on_rank_1_stops_both_ranks_with_one_message_and_keeps_the_last_good_checkpoint(tmp_path):
+    from gankit.train.checkpoint import load_checkpoint
+    from tests.conftest import TINY
+
+    r0, r1 = _two_ranks(tmp_path, "gan-ring", [*TINY, "train.steps=20"], inject_nan_at=13)
+    assert r0["error"] == r1["error"]
+    message, is_shared = r0["error"]
+    assert is_shared  # printed once, by rank 0
+    assert "training diverged at step 13" in message and "'d_real' is nan on rank 1" in message and "checkpoint (step 10)" in message
+    run = next((tmp_path / "runs2").iterdir())
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 10
+    from gankit.train.runs import DIVERGED_FILE
+
+    assert json.loads((run / DIVERGED_FILE).read_text())["step"] == 13  # `gankit runs` shows it diverged
+
+
+def _contract_worker(rank: int, size: int, store: str, tmp: str, presets: list[str], out: str) -> None:
+    import gankit.train.loop as loop
+    from gankit.config import load_config
+    from tests.conftest import TINY
+
+    _join(rank, size, store)
+    done = {}
+    for preset in presets:
+        run = loop.train(load_config(preset, [*TINY, "train.steps=2", "train.log_every=1", "train.sample_every=2", "train.ckpt_every=1"]), Path(tmp) / preset)
+        state = loop.build_state(load_config(preset, [*TINY, "train.steps=2"]))  # players as trained: from the checkpoint
+        from gankit.train.checkpoint import load_checkpoint
+
+        payload = load_checkpoint(run / "checkpoints" / "last.pt") if rank == 0 else None
+        done[preset] = (str(run), payload["step"] if payload else None, payload.get("world_size") if payload else None, bool(state))
+    torch.save(done, f"{out}.{rank}")
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def test_every_registered_variant_trains_two_steps_under_two_gloo_processes(tmp_path):
+    from gankit.config import load_config, preset_names
+    from gankit.variants import VARIANTS
+
+    presets = {}
+    for name in preset_names():
+        presets.setdefault(load_config(name).variant, name)
+    assert set(presets) == set(VARIANTS)
+    mp.spawn(_contract_worker, args=(2, str(tmp_path / "store"), str(tmp_path), sorted(presets.values()), str(tmp_path / "out")), nprocs=2, join=True)
+    done = torch.load(f"{tmp_path / 'out'}.0", weights_only=False)
+    for preset in presets.values():
+        run, step, world, _ = done[preset]
+        assert step == 2 and world == 2, preset
+        assert (Path(run) / "samples" / "step-000002.png").exists() and (Path(run) / "metrics.jsonl").exists()
+
+
+def _sync_bn_worker(rank: int, size: int, store: str, out: str) -> None:
+    from gankit.train.distributed import SyncBatchNorm, synchronised
+
+    _join(rank, size, store)
+    x = torch.randn(8, 3, 4, 4, generator=torch.Generator().manual_seed(7))[rank * 4 : (rank + 1) * 4].requires_grad_(True)
+    bn = SyncBatchNorm(3)
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor([1.0, 2.0, 0.5]))
+    with synchronised():
+        y = bn(x)
+    (y * torch.arange(y.numel()).reshape(y.shape).float()).sum().backward()
+    grads = [x.grad, bn.weight.grad.clone(), bn.bias.grad.clone()]
+    average_gradients([bn.weight, bn.bias], World(rank, size))
+    saved = {"y": y.detach(), "x_grad": grads[0], "w_grad": bn.weight.grad, "b_grad": bn.bias.grad, "mean": bn.running_mean, "var": bn.running_var}
+    torch.save(saved, f"{out}.{rank}")
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def test_sync_bn_over_two_ranks_is_batch_norm_over_their_batches_together(tmp_path):
+    mp.spawn(_sync_bn_worker, args=(2, str(tmp_path / "store"), str(tmp_path / "out")), nprocs=2, join=True)
+    r = [torch.load(f"{tmp_path / 'out'}.{k}", weights_only=True) for k in range(2)]
+    x = torch.randn(8, 3, 4, 4, generator=torch.Generator().manual_seed(7)).requires_grad_(True)
+    bn = torch.nn.BatchNorm2d(3)
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor([1.0, 2.0, 0.5]))
+    y = bn(x)
+    weights = torch.cat([torch.arange(192).reshape(4, 3, 4, 4).float()] * 2)
+    (y * weights).sum().backward()
+    torch.testing.assert_close(torch.cat([r[0]["y"], r[1]["y"]]), y.detach(), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(torch.cat([r[0]["x_grad"], r[1]["x_grad"]]), x.grad, rtol=1e-4, atol=1e-4)
+    # parameter gradients: the ranks' mean is the whole batch's over two (each rank's loss is half of the total)
+    torch.testing.assert_close(r[0]["w_grad"] * 2, bn.weight.grad, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(r[1]["b_grad"] * 2, bn.bias.grad, rtol=1e-4, atol=1e-4)
+    for k in range(2):
+        torch.testing.assert_close(r[k]["mean"], bn.running_mean)
+        torch.testing.assert_close(r[k]["var"], bn.running_var)
