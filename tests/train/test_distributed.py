@@ -263,3 +263,56 @@ def test_sync_bn_over_two_ranks_is_batch_norm_over_their_batches_together(tmp_pa
     for k in range(2):
         torch.testing.assert_close(r[k]["mean"], bn.running_mean)
         torch.testing.assert_close(r[k]["var"], bn.running_var)
+
+
+def _torchrun(*args: str) -> list[str]:
+    """``torchrun --standalone --nproc_per_node=2 -m gankit ARGS`` with this interpreter."""
+    import sys
+
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "gankit", *args]
+
+
+def test_torchrun_two_processes_resume_bit_exactly_after_one_rank_is_killed_and_refuse_another_world_size(tmp_path):
+    import os
+    import random
+    import signal
+    import subprocess
+    import time
+
+    from gankit.train.checkpoint import load_checkpoint
+    from tests.conftest import TINY, run_cli, set_args
+    from tests.train.test_resume import assert_identical
+
+    args = set_args([*TINY, "train.steps=600", "train.ckpt_every=50", "train.log_every=50", "train.sample_every=600"])
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    whole = subprocess.run(_torchrun("train", "gan-ring", *args, "--runs-dir", str(tmp_path / "a")), env=env, capture_output=True, text=True, timeout=300)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    proc = subprocess.Popen(_torchrun("train", "gan-ring", *args, "--runs-dir", str(tmp_path / "b")), env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None and not list((tmp_path / "b").glob("*/checkpoints/last.pt")):
+            time.sleep(0.01)
+        time.sleep(random.uniform(0.0, 0.5))
+        children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        rank1 = [int(pid) for pid in children if b"RANK=1" in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")]
+        assert proc.poll() is None and rank1, "the run ended before rank 1 could be killed; raise its steps"
+        os.kill(rank1[0], signal.SIGKILL)
+        proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0  # torchrun stopped the other rank and failed
+    run = next((tmp_path / "b").iterdir())
+    saved = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert 50 <= saved["step"] < 600 and saved["world_size"] == 2
+    # one process cannot continue a two-process run exactly: refused, nothing changed
+    refused = run_cli("resume", str(run))
+    assert refused.returncode == 2 and "written by 2 process(es)" in refused.stderr and "--nproc_per_node=2" in refused.stderr
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == saved["step"]
+    resumed = subprocess.run(_torchrun("resume", str(run)), env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert resumed.stdout.strip().splitlines() == [str(run)]  # the run directory, once (rank 0)
+    a = load_checkpoint(next((tmp_path / "a").iterdir()) / "checkpoints" / "last.pt")
+    b = load_checkpoint(run / "checkpoints" / "last.pt")
+    for key in ("models", "optimizers", "ranks", "step"):
+        assert_identical(a[key], b[key], key)
