@@ -42,7 +42,8 @@ judge: install
 	$(PY) scripts/train_judge.py
 
 test: install oracles
-	$(PY) -m pytest -q -m "not slow" -p no:cacheprovider
+	@start=$$(date +%s); $(PY) -m pytest -q -m "not slow" -p no:cacheprovider && \
+	echo "{\"seconds\": $$(( $$(date +%s) - start )), \"date\": \"$$(date -u +%FT%TZ)\"}" > $(VENV)/last-test-time.json
 
 test-all: install oracles
 	$(PY) -m pytest -q -p no:cacheprovider
@@ -74,7 +75,7 @@ bench-reliability: install
 	$(PY) bench/reliability.py --out docs/results/reliability.md
 
 bench-speed: install
-	$(PY) bench/speed.py --out docs/results/speed.md
+	$(PY) bench/speed.py --out docs/results/speed.md  # reads the last `make test` time from $(VENV)/last-test-time.json
 
 clean:
 	rm -rf $(VENV) .demo-run
