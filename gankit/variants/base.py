@@ -139,7 +139,7 @@ class StepContext:
     for a step that draws no data), the batch size ``n``, the loop's noise generator, the iteration (1-based) and
     the total, the device, the variant state, a per-iteration scratch dict shared by the steps of one iteration (a G
     step's fakes that the D step reuses), the optimisers (read-only: an unrolled step reads D's moments) and the
-    distributed handle (None in one process)."""
+    data-parallel world, :class:`gankit.train.distributed.World` (None in one process)."""
 
     players: dict[str, nn.Module]
     batches: dict[str, dict[str, Tensor]]
