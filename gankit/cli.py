@@ -536,10 +536,12 @@ def _print_error(message: str) -> None:
 
 
 def _rank() -> int:
-    """This process's rank in a torchrun launch (0 outside one)."""
+    """This process's rank in a torchrun launch (0 outside one, or where its environment is malformed)."""
+    from gankit.train.distributed import world_from_env
+
     try:
-        return int(os.environ.get("RANK", "0"))
-    except ValueError:
+        return world_from_env().rank
+    except GankitError:
         return 0
 
 

@@ -84,23 +84,31 @@ def collective_failure(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and any(word in text for word in ("gloo", "nccl", "connection", "peer", "socket", "timed out", "broken pipe"))
 
 
+def _flat_in_place(tensors: Iterable[Tensor], collective: Callable[[Tensor], None]) -> None:
+    """Run ``collective`` on the tensors flattened together (one call per dtype) and copy the result back."""
+    by_dtype: dict[torch.dtype, list[Tensor]] = {}
+    for t in tensors:
+        by_dtype.setdefault(t.dtype, []).append(t)
+    for group in by_dtype.values():
+        flat = torch.cat([t.reshape(-1) for t in group])
+        collective(flat)
+        offset = 0
+        for t in group:
+            t.copy_(flat[offset : offset + t.numel()].view_as(t))
+            offset += t.numel()
+
+
 def average_gradients(parameters: Iterable[nn.Parameter], world: World) -> None:
     """Replace each gradient by its mean over the ranks: one all-reduce of all of them flattened together (per
     dtype), so the applied update is the one a single process would make from the ranks' batches together."""
     if not world.distributed:
         return
-    grads = [p.grad for p in parameters if p.grad is not None]
-    by_dtype: dict[torch.dtype, list[Tensor]] = {}
-    for g in grads:
-        by_dtype.setdefault(g.dtype, []).append(g)
-    for group in by_dtype.values():
-        flat = torch.cat([g.reshape(-1) for g in group])
+
+    def mean(flat: Tensor) -> None:
         dist.all_reduce(flat)
         flat /= world.size
-        offset = 0
-        for g in group:
-            g.copy_(flat[offset : offset + g.numel()].view_as(g))
-            offset += g.numel()
+
+    _flat_in_place((p.grad for p in parameters if p.grad is not None), mean)
 
 
 def mean_over_ranks(values: dict[str, Tensor], world: World) -> dict[str, Tensor]:
@@ -139,16 +147,7 @@ def broadcast_modules(modules: dict[str, nn.Module], world: World, buffers_only:
     tensors = [b for m in modules.values() for b in m.buffers()]
     if not buffers_only:
         tensors = [p.data for m in modules.values() for p in m.parameters()] + tensors
-    by_dtype: dict[torch.dtype, list[Tensor]] = {}
-    for t in tensors:
-        by_dtype.setdefault(t.dtype, []).append(t)
-    for group in by_dtype.values():
-        flat = torch.cat([t.reshape(-1) for t in group])
-        dist.broadcast(flat, src=0)
-        offset = 0
-        for t in group:
-            t.copy_(flat[offset : offset + t.numel()].view_as(t))
-            offset += t.numel()
+    _flat_in_place(tensors, lambda flat: dist.broadcast(flat, src=0))
 
 
 def to_cpu(obj: Any) -> Any:
