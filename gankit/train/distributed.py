@@ -20,6 +20,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from gankit.errors import GankitError
+from gankit.train.shared_memory import PeerLost, shared_memory_group
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class World:
     rank: int = 0
     size: int = 1
     local_rank: int = 0
+    local_size: int = 0  # processes on this machine (torchrun's LOCAL_WORLD_SIZE; 0: not known)
 
     @property
     def distributed(self) -> bool:
@@ -41,19 +43,21 @@ class World:
 
 
 def world_from_env(environ: dict[str, str] | None = None) -> World:
-    """The world torchrun describes in ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` (one process when absent)."""
+    """The world torchrun describes in ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and ``LOCAL_WORLD_SIZE`` (one process
+    when absent)."""
     env = os.environ if environ is None else environ
     try:
         size = int(env.get("WORLD_SIZE", "1"))
         rank = int(env.get("RANK", "0"))
         local = int(env.get("LOCAL_RANK", str(rank)))
+        local_size = int(env.get("LOCAL_WORLD_SIZE", "0"))
     except ValueError:
         raise GankitError(
-            "RANK, WORLD_SIZE and LOCAL_RANK must be integers (set by torchrun); launch with `torchrun --nproc_per_node=N -m gankit ...`"
+            "RANK, WORLD_SIZE, LOCAL_RANK and LOCAL_WORLD_SIZE must be integers (set by torchrun); launch with `torchrun --nproc_per_node=N -m gankit ...`"
         ) from None
     if size < 1 or not 0 <= rank < size:
         raise GankitError(f"this process is rank {rank} of WORLD_SIZE={size}; launch with `torchrun --nproc_per_node=N -m gankit ...`")
-    return World(rank, size, local)
+    return World(rank, size, local, local_size)
 
 
 def init_world(world: World, device: torch.device) -> None:
@@ -78,7 +82,7 @@ def rank_seed(seed: int, rank: int) -> int:
 
 def collective_failure(exc: BaseException) -> bool:
     """Whether an exception is a failed collective (a peer process died or timed out) rather than a bug."""
-    if type(exc).__name__ in ("DistBackendError", "DistNetworkError", "DistError"):
+    if isinstance(exc, PeerLost) or type(exc).__name__ in ("DistBackendError", "DistNetworkError", "DistError"):
         return True
     text = str(exc).lower()
     return isinstance(exc, RuntimeError) and any(word in text for word in ("gloo", "nccl", "connection", "peer", "socket", "timed out", "broken pipe"))
@@ -109,6 +113,126 @@ def average_gradients(parameters: Iterable[nn.Parameter], world: World) -> None:
         flat /= world.size
 
     _flat_in_place((p.grad for p in parameters if p.grad is not None), mean)
+
+
+BUCKET_ELEMENTS = 1 << 16  # gradient elements per all-reduce while the backward pass runs (256 KiB of fp32)
+
+
+class GradientReducer:
+    """Averages the gradients of ``params`` over the ranks (DESIGN.md, "Scale"), by one of two transports.
+
+    Ranks on one machine with CPU tensors (:mod:`gankit.train.shared_memory`): after the backward pass, all
+    gradients flattened (per dtype) and summed through shared memory, in this process's own thread.
+
+    Otherwise (gloo across machines, nccl on GPUs) while the backward pass still runs: the parameters are cut into
+    buckets in reverse order of registration (the output layers', whose gradients are ready first, lead), and a
+    bucket whose gradients are all accumulated is flattened and all-reduced asynchronously while the backward pass
+    goes on through earlier layers. Buckets start strictly in order, so every rank issues the same collectives in
+    the same order whatever order autograd runs in; :meth:`finish` starts the buckets that never filled (parameters
+    that got no gradient), waits for all and writes the means back.
+
+    Until :meth:`finish` each ``.grad`` holds this rank's own gradient; after it, the mean over the ranks, equal to
+    :func:`average_gradients` (the sums are the same sums). Only gradients accumulated inside :meth:`overlapping`
+    start a bucket early (``torch.autograd.grad``, as the penalties' double backward uses, accumulates nothing and
+    starts nothing); a backward pass outside it is averaged whole by :meth:`finish`.
+    """
+
+    def __init__(self, params: Iterable[nn.Parameter], world: World, bucket_elements: int | None = None) -> None:
+        self.world = world
+        bucket_elements = bucket_elements or BUCKET_ELEMENTS
+        self.params = [p for p in params if p.requires_grad]
+        on_cpu = all(p.device.type == "cpu" for p in self.params)
+        self.shm = shared_memory_group(world.rank, world.size, world.local_size) if world.distributed and on_cpu else None
+        self.buckets: list[list[nn.Parameter]] = []
+        for p in reversed(self.params):
+            last = self.buckets[-1] if self.buckets else None
+            if last is None or last[0].dtype != p.dtype or sum(q.numel() for q in last) + p.numel() > bucket_elements:
+                self.buckets.append([p])
+            else:
+                last.append(p)
+        self._bucket_of = {id(p): i for i, bucket in enumerate(self.buckets) for p in bucket}
+        self._ready = [0] * len(self.buckets)
+        self._next = 0  # the next bucket to start
+        self._running: list[tuple[Any, Tensor, list[Tensor]]] = []
+
+    @contextmanager
+    def overlapping(self) -> Iterator[None]:
+        """Within the block (the loop's backward pass), each bucket starts its all-reduce once it is complete."""
+        if not self.world.distributed or self.shm is not None:
+            yield
+            return
+        hooks = [p.register_post_accumulate_grad_hook(self._accumulated) for p in self.params]
+        try:
+            yield
+        finally:
+            for hook in hooks:
+                hook.remove()
+
+    def _accumulated(self, p: nn.Parameter) -> None:
+        self._ready[self._bucket_of[id(p)]] += 1
+        while self._next < len(self.buckets) and self._ready[self._next] >= len(self.buckets[self._next]):
+            self._start(self._next)
+
+    def _start(self, index: int) -> None:
+        self._next = index + 1
+        grads = [p.grad for p in self.buckets[index] if p.grad is not None]
+        if grads:
+            flat = torch.cat([g.reshape(-1) for g in grads])
+            self._running.append((dist.all_reduce(flat, async_op=True), flat, grads))
+
+    def finish(self) -> None:
+        """Start what has not started, wait for every bucket and put each gradient's mean over the ranks in place."""
+        if not self.world.distributed:
+            return
+        if self.shm is not None:
+            shm = self.shm
+
+            def mean(flat: Tensor) -> None:
+                shm.all_reduce(flat)
+                flat /= self.world.size
+
+            _flat_in_place((p.grad for p in self.params if p.grad is not None), mean)
+            return
+        while self._next < len(self.buckets):
+            self._start(self._next)
+        for work, flat, grads in self._running:
+            work.wait()
+            flat /= self.world.size
+            offset = 0
+            for g in grads:
+                g.copy_(flat[offset : offset + g.numel()].view_as(g))
+                offset += g.numel()
+        self._running.clear()
+        self._ready = [0] * len(self.buckets)
+        self._next = 0
+
+
+def sync_iteration(modules: dict[str, nn.Module] | None, flags: list[float], world: World, device: torch.device) -> list[list[float]]:
+    """The end of a data-parallel iteration in one collective: rank 0's buffers (BatchNorm's running statistics,
+    which each rank moves with its own batches; ``modules`` None: none to share) copied to every rank, and every
+    rank's ``flags`` (non-finite, stop signal) given to all, as ``[rank][flag]``. One all-reduce (a sum) in float64,
+    which holds float32, float16, bfloat16 and integers below 2**53 exactly: rank 0 adds its buffers, the others
+    -0.0, which leaves every value as it is (+0.0 and -0.0 included); each rank adds its flags in its own slots."""
+    if not world.distributed:
+        return [flags]
+    buffers = [b for m in modules.values() for b in m.buffers()] if modules else []
+    n = sum(b.numel() for b in buffers)
+    flat = torch.full((n + world.size * len(flags),), -0.0, dtype=torch.float64, device=device)
+    if world.main and buffers:
+        torch.cat([b.detach().reshape(-1).to(torch.float64) for b in buffers], out=flat[:n])
+    start = n + world.rank * len(flags)
+    flat[start : start + len(flags)] = torch.tensor(flags, dtype=torch.float64)
+    shm = shared_memory_group(world.rank, world.size, world.local_size) if device.type == "cpu" else None
+    if shm is not None:
+        shm.all_reduce(flat)
+    else:
+        dist.all_reduce(flat)
+    offset = 0
+    for b in buffers:
+        b.copy_(flat[offset : offset + b.numel()].view_as(b))
+        offset += b.numel()
+    table = flat[n:].view(world.size, len(flags)).tolist()
+    return [[float(x) for x in row] for row in table]
 
 
 def mean_over_ranks(values: dict[str, Tensor], world: World) -> dict[str, Tensor]:

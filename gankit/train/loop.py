@@ -23,20 +23,20 @@ from gankit.data import build_checked, build_dataset
 from gankit.errors import GankitError
 from gankit.train.checkpoint import load_checkpoint, save_checkpoint
 from gankit.train.distributed import (
+    GradientReducer,
     RankLost,
     World,
-    average_gradients,
     broadcast_modules,
     collective_failure,
     convert_sync_bn,
     gather_to_main,
     init_world,
-    max_over_ranks,
     mean_over_ranks,
     on_every_rank,
     on_main,
     rank_seed,
     shared,
+    sync_iteration,
     synchronised,
     world_from_env,
 )
@@ -409,8 +409,9 @@ def optimise(
     v: Variant, step: Step, ctx: StepContext, precision: Precision | None = None, world: World | None = None
 ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """One optimiser step of a phase: the objective (under ``precision``'s autocast), each loss's batch mean in fp32,
-    one backward pass of their sum, in a data-parallel run the gradients averaged over the ranks (explicitly, after
-    the whole backward pass: double backward and unrolled steps need nothing else), the updated groups' optimisers
+    one backward pass of their sum, in a data-parallel run the gradients averaged over the ranks (explicitly, in
+    buckets all-reduced while the backward pass runs and put in place after it: double backward and unrolled steps
+    need nothing else), the updated groups' optimisers
     (through fp16's loss scaler), then the step's post hook. Returns the objective's losses and their batch means."""
     distributed = world is not None and world.distributed
     with precision.autocast() if precision is not None else contextlib.nullcontext(), synchronised() if distributed else contextlib.nullcontext():
@@ -419,18 +420,14 @@ def optimise(
     total = torch.stack(list(means.values())).sum()
     for group in step.updates:
         v.optimizers[group].zero_grad(set_to_none=True)
-    average = None
-    if distributed:
-
-        def average() -> None:
-            average_gradients([p for group in step.updates for g in v.optimizers[group].param_groups for p in g["params"]], world)
-
+    reducer = GradientReducer((p for group in step.updates for g in v.optimizers[group].param_groups for p in g["params"]), world) if distributed else None
     if precision is not None:
-        precision.backward_and_step(total, step.updates, v.optimizers, average)
+        precision.backward_and_step(total, step.updates, v.optimizers, reducer)
     else:
-        total.backward()
-        if average is not None:
-            average()
+        with reducer.overlapping() if reducer is not None else contextlib.nullcontext():
+            total.backward()
+        if reducer is not None:
+            reducer.finish()
         for group in step.updates:
             v.optimizers[group].step()
     if step.post is not None:
@@ -534,17 +531,12 @@ def _iterate(
                         counts[k] = counts.get(k, 0) + 1
             for module in v.players.values():
                 module.requires_grad_(True)
-            if has_buffers:  # per-rank BatchNorm statistics: rank 0's everywhere (as DistributedDataParallel does)
-                broadcast_modules(v.players, world, buffers_only=True)
-            for scheduler in v.schedulers.values():
-                scheduler.step()
-            if state.ema:
-                update_ema(state.ema, v.players, t.ema if it > t.ema_start else 0.0)
             stopping = bool(stop)
             weights_checked = it % t.ckpt_every == 0 or it == t.steps or stopping or it % t.log_every == 0
             bad = find_non_finite(iteration_losses, v.players, check_weights=weights_checked)
-            if world.distributed:  # every rank the same verdict: one all-reduce of (non-finite, stop signal)
-                flag, signum = max_over_ranks([float(bad is not None), float(stop.signum or 0)], world, state.device)
+            if world.distributed:  # one all-reduce: rank 0's BatchNorm statistics everywhere (as DDP does) and every rank's verdict
+                table = sync_iteration(v.players if has_buffers else None, [float(bad is not None), float(stop.signum or 0)], world, state.device)
+                flag, signum = max(row[0] for row in table), max(row[1] for row in table)
                 if flag:
                     found = on_every_rank(bad, world) or [(0, "a value is not finite")]
                     bad = ", ".join(f"{what} on rank {rank}" for rank, what in found)
@@ -560,6 +552,10 @@ def _iterate(
                     if world.distributed:  # the same message on every rank: printed once
                         shared(exc)
                     raise
+            for scheduler in v.schedulers.values():
+                scheduler.step()
+            if state.ema:  # after the buffers are shared: the average copies rank 0's BatchNorm statistics on every rank
+                update_ema(state.ema, v.players, t.ema if it > t.ema_start else 0.0)
             state.step = it
             now = time.perf_counter()
             if t.compile and it == first and main:

@@ -7,13 +7,16 @@ optimisers' updates run on the fp32 weights, and the losses logged are fp32 batc
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
 from gankit.errors import GankitError
+
+if TYPE_CHECKING:
+    from gankit.train.distributed import GradientReducer
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -35,24 +38,21 @@ class Precision:
         with torch.autocast(self.device_type, dtype=self.dtype):
             yield
 
-    def backward_and_step(
-        self, total: Tensor, groups: Sequence[str], optimizers: dict[str, Any], before_step: Callable[[], None] | None = None
-    ) -> None:
-        """One backward pass of ``total``, ``before_step()`` (data-parallel runs average the gradients there), and a
-        step of each group's optimiser. fp16: the loss is scaled by the first group's scaler (a step that updates
-        several groups shares it; steps update one group in most variants), the steps are skipped when the
-        gradients overflowed (on any rank: an overflow survives the average), and the scale is updated once."""
-        if not self.scalers:
-            total.backward()
-            if before_step is not None:
-                before_step()
+    def backward_and_step(self, total: Tensor, groups: Sequence[str], optimizers: dict[str, Any], reducer: GradientReducer | None = None) -> None:
+        """One backward pass of ``total`` (in a data-parallel run ``reducer`` all-reduces the gradients as they
+        become ready and puts their means in place before the optimisers step), and a step of each group's
+        optimiser. fp16: the loss is scaled by the first group's scaler (a step that updates several groups shares
+        it; steps update one group in most variants), the steps are skipped when the gradients overflowed (on any
+        rank: an overflow survives the average), and the scale is updated once."""
+        scaler = self.scalers[groups[0]] if self.scalers else None
+        with reducer.overlapping() if reducer is not None else contextlib.nullcontext():
+            (scaler.scale(total) if scaler is not None else total).backward()
+        if reducer is not None:
+            reducer.finish()
+        if scaler is None:
             for group in groups:
                 optimizers[group].step()
             return
-        scaler = self.scalers[groups[0]]
-        scaler.scale(total).backward()
-        if before_step is not None:
-            before_step()
         for group in groups:
             scaler.step(optimizers[group])
         scaler.update()

@@ -60,6 +60,100 @@ def test_one_process_is_the_identity_and_the_world_comes_from_torchruns_environm
         world_from_env({"WORLD_SIZE": "two"})
 
 
+def _reducer_worker(rank: int, size: int, store: str, transport: str, out: str) -> None:
+    from gankit.train.distributed import GradientReducer, sync_iteration
+
+    _join(rank, size, store, transport)
+    world = world_from_env()
+    torch.manual_seed(0)  # the same model on both ranks; a layer that gets no gradient
+    model = torch.nn.Sequential(torch.nn.Linear(5, 40), torch.nn.Tanh(), torch.nn.Linear(40, 30), torch.nn.Tanh(), torch.nn.Linear(30, 1))
+    unused = torch.nn.Linear(3, 3)
+    params = [*model.parameters(), *unused.parameters()]
+    reducer = GradientReducer(params, world, bucket_elements=300)  # several buckets, started during the backward pass
+    steps = []
+    for i in range(3):  # the reducer is used again, as the loop does
+        x = torch.randn(8, 5, generator=torch.Generator().manual_seed(100 * i + rank)).requires_grad_(True)
+        for p in params:
+            p.grad = None
+        with reducer.overlapping():
+            loss = model(x).pow(2).mean()
+            inner = torch.autograd.grad(loss, x, create_graph=True)[0]  # double backward: accumulates nothing
+            (loss + inner.pow(2).sum()).backward()
+        local = [p.grad.clone() for p in model.parameters()]
+        reducer.finish()
+        steps.append({"local": local, "averaged": [p.grad.clone() for p in model.parameters()], "unused": [p.grad for p in unused.parameters()]})
+    # the end of an iteration: rank 0's buffers (float, integer, signed zeros) everywhere, every rank's flags to all
+    bn = torch.nn.BatchNorm1d(3)
+    with torch.no_grad():
+        bn.running_mean.copy_(torch.tensor([-0.0, 0.0, 1e-30]) if rank == 0 else torch.tensor([5.0, -5.0, 7.0]))
+        bn.num_batches_tracked.fill_(2**40 + 3 if rank == 0 else 1)
+    table = sync_iteration({"bn": bn}, [float(rank == 1), 15.0 * rank], world, torch.device("cpu"))
+    result = {"steps": steps, "table": table, "mean": bn.running_mean, "count": bn.num_batches_tracked, "shm": reducer.shm is not None}
+    if transport == "shm":  # a tensor bigger than the segment: it grows on every rank at once
+        big = torch.full((1_000_000,), float(rank + 1), dtype=torch.float64)
+        reducer.shm.all_reduce(big)
+        result["big"] = (big.min().item(), big.max().item())
+    torch.save(result, f"{out}.{rank}")
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("transport", ["shm", "gloo"])
+def test_the_gradient_reducer_and_the_iteration_sync_over_two_ranks(transport, tmp_path):
+    mp.spawn(_reducer_worker, args=(2, str(tmp_path / "store"), transport, str(tmp_path / "out")), nprocs=2, join=True)
+    r0, r1 = (torch.load(f"{tmp_path / 'out'}.{r}", weights_only=True) for r in range(2))
+    assert r0["shm"] == r1["shm"] == (transport == "shm")
+    for s0, s1 in zip(r0["steps"], r1["steps"], strict=True):
+        for a0, a1, l0, l1 in zip(s0["averaged"], s1["averaged"], s0["local"], s1["local"], strict=True):
+            assert torch.equal(a0, a1)  # both ranks apply the same gradient
+            assert torch.equal(a0, (l0 + l1) / 2)  # the mean of the ranks' own: the same sum, the same rounding
+            assert not torch.equal(l0, l1)
+        assert s0["unused"] == s1["unused"] == [None, None]  # a parameter with no gradient keeps none
+    for r in (r0, r1):
+        assert r["table"] == [[0.0, 0.0], [1.0, 15.0]]  # each rank's flags, seen by both
+        assert torch.equal(r["mean"], torch.tensor([-0.0, 0.0, 1e-30])) and str(r["mean"][0].item()) == "-0.0"  # rank 0's, bit for bit
+        assert r["count"].item() == 2**40 + 3
+    if transport == "shm":
+        assert r0["big"] == r1["big"] == (3.0, 3.0)
+
+
+def _peer_lost_worker(rank: int, size: int, store: str, out: str) -> None:
+    import os
+    import time
+
+    from gankit.train.shared_memory import PeerLost, SharedMemoryGroup
+
+    _join(rank, size, store)
+    group = SharedMemoryGroup(rank, size)
+    group.all_reduce(torch.ones(4))
+    if rank == 1:
+        os._exit(0)  # gone, as if killed, while rank 0 waits for it in the next all-reduce
+    began = time.monotonic()
+    try:
+        group.all_reduce(torch.ones(4))
+        outcome = "returned"
+    except PeerLost as exc:
+        outcome = str(exc)
+    Path(out).write_text(json.dumps({"outcome": outcome, "seconds": time.monotonic() - began}))
+    os._exit(0)
+
+
+def test_a_rank_waiting_in_shared_memory_for_a_peer_that_died_raises_peer_lost(tmp_path):
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_peer_lost_worker, args=(r, 2, str(tmp_path / "store"), str(tmp_path / "out"))) for r in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=60)
+    result = json.loads((tmp_path / "out").read_text())
+    assert "rank 1" in result["outcome"] and "peer lost" in result["outcome"]
+    assert result["seconds"] < 10
+    from gankit.train.distributed import collective_failure
+    from gankit.train.shared_memory import PeerLost
+
+    assert collective_failure(PeerLost(result["outcome"]))  # the loop turns it into its one-line "another process stopped"
+
+
 # ------------------------------------------------------------------------------------------- the loop under 2 ranks
 
 RECORD_GRADS = 3  # iterations whose local and averaged gradients are kept whole (later ones: fingerprints only)
@@ -76,24 +170,31 @@ def _fingerprint(modules) -> str:
     return h.hexdigest()
 
 
-def _join(rank: int, size: int, store: str) -> None:
+def _join(rank: int, size: int, store: str, transport: str = "shm") -> None:
+    """Join ``size`` gloo ranks as torchrun would on one machine; ``transport`` "gloo": as if the ranks were on
+    several machines (gradients and iteration sync through gloo instead of shared memory)."""
     import os
 
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(size), LOCAL_RANK=str(rank))
+    local = str(size) if transport == "shm" else "1"
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(size), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=local)
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=size)
 
 
-def _recording_worker(rank: int, size: int, store: str, runs: str, preset: str, overrides: list[str], out: str, inject_nan_at: int) -> None:
+def _recording_worker(
+    rank: int, size: int, store: str, runs: str, preset: str, overrides: list[str], out: str, inject_nan_at: int, transport: str
+) -> None:
     """Train under ``size`` gloo ranks, recording what the test checks: every draw of data, local and averaged
     gradients, the players' fingerprint after every iteration; a NaN loss on rank 1 at ``inject_nan_at``."""
     import gankit.train.loop as loop
     from gankit.config import load_config
     from gankit.errors import GankitError
 
-    _join(rank, size, store)
+    _join(rank, size, store, transport)
     record: dict = {"draws": [], "grads": [], "players": [], "error": None}
-    draw, average, optimise, check = loop.draw_batches, loop.average_gradients, loop.optimise, loop.find_non_finite
+    from gankit.train.distributed import GradientReducer
+
+    draw, finish, optimise, sync = loop.draw_batches, GradientReducer.finish, loop.optimise, loop.sync_iteration
     current = {"it": 0}
 
     def draw_batches(state, step, iteration):
@@ -101,25 +202,29 @@ def _recording_worker(rank: int, size: int, store: str, runs: str, preset: str, 
         record["draws"].append({name: {k: x.clone() for k, x in b.items()} for name, b in batches.items()})
         return batches
 
-    def average_gradients(params, world):
-        params = list(params)
-        local = [p.grad.clone() for p in params if p.grad is not None]
-        average(params, world)
+    def finish_(reducer):  # the gradients before (this rank's own) and after (applied) the reducer's average
+        local = [p.grad.clone() for p in reducer.params if p.grad is not None]
+        finish(reducer)
         if current["it"] <= RECORD_GRADS:
-            record["grads"].append((local, [p.grad.clone() for p in params if p.grad is not None]))
+            record["grads"].append((local, [p.grad.clone() for p in reducer.params if p.grad is not None]))
+
+    loop_players: dict = {}
 
     def optimise_(v, step, ctx, precision=None, world=None):
         current["it"] = ctx.iteration
+        loop_players["players"] = v.players
         if rank == 1 and ctx.iteration == inject_nan_at:
             poisoned = dataclasses.replace(step, objective=lambda c: {k: x * float("nan") for k, x in step.objective(c).items()})
             return optimise(v, poisoned, ctx, precision, world)
         return optimise(v, step, ctx, precision, world)
 
-    def find_non_finite(losses, players, check_weights=True):
-        record["players"].append(_fingerprint(players))
-        return check(losses, players, check_weights)
+    def sync_iteration(modules, flags, world, device):  # the end of every iteration: rank 0's buffers shared
+        table = sync(modules, flags, world, device)
+        record["players"].append(_fingerprint(loop_players["players"]))
+        return table
 
-    loop.draw_batches, loop.average_gradients, loop.optimise, loop.find_non_finite = draw_batches, average_gradients, optimise_, find_non_finite
+    GradientReducer.finish = finish_
+    loop.draw_batches, loop.optimise, loop.sync_iteration = draw_batches, optimise_, sync_iteration
     try:
         loop.train(load_config(preset, overrides), Path(runs))
     except GankitError as exc:
@@ -129,21 +234,22 @@ def _recording_worker(rank: int, size: int, store: str, runs: str, preset: str, 
     dist.destroy_process_group()
 
 
-def _two_ranks(tmp_path, preset: str, overrides: list[str], inject_nan_at: int = 0) -> list[dict]:
+def _two_ranks(tmp_path, preset: str, overrides: list[str], inject_nan_at: int = 0, transport: str = "shm") -> list[dict]:
     runs = tmp_path / "runs2"
-    mp.spawn(_recording_worker, args=(2, str(tmp_path / "store"), str(runs), preset, overrides, str(tmp_path / "rec"), inject_nan_at), nprocs=2, join=True)
+    args = (2, str(tmp_path / "store"), str(runs), preset, overrides, str(tmp_path / "rec"), inject_nan_at, transport)
+    mp.spawn(_recording_worker, args=args, nprocs=2, join=True)
     return [torch.load(f"{tmp_path / 'rec'}.{r}", weights_only=False) for r in range(2)]
 
 
-@pytest.mark.parametrize("preset", ["gan-ring", "dcgan-digits"])
-def test_two_ranks_train_identical_players_from_the_mean_gradient_on_disjoint_shards_of_the_global_batches(preset, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("preset", "transport"), [("gan-ring", "shm"), ("dcgan-digits", "shm"), ("dcgan-digits", "gloo")])
+def test_two_ranks_train_identical_players_from_the_mean_gradient_on_disjoint_shards_of_the_global_batches(preset, transport, tmp_path, monkeypatch):
     import gankit.train.loop as loop
     from gankit.config import load_config
     from gankit.train.checkpoint import load_checkpoint
     from tests.conftest import TINY
 
     overrides = [*TINY, "train.steps=20"]
-    r0, r1 = _two_ranks(tmp_path, preset, overrides)
+    r0, r1 = _two_ranks(tmp_path, preset, overrides, transport=transport)
     assert r0["error"] is None and r1["error"] is None
     # after every iteration the players (parameters and BatchNorm buffers) are bit-identical on both ranks
     assert len(r0["players"]) == len(r1["players"]) == 20 and r0["players"] == r1["players"]
@@ -175,11 +281,12 @@ def test_two_ranks_train_identical_players_from_the_mean_gradient_on_disjoint_sh
     assert "ranks" not in load_checkpoint(run / "checkpoints" / "last.pt")
 
 
-def test_a_nan_on_rank_1_stops_both_ranks_with_one_message_and_keeps_the_last_good_checkpoint(tmp_path):
+@pytest.mark.parametrize("transport", ["shm", "gloo"])
+def test_a_nan_on_rank_1_stops_both_ranks_with_one_message_and_keeps_the_last_good_checkpoint(transport, tmp_path):
     from gankit.train.checkpoint import load_checkpoint
     from tests.conftest import TINY
 
-    r0, r1 = _two_ranks(tmp_path, "gan-ring", [*TINY, "train.steps=20"], inject_nan_at=13)
+    r0, r1 = _two_ranks(tmp_path, "gan-ring", [*TINY, "train.steps=20"], inject_nan_at=13, transport=transport)
     assert r0["error"] == r1["error"]
     message, is_shared = r0["error"]
     assert is_shared  # printed once, by rank 0
@@ -210,7 +317,7 @@ def _contract_worker(rank: int, size: int, store: str, tmp: str, presets: list[s
     dist.destroy_process_group()
 
 
-def test_every_registered_variant_trains_two_steps_under_two_gloo_processes(tmp_path):
+def test_every_registered_variant_trains_two_steps_under_two_processes(tmp_path):
     from gankit.config import load_config, preset_names
     from gankit.variants import VARIANTS
 
