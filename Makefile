@@ -42,7 +42,7 @@ judge: install
 	$(PY) scripts/train_judge.py
 
 test: install oracles
-	@start=$$(date +%s); $(PY) -m pytest -q -m "not slow" -p no:cacheprovider && \
+	@start=$$(date +%s); $(PY) -m pytest -q -m "not slow" -p no:cacheprovider --durations=25 && \
 	echo "{\"seconds\": $$(( $$(date +%s) - start )), \"date\": \"$$(date -u +%FT%TZ)\"}" > $(VENV)/last-test-time.json
 
 test-all: install oracles

@@ -165,23 +165,30 @@ def _empty(path: Path) -> Path:
     return path
 
 
-def test_bad_input_is_one_clean_error_and_changes_nothing(runs, tmp_path):
+def test_bad_input_is_one_clean_error_and_changes_nothing(runs, tmp_path, capsys, monkeypatch):
+    """Each case runs in this process (the command line's own main(): no interpreter start-up per case); an
+    exception that escapes main() is a traceback a user would see, and fails the case. tests/test_cli.py runs
+    bad input through real subprocesses too."""
     (tmp_path / "runs").mkdir()
+    monkeypatch.chdir(tmp_path)
     cases = bad_cases(runs, tmp_path)
     assert len(cases) >= 10 and len({c.id for c in cases}) == len(cases)
     watched = [tmp_path, *{r.parent for r in runs.values()}]
     failures = []
     for case in cases:
         before = [snapshot(p) for p in watched]
-        result = cli(*case.args, cwd=tmp_path)
+        try:
+            code, out, err = in_process(capsys, *case.args)
+        except Exception as exc:  # escaped main(): a traceback
+            code, out, err = -1, "", f"Traceback: {type(exc).__name__}: {exc}\n"
         after = [snapshot(p) for p in watched]
-        line = result.stderr.rstrip("\n")
+        line = err.rstrip("\n")
         ok = (
-            result.returncode == 2 and "Traceback" not in result.stderr and result.stdout == "" and result.stderr.count("\n") == 1
+            code == 2 and "Traceback" not in err and out == "" and err.count("\n") == 1
             and line.startswith("error: ") and case.needle in line and before == after
         )  # fmt: skip
         if not ok:
-            failures.append(f"{case.id}: rc={result.returncode} changed={before != after}\n{result.stderr[-600:]}")
+            failures.append(f"{case.id}: rc={code} changed={before != after}\n{err[-600:]}")
     assert not failures, "\n\n".join(failures)
 
 

@@ -68,7 +68,7 @@ def drs_samples(state: Any, players: dict[str, nn.Module], n: int, rng: torch.Ge
             fake = torch.cat([propose(len(part)) for part in real.split(CHUNK)])
             calibrate = fit_calibration(cfg.calibration, raw_ratio(real), raw_ratio(fake))
             log_ratio = lambda x: calibrate(raw_ratio(x))  # noqa: E731
-        kept = rejection_sample(propose, log_ratio, n, rng, quantile=cfg.quantile)
+        kept = rejection_sample(propose, log_ratio, n, rng, quantile=cfg.quantile, burn_in=DRS_BURN_IN, chunk=CHUNK)
     return kept.float().cpu()
 
 

@@ -45,6 +45,18 @@ def quick_standing_statistics(monkeypatch):
     monkeypatch.setattr(standing, "STANDING_BATCH_SIZE", 32)
 
 
+@pytest.fixture(autouse=True)
+def quick_rejection_sampling(monkeypatch):
+    """Rejection sampling's bound from 500 proposals, calibrated on 500 real samples, proposals drawn 512 at a time
+    (10,000, 10,000 and 8,192 by default): each picture and draw of a DRS preset otherwise runs its full-size networks
+    on tens of thousands of samples; the sampler's statistics are tested in tests/samplers/test_drs.py."""
+    import gankit.samplers.drs as drs
+
+    monkeypatch.setattr(drs, "DRS_BURN_IN", 500)
+    monkeypatch.setattr(drs, "DRS_CALIBRATION", 500)
+    monkeypatch.setattr(drs, "CHUNK", 512)
+
+
 def sample_shape(data) -> tuple[int, ...]:
     """What a noise model's samples look like: the data's ``x`` field."""
     return tuple(data.fields["x"].shape) if "x" in data.fields else tuple(data.shape)
