@@ -7,6 +7,7 @@ import logging
 import random
 import signal
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -398,11 +399,25 @@ def _open_tensorboard(folder: Path) -> Any:
     return SummaryWriter(log_dir=str(folder))
 
 
+_PARAMETERS: weakref.WeakKeyDictionary[nn.Module, list[nn.Parameter]] = weakref.WeakKeyDictionary()
+
+
+def set_trainable(module: nn.Module, flag: bool) -> None:
+    """``module.requires_grad_(flag)`` without walking the module tree each time: its parameters are listed once
+    (players' parameters are fixed once built) and only those whose flag differs are changed."""
+    params = _PARAMETERS.get(module)
+    if params is None:
+        params = _PARAMETERS[module] = list(module.parameters())
+    for p in params:
+        if p.requires_grad != flag:
+            p.requires_grad_(flag)
+
+
 def make_trainable(v: Variant, step: Step) -> None:
     """Only the players of the step's optimiser groups get gradients."""
     trainable = {p for group in step.updates for p in v.groups[group]}
     for name, module in v.players.items():
-        module.requires_grad_(name in trainable)
+        set_trainable(module, name in trainable)
 
 
 def optimise(
@@ -530,7 +545,7 @@ def _iterate(
                         sums[k] = sums[k] + detached if k in sums else detached.clone()
                         counts[k] = counts.get(k, 0) + 1
             for module in v.players.values():
-                module.requires_grad_(True)
+                set_trainable(module, True)
             stopping = bool(stop)
             weights_checked = it % t.ckpt_every == 0 or it == t.steps or stopping or it % t.log_every == 0
             bad = find_non_finite(iteration_losses, v.players, check_weights=weights_checked)
