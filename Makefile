@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 BENCH_SEEDS ?= 3
 
-.PHONY: install oracles demo judge test test-all lint bench bench-toy bench-images bench-metrics bench-stability bench-translate bench-infogan bench-reliability bench-speed clean
+.PHONY: install oracles demo judge test test-all lint bench bench-toy bench-images bench-metrics bench-stability bench-translate bench-infogan bench-reliability bench-speed bench-representation clean
 
 install: $(VENV)/.installed
 
@@ -73,6 +73,9 @@ bench-infogan: install
 
 bench-reliability: install
 	$(PY) bench/reliability.py --out docs/results/reliability.md
+
+bench-representation: install
+	$(PY) bench/representation.py --out docs/results/representation.md
 
 bench-speed: install
 	$(PY) bench/speed.py --out docs/results/speed.md  # reads the last `make test` time from $(VENV)/last-test-time.json

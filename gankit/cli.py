@@ -372,6 +372,38 @@ def encode(
 
 
 @app.command()
+def probe(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory of a model that encodes or classifies")],
+    labels: Annotated[str, typer.Option("--labels", help="labelled train items the classifiers are fitted on (a multiple of the classes), or all")] = "100",
+    seeds: Annotated[str, typer.Option("--seeds", help="label draws, e.g. 0,1,2,3,4: mean ± std over them")] = "0,1,2,3,4",
+    no_ema: Annotated[bool, typer.Option("--no-ema", help="use the raw players, not their moving averages")] = False,
+    step: StepOption = None,
+) -> None:
+    """Linear and 1-NN test accuracy of the run's encoded features fitted on K labelled train items (the same seeded
+    draws for every model), and its own classifier's or clusters' test accuracy; results go to RUN_DIR/eval.json."""
+    from gankit.metrics import format_value
+    from gankit.metrics.probes import probe_run
+
+    if labels.strip().lower() == "all":
+        count = None
+    else:
+        try:
+            count = int(labels)
+        except ValueError:
+            raise GankitError(f"--labels must be a number of labelled items (e.g. 100) or all, not {labels!r}") from None
+        if count < 1:
+            raise GankitError(f"--labels must be at least 1 (got {count})")
+    try:
+        draws = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise GankitError(f"--seeds must be comma-separated integers, e.g. 0,1,2,3,4 (got {seeds!r})") from None
+    results = probe_run(run_dir, count, draws, step=step, use_ema=not no_ema)
+    for key, entry in results.items():
+        typer.echo(f"{key}: {format_value(entry['value'])}")
+    typer.echo(str(Path(run_dir) / "eval.json"))
+
+
+@app.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="a run directory")],
     seed: Annotated[int, typer.Option("--seed", help="noise seed for the interpolation")] = 0,

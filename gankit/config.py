@@ -55,7 +55,9 @@ class DataConfig:
 class NetConfig:
     """One player's network. ``norm``: none, batch, layer, or virtual (generators: virtual batch norm with a fixed
     reference batch). ``sn``: spectral normalisation of every layer. ``minibatch``: minibatch-discrimination kernels
-    (discriminators; 0 = off)."""
+    (discriminators; 0 = off). MLPs only: ``input_noise`` / ``noise``, the standard deviation of Gaussian noise added
+    in training to the input / to every hidden layer's output (Salimans et al., 2016: 0.3 and 0.5), and
+    ``weight_norm``, weight normalisation of every linear layer (Salimans & Kingma, 2016)."""
 
     arch: str = "mlp"
     width: int = 128
@@ -64,6 +66,9 @@ class NetConfig:
     norm: str = "none"
     sn: bool = False
     minibatch: int = 0
+    input_noise: float = 0.0
+    noise: float = 0.0
+    weight_norm: bool = False
 
 
 @dataclass
@@ -584,6 +589,10 @@ def validate(cfg: Config) -> None:
         _positive(f"model.{player}.width", net.width)
         _positive(f"model.{player}.depth", net.depth)
         _positive(f"model.{player}.minibatch", net.minibatch, allow_zero=True)
+        _positive(f"model.{player}.input_noise", net.input_noise, allow_zero=True)
+        _positive(f"model.{player}.noise", net.noise, allow_zero=True)
+        if net.arch != "mlp" and (net.input_noise or net.noise or net.weight_norm):
+            raise GankitError(f"model.{player}: input_noise, noise and weight_norm are options of the mlp architecture, not of {net.arch}; remove them")
 
     for group, opt in groups_of(cfg).items():
         key = f"optim.{group}"

@@ -9,6 +9,7 @@ The training loop, not the loss, averages over the batch and calls backward.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -142,3 +143,80 @@ BCE_GAMES = ("minimax", "nonsaturating")
 def make_game(cfg: Any) -> Game:
     """The game of a :class:`~gankit.config.LossConfig` (``name`` and its options)."""
     return GAMES[cfg.name].build(cfg)
+
+
+# ------------------------------------------------------------------------------------------ representation learning
+# Losses of the GANs that learn representations (CatGAN, the K+1 semi-supervised GAN) and of the non-adversarial
+# baselines (VAE, GLO). Pure and per sample, like the games; a batch statistic (a marginal entropy) is a scalar.
+
+
+def entropy(logits: Tensor) -> Tensor:
+    """Per-sample entropy H[p(y | x)] (nats) of the class distribution softmax(logits): (B, K) -> (B,)."""
+    log_p = F.log_softmax(logits, dim=1)
+    return -(log_p.exp() * log_p).sum(dim=1)
+
+
+def marginal_entropy(logits: Tensor) -> Tensor:
+    """Entropy of the batch's marginal class distribution H[(1/B) Σ_x p(y | x)] (a scalar: a batch statistic)."""
+    log_mean = torch.logsumexp(F.log_softmax(logits, dim=1), dim=0) - math.log(logits.shape[0])
+    return -(log_mean.exp() * log_mean).sum()
+
+
+def catgan_d_loss(real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
+    """CatGAN's discriminator (Springenberg, 2016, eq. 7), as a cost to minimise: be certain of each real sample's class
+    (``d_certain`` = H[p(y|x)]), use every class equally over the real batch (``d_balance`` = -H[p(y)], a scalar) and be
+    uncertain of each generated sample's class (``d_uncertain`` = -H[p(y|G(z))])."""
+    return {"d_certain": entropy(real_logits), "d_balance": -marginal_entropy(real_logits), "d_uncertain": -entropy(fake_logits)}
+
+
+def catgan_g_loss(fake_logits: Tensor) -> dict[str, Tensor]:
+    """CatGAN's generator (eq. 8): samples D is certain of (``g_certain`` = H[p(y|G(z))]) spread over every class
+    (``g_balance`` = -H[p(y)] over the generated batch, a scalar)."""
+    return {"g_certain": entropy(fake_logits), "g_balance": -marginal_entropy(fake_logits)}
+
+
+def real_logit(class_logits: Tensor) -> Tensor:
+    """The K+1 classifier's logit of "real" (Salimans et al., 2016): with the fake class's logit fixed at 0,
+    D(x) = Z / (Z + 1), Z = Σ_k exp(l_k), so logit D(x) = log Z = logsumexp(l)."""
+    return torch.logsumexp(class_logits, dim=1)
+
+
+def kplus1_d_loss(real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
+    """The unsupervised part of the K+1 discriminator's cost: -log D(x) on unlabelled real samples and -log(1 - D(G(z)))
+    on generated ones, D(x) = Z / (Z + 1) (:func:`real_logit`); stable through softplus."""
+    return {"d_real": F.softplus(-real_logit(real_logits)), "d_fake": F.softplus(real_logit(fake_logits))}
+
+
+def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(μ, diag σ²) ‖ N(0, I)) per sample = ½ Σ (μ² + σ² - 1 - log σ²): (B, D) -> (B,)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).flatten(1).sum(dim=1)
+
+
+def gaussian_nll(x: Tensor, mean: Tensor, sigma: float) -> Tensor:
+    """-log N(x; mean, σ² I) per sample, with its constant: ½‖x - mean‖²/σ² + D log(σ √(2π))."""
+    d = x[0].numel()
+    return 0.5 * (x - mean).pow(2).flatten(1).sum(dim=1) / sigma**2 + d * math.log(sigma * math.sqrt(2 * math.pi))
+
+
+def laplacian_pyramid(x: Tensor, levels: int) -> list[Tensor]:
+    """The Laplacian pyramid of images (B, C, H, W): ``levels`` band-pass images, finest first (each the image minus
+    its 2x-downsampled-and-upsampled self; 2 x 2 average pooling down, bilinear up), then the coarsest low-pass."""
+    out = []
+    for _ in range(levels - 1):
+        if min(x.shape[-2:]) < 2:
+            break
+        low = F.avg_pool2d(x, 2, ceil_mode=True)
+        out.append(x - F.interpolate(low, size=x.shape[-2:], mode="bilinear", align_corners=False))
+        x = low
+    out.append(x)
+    return out
+
+
+def laplacian_l1(x: Tensor, y: Tensor, levels: int = 4) -> Tensor:
+    """GLO's reconstruction loss (Bojanowski et al., 2018): Lap₁(x, y) = Σ_j 2^(2j) ‖L^j(x) - L^j(y)‖₁ over the
+    pyramid's levels j (0 finest), ‖·‖₁ summed over a level's pixels, per sample, divided by the image's pixel count
+    (a constant, so that the loss reads per pixel). A level has 4^-j of the pixels, so every band weighs alike."""
+    total = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+    for j, (a, b) in enumerate(zip(laplacian_pyramid(x, levels), laplacian_pyramid(y, levels), strict=True)):
+        total = total + 4.0**j * (a - b).abs().flatten(1).sum(dim=1)
+    return total / x[0].numel()

@@ -115,8 +115,8 @@ def plot_2d(dataset, samples: Tensor, path: Path, title: str = "", real: Tensor 
     generated point outside them is drawn on the border as a triangle pointing the way it left, and a note says
     how many. Returns the figure."""
     fake = samples.detach().float().cpu().numpy().astype(np.float64)
-    centres = dataset.centres.numpy()
-    span = np.abs(centres).max() + 6 * dataset.std + 0.5
+    centres = dataset.centres.numpy() if hasattr(dataset, "centres") else None  # a mixture's modes; a fixed set of points has none
+    span = np.abs(centres).max() + 6 * dataset.std + 0.5 if centres is not None else float(np.abs(dataset.fixed("x").numpy()).max()) * 1.25
     lo, hi = np.full(2, -span), np.full(2, span)
     clipped, outside = clip_to_limits(fake, lo, hi)
     fig = _figure(5, 5)
@@ -134,7 +134,8 @@ def plot_2d(dataset, samples: Tensor, path: Path, title: str = "", real: Tensor 
             style = {"s": 36, "color": "tab:orange", "edgecolors": "saddlebrown", "linewidths": 0.5, "clip_on": False, "zorder": 3}
             ax.scatter(on[:, 0], on[:, 1], marker=marker, label=label, gid="outside", **style)
             label = None
-    ax.scatter(centres[:, 0], centres[:, 1], s=30, marker="+", color="black", label="mode centres")
+    if centres is not None:
+        ax.scatter(centres[:, 0], centres[:, 1], s=30, marker="+", color="black", label="mode centres")
     not_finite = int((~np.isfinite(fake).all(axis=1)).sum())
     note = outside_note(int(outside.sum()) - not_finite, len(fake), "shown on its border", not_finite)
     if note:

@@ -188,3 +188,109 @@ def test_trained_discriminator_is_optimal_and_value_is_jsd():
         value = (p_data * -nn.functional.softplus(-logits) + p_g * -nn.functional.softplus(logits)).sum().item() * dx
         assert value == pytest.approx(-math.log(4) + 2 * jsd, abs=0.05)
         assert jsd > 0.05  # the distributions differ, so the check is not trivially -log 4
+
+
+# ------------------------------------------------------------------------------------------ representation learning
+
+from gankit.losses import (  # noqa: E402
+    catgan_d_loss,
+    catgan_g_loss,
+    entropy,
+    gaussian_kl,
+    gaussian_nll,
+    kplus1_d_loss,
+    laplacian_l1,
+    laplacian_pyramid,
+    marginal_entropy,
+    real_logit,
+)
+
+
+def test_entropies_of_hand_made_class_distributions():
+    # a certain prediction has entropy 0, a uniform one log K; the marginal of two opposite certain predictions is uniform
+    logits = torch.tensor([[50.0, 0.0], [0.0, 0.0]])
+    assert entropy(logits)[0].item() == pytest.approx(0.0, abs=1e-12)
+    assert entropy(logits)[1].item() == pytest.approx(math.log(2))
+    opposite = torch.tensor([[50.0, 0.0], [0.0, 50.0]])
+    assert marginal_entropy(opposite).item() == pytest.approx(math.log(2), rel=1e-6)
+    p = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], dtype=torch.float64)
+    h = -(p * p.log()).sum(dim=1)
+    assert torch.allclose(entropy(p.log()), h)
+    mean = p.mean(dim=0)
+    assert marginal_entropy(p.log()).item() == pytest.approx(float(-(mean * mean.log()).sum()))
+
+
+def test_catgan_terms_match_springenberg_equations_7_and_8():
+    real = torch.tensor([[3.0, -1.0, 0.5], [0.0, 2.0, 1.0]], dtype=torch.float64)
+    fake = torch.tensor([[0.2, 0.1, 0.0], [1.0, 1.0, -2.0]], dtype=torch.float64)
+
+    def h(p):
+        return -(p * p.log()).sum(dim=-1)
+
+    pr, pf = real.softmax(dim=1), fake.softmax(dim=1)
+    d = catgan_d_loss(real, fake)
+    assert set(d) == {"d_certain", "d_balance", "d_uncertain"}
+    assert torch.allclose(d["d_certain"], h(pr)) and torch.allclose(d["d_uncertain"], -h(pf))
+    assert d["d_balance"].dim() == 0 and d["d_balance"].item() == pytest.approx(float(-h(pr.mean(dim=0))))
+    # D's cost, batch-averaged, is -(H_X[p(y|D)] - E_x H[p(y|x,D)] + E_z H[p(y|G(z),D)])
+    total = sum(v.mean() for v in d.values())
+    assert total.item() == pytest.approx(float(-(h(pr.mean(dim=0)) - h(pr).mean() + h(pf).mean())))
+    g = catgan_g_loss(fake)
+    assert torch.allclose(g["g_certain"], h(pf)) and g["g_balance"].item() == pytest.approx(float(-h(pf.mean(dim=0))))
+
+
+def test_the_k_plus_1_real_logit_is_the_fake_class_fixed_at_zero():
+    logits = torch.tensor([[2.0, -1.0, 0.5], [-30.0, -20.0, -25.0], [40.0, 0.0, 1.0]], dtype=torch.float64)
+    full = torch.cat([logits, torch.zeros(3, 1, dtype=torch.float64)], dim=1).softmax(dim=1)  # K+1 classes, fake last
+    p_real = 1 - full[:, -1]
+    assert torch.allclose(torch.sigmoid(real_logit(logits)), p_real)
+    d = kplus1_d_loss(logits, logits)
+    assert torch.allclose(d["d_real"], -p_real.log(), rtol=1e-9) and torch.allclose(d["d_fake"], -full[:, -1].log(), rtol=1e-9)
+    assert all(torch.isfinite(v).all() for v in kplus1_d_loss(logits * 100, -logits * 100).values())
+
+
+def test_gaussian_kl_and_nll_match_torch_distributions():
+    from torch.distributions import Normal, kl_divergence
+
+    mu = torch.tensor([[0.3, -1.2], [2.0, 0.0]], dtype=torch.float64)
+    logvar = torch.tensor([[0.1, -0.7], [1.5, 0.0]], dtype=torch.float64)
+    expected = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).sum(dim=1)
+    assert torch.allclose(gaussian_kl(mu, logvar), expected)
+    x = torch.randn(3, 1, 4, 4, dtype=torch.float64)
+    mean = torch.randn(3, 1, 4, 4, dtype=torch.float64)
+    assert torch.allclose(gaussian_nll(x, mean, 0.3), -Normal(mean, 0.3).log_prob(x).flatten(1).sum(dim=1))
+
+
+def test_the_elbo_with_the_exact_posterior_equals_the_log_likelihood_of_a_linear_gaussian_model():
+    # p(z) = N(0, 1), p(x|z) = N(z, s²): p(x) = N(0, 1 + s²); the exact posterior is N(x / (1 + s²), s² / (1 + s²)),
+    # and with it E_q[-log p(x|z)] + KL(q ‖ p(z)) = -log p(x) (the bound is tight).
+    s, x = 0.5, torch.tensor([[1.3]], dtype=torch.float64)
+    m, v = x / (1 + s**2), torch.tensor([[s**2 / (1 + s**2)]], dtype=torch.float64)
+    kl = gaussian_kl(m, v.log())
+    # E_q ½(x - z)²/s² = ½((x - m)² + v)/s²: the nll at the mean plus ½ v / s²
+    expected_nll = gaussian_nll(x, m, s) + 0.5 * v.squeeze() / s**2
+    exact = -torch.distributions.Normal(torch.tensor(0.0, dtype=torch.float64), torch.tensor(math.sqrt(1 + s**2), dtype=torch.float64)).log_prob(x).squeeze()
+    assert (expected_nll + kl).item() == pytest.approx(exact.item(), rel=1e-12)
+    # and by Monte Carlo through the reparameterisation the VAE uses
+    g = torch.Generator().manual_seed(0)
+    z = m + v.sqrt() * torch.randn(400_000, 1, generator=g, dtype=torch.float64)
+    mc = gaussian_nll(x.expand(len(z), 1), z, s).mean() + kl
+    assert mc.item() == pytest.approx(exact.item(), abs=5e-3)
+
+
+def test_the_laplacian_pyramid_reconstructs_its_image_and_the_loss_weighs_each_band():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 1, 16, 16, generator=g)
+    levels = laplacian_pyramid(x, 4)
+    assert [tuple(t.shape[-2:]) for t in levels] == [(16, 16), (8, 8), (4, 4), (2, 2)]
+    rebuilt = levels[-1]
+    for band in reversed(levels[:-1]):
+        rebuilt = band + torch.nn.functional.interpolate(rebuilt, size=band.shape[-2:], mode="bilinear", align_corners=False)
+    assert torch.allclose(rebuilt, x, atol=1e-5)
+    assert torch.equal(laplacian_l1(x, x), torch.zeros(2))
+    y = torch.randn(2, 1, 16, 16, generator=g)
+    a, b = laplacian_pyramid(x, 4), laplacian_pyramid(y, 4)
+    expected = sum(4.0**j * (p - q).abs().flatten(1).sum(dim=1) for j, (p, q) in enumerate(zip(a, b, strict=True))) / 256
+    assert torch.allclose(laplacian_l1(x, y), expected)
+    # a constant offset lives only in the coarsest band: 4^3 x its 4 pixels / 256 pixels = the offset itself
+    assert torch.allclose(laplacian_l1(x + 0.5, x), torch.full((2,), 0.5), atol=1e-5)

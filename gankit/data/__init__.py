@@ -18,13 +18,15 @@ from gankit.data.images import ImageDataset, image_folder, mnist5k, npz_images, 
 from gankit.data.layouts import aligned, unaligned
 from gankit.data.real import real_samples, real_set
 from gankit.data.tasks import digits2mnist, edges2digits, gray2color
-from gankit.data.toy import GaussianMixture, ToyStream, gaussian_1d, grid_of_gaussians, ring_of_gaussians
+from gankit.data.toy import GaussianMixture, LabelledPoints, ToyStream, gaussian_1d, grid_of_gaussians, ring_of_gaussians, two_circles, two_moons
 from gankit.errors import GankitError
 
 DATASETS: dict[str, Callable[[DataConfig], Any]] = {
     "gaussian1d": gaussian_1d,
     "ring": ring_of_gaussians,
     "grid": grid_of_gaussians,
+    "circles": two_circles,
+    "moons": two_moons,
     "mnist5k": mnist5k,
     "digits": sklearn_digits,
     "stacked-mnist": stacked_mnist,
@@ -85,6 +87,7 @@ __all__ = [
     "Field",
     "GaussianMixture",
     "ImageDataset",
+    "LabelledPoints",
     "Stream",
     "ToyStream",
     "build_checked",

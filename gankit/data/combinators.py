@@ -116,6 +116,23 @@ def unpaired(a: FixedSource | DrawnSource, b: FixedSource | DrawnSource, name: s
     return Unpaired(a, b, name)
 
 
+def labelled_subset(labels: np.ndarray, per_class: int, seed: int, classes: int = 0, names: tuple[str, ...] = (), what: str = "the data") -> np.ndarray:
+    """The positions (sorted, int64) of ``per_class`` items of every class among ``labels``, drawn by ``seed``: the one
+    draw of K labelled items that semi-supervised training (:func:`labelled`) and ``gankit probe`` share, so every
+    model sees the same labelled digits for the same seed."""
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for cls in range(max(classes, int(labels.max()) + 1 if len(labels) else 0)):
+        idx = np.flatnonzero(labels == cls)
+        if len(idx) < per_class:
+            who = names[cls] if cls < len(names) else str(cls)
+            raise GankitError(
+                f"class {who} of {what} has {len(idx)} images, fewer than the {per_class} labelled per class asked for; ask for at most {len(idx)}"
+            )
+        chosen.append(idx[rng.permutation(len(idx))[:per_class]])
+    return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
 class Labelled(_Compat):
     """Semi-supervised data: stream ``train`` gives every image without its label (``{"x"}``, the source's own
     ``train`` stream with ``y`` dropped); stream ``labelled`` walks a fixed, class-balanced subset of
@@ -129,18 +146,7 @@ class Labelled(_Compat):
         self.source, self.per_class, self.seed = source, per_class, seed
         self.name = f"{source.name} ({per_class} labels per class)"
         label = source.fields["y"]
-        labels = source.fixed("y").numpy()
-        rng = np.random.default_rng(seed)
-        chosen = []
-        for cls in range(max(label.classes, int(labels.max()) + 1)):
-            idx = np.flatnonzero(labels == cls)
-            if len(idx) < per_class:
-                who = label.names[cls] if cls < len(label.names) else str(cls)
-                raise GankitError(
-                    f"class {who} of '{source.name}' has {len(idx)} images, fewer than the {per_class} labelled per class asked for; ask for at most {len(idx)}"
-                )
-            chosen.append(idx[rng.permutation(len(idx))[:per_class]])
-        self.subset = torch.from_numpy(np.sort(np.concatenate(chosen)).astype(np.int64))
+        self.subset = torch.from_numpy(labelled_subset(source.fixed("y").numpy(), per_class, seed, label.classes, label.names, f"'{source.name}'"))
 
     def __len__(self) -> int:
         return len(self.source)

@@ -1,6 +1,7 @@
-"""The seed's toy distributions: a 1-D Gaussian, a ring of 8 Gaussians and a grid of 25 Gaussians.
+"""The seed's toy distributions: a 1-D Gaussian, a ring of 8 Gaussians and a grid of 25 Gaussians, and the two
+labelled 2-D sets of the clustering figures (scikit-learn's two circles and two moons).
 
-Each is a mixture of equally weighted isotropic Gaussians with known centres and standard deviation, so
+Each mixture is of equally weighted isotropic Gaussians with known centres and standard deviation, so
 samples can be scored against the modes (see :mod:`gankit.metrics.modes`).
 """
 
@@ -13,7 +14,7 @@ import torch
 from torch import Tensor
 
 from gankit.config import DataConfig
-from gankit.data.base import DrawnSource, Field, FixedBatch
+from gankit.data.base import DrawnSource, Field, FixedBatch, FixedSource
 
 
 @dataclass
@@ -87,3 +88,76 @@ def grid_of_gaussians(cfg: DataConfig) -> GaussianMixture:
     xs, ys = torch.meshgrid(axis, axis, indexing="ij")
     centres = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1)
     return GaussianMixture("grid", centres.float(), std)
+
+
+TWO_CLASS_POINTS = 1000  # points per split of circles / moons
+TWO_CLASS_SEEDS = {"train": 0, "test": 1}  # the splits are two independent draws of the recipe
+
+
+class LabelledPoints(FixedSource):
+    """A fixed set of 2-D points with a class each: field ``x`` (points, float) and ``y`` (label)."""
+
+    kind = "points"
+
+    def __init__(self, name: str, points: Tensor, labels: Tensor, names: tuple[str, ...]) -> None:
+        self.name, self.points, self.labels, self.names = name, points, labels, names
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (int(self.points.shape[1]),)
+
+    @property
+    def dim(self) -> int:
+        return int(self.points.shape[1])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.names)
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        """``n`` of the points (all of them, shuffled, when there are fewer), for pictures."""
+        return self.points[torch.randperm(len(self.points), generator=generator)[:n]]
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.names
+
+    @property
+    def fields(self) -> dict[str, Field]:
+        return {"x": Field("points", self.shape), "y": Field("label", (), len(self.names), self.names)}
+
+    def columns(self, idx: Tensor | None = None) -> dict[str, Tensor]:
+        columns = {"x": self.points, "y": self.labels}
+        return columns if idx is None else {k: v[idx] for k, v in columns.items()}
+
+
+def _split_seed(cfg: DataConfig) -> int:
+    from gankit.errors import GankitError
+
+    if cfg.split not in TWO_CLASS_SEEDS:
+        raise GankitError(f"data.split={cfg.split!r}: '{cfg.name}' has the splits {', '.join(TWO_CLASS_SEEDS)}")
+    return TWO_CLASS_SEEDS[cfg.split]
+
+
+def two_circles(cfg: DataConfig) -> LabelledPoints:
+    """scikit-learn's ``make_circles``: 1,000 points on two concentric circles (radii 1 and 0.5), Gaussian noise of
+    ``std`` (default 0.05); the class is the circle (0 outer, 1 inner). The clustering toy of Springenberg (2016)."""
+    from sklearn.datasets import make_circles
+
+    std = 0.05 if cfg.std is None else cfg.std
+    x, y = make_circles(TWO_CLASS_POINTS, noise=std, factor=0.5, random_state=_split_seed(cfg))
+    return LabelledPoints("circles", torch.from_numpy(x).float(), torch.from_numpy(y).long(), ("outer", "inner"))
+
+
+def two_moons(cfg: DataConfig) -> LabelledPoints:
+    """scikit-learn's ``make_moons``: 1,000 points on two interleaved half circles, Gaussian noise of ``std`` (default
+    0.05), centred on the origin; the class is the moon."""
+    from sklearn.datasets import make_moons
+
+    std = 0.05 if cfg.std is None else cfg.std
+    x, y = make_moons(TWO_CLASS_POINTS, noise=std, random_state=_split_seed(cfg))
+    points = torch.from_numpy(x).float() - torch.tensor([0.5, 0.25])
+    return LabelledPoints("moons", points, torch.from_numpy(y).long(), ("upper", "lower"))

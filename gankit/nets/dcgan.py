@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from gankit.config import NetConfig
 from gankit.errors import GankitError
 from gankit.nets.layers import MinibatchDiscrimination, VirtualBatchNorm
-from gankit.nets.shapes import is_logit, is_vector, unsupported
+from gankit.nets.shapes import is_image, is_logit, is_vector, unsupported
 
 D_CONDITIONING = ("none", "concat", "projection", "aux")
 
@@ -95,10 +95,12 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """Returns logits (B, 1); :meth:`heads` also gives features phi(x) and, with ``aux``, class logits."""
+    """Returns logits (B, ``outputs``), one by default; :meth:`heads` also gives features phi(x) and, with ``aux``,
+    class logits; :meth:`feature_maps` the activations of every convolutional block."""
 
     def __init__(
-        self, in_shape: tuple[int, ...], width: int = 64, norm: str = "batch", num_classes: int = 0, conditioning: str = "none", minibatch: int = 0
+        self, in_shape: tuple[int, ...], width: int = 64, norm: str = "batch", num_classes: int = 0, conditioning: str = "none", minibatch: int = 0,
+        outputs: int = 1,
     ) -> None:
         super().__init__()
         channels, size = _check_shape(in_shape)
@@ -116,13 +118,13 @@ class DCGANDiscriminator(nn.Module):
             ch *= 2
         self.body = nn.Sequential(*layers)
         self.feature_channels = ch
-        self.out = nn.Conv2d(ch, 1, start, 1, 0)
+        self.out = nn.Conv2d(ch, outputs, start, 1, 0)
         self.classes = nn.Conv2d(ch, num_classes, start, 1, 0) if conditioning == "aux" else None
         self.embed = nn.Embedding(num_classes, ch) if conditioning == "projection" else None
         init_dcgan_weights(self)
         # minibatch discrimination on the last feature map, with its own linear map into the logit
         self.minibatch = MinibatchDiscrimination(ch * start * start, minibatch) if minibatch else None
-        self.minibatch_out = nn.Linear(minibatch, 1, bias=False) if minibatch else None
+        self.minibatch_out = nn.Linear(minibatch, outputs, bias=False) if minibatch else None
 
     def heads(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
         if self.conditioning == "concat":
@@ -147,16 +149,38 @@ class DCGANDiscriminator(nn.Module):
     def forward(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
         return self.heads(x, y)
 
+    def feature_maps(self, x: Tensor) -> list[Tensor]:
+        """The activation map after each convolutional block (each LeakyReLU), from the first to the last: the
+        features Radford et al. (2016) pool into a representation. Unconditional: no labels are given."""
+        maps = []
+        for layer in self.body:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                maps.append(x)
+        return maps
+
+
+class DCGANEncoder(DCGANDiscriminator):
+    """D's convolutional trunk ending in ``outputs`` numbers: an image to a vector (an encoder E(x), a classifier's
+    logits). ``forward`` returns the vector; :meth:`heads` the dict with ``features``."""
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:  # type: ignore[override]
+        return self.heads(x, y)["logits"]
+
 
 def dcgan_network(
     cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", critic: bool | None = None,
     **extra: Any,
 ) -> nn.Module:
-    """(z_dim,) -> (C, H, W): the generator (labels: one-hot with z); (C, H, W) -> (1,): the discriminator."""
+    """(z_dim,) -> (C, H, W): the generator (labels: one-hot with z); (C, H, W) -> (1,): the discriminator;
+    (C, H, W) -> (K,): a critic with K logits when ``critic`` is True (CatGAN, the K+1 classifier), else an encoder
+    returning the vector."""
     if is_vector(inputs) and not is_logit(outputs):
         if cfg.minibatch:
             raise GankitError("minibatch discrimination is a critic layer; a DCGAN generator cannot have it (set minibatch: 0)")
         return DCGANGenerator(inputs[0], outputs, cfg.width, cfg.norm, num_classes, **extra)
-    if is_logit(outputs):
-        return DCGANDiscriminator(inputs, cfg.width, cfg.norm, num_classes, conditioning, cfg.minibatch, **extra)
-    raise unsupported("dcgan", inputs, outputs, "(z_dim,) -> (C, H, W) generators and (C, H, W) -> (1,) discriminators")
+    if is_logit(outputs) or (is_image(inputs) and is_vector(outputs)):
+        if is_logit(outputs) or critic:
+            return DCGANDiscriminator(inputs, cfg.width, cfg.norm, num_classes, conditioning, cfg.minibatch, outputs=outputs[0], **extra)
+        return DCGANEncoder(inputs, cfg.width, cfg.norm, num_classes, conditioning, cfg.minibatch, outputs=outputs[0], **extra)
+    raise unsupported("dcgan", inputs, outputs, "(z_dim,) -> (C, H, W) generators, (C, H, W) -> (1,) discriminators and (C, H, W) -> (K,) encoders")

@@ -6,6 +6,7 @@ import math
 from itertools import islice
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from gankit.config import NetConfig
@@ -17,6 +18,7 @@ ACTIVATIONS = {
     "elu": nn.ELU,
     "tanh": nn.Tanh,
     "gelu": nn.GELU,
+    "softplus": nn.Softplus,
 }
 
 NORMS = {
@@ -27,10 +29,27 @@ NORMS = {
 }
 
 
+class GaussianNoise(nn.Module):
+    """x + N(0, std²) in training, x at test time (the noise layers of Salimans et al., 2016's MNIST discriminator).
+    Draws from torch's global generator, which the checkpoint carries."""
+
+    def __init__(self, std: float) -> None:
+        super().__init__()
+        self.std = std
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.std * torch.randn_like(x) if self.training and self.std > 0 else x
+
+    def extra_repr(self) -> str:
+        return f"std={self.std}"
+
+
 class MLP(nn.Module):
     """``depth`` hidden layers of ``width`` units, each Linear -> norm -> activation, then a Linear output.
 
-    Inputs of any shape (B, ...) are flattened; the output is reshaped to ``out_shape``.
+    Inputs of any shape (B, ...) are flattened; the output is reshaped to ``out_shape``. ``input_noise`` and
+    ``noise``: Gaussian noise added in training to the input and to each hidden layer's output;
+    ``weight_norm``: every Linear weight-normalised (w = g·v/‖v‖ per output unit).
     """
 
     def __init__(
@@ -43,15 +62,25 @@ class MLP(nn.Module):
         norm: str = "none",
         minibatch: int = 0,
         critic: bool = False,
+        input_noise: float = 0.0,
+        noise: float = 0.0,
+        weight_norm: bool = False,
     ) -> None:
         super().__init__()
         self.out_shape, self.critic = tuple(out_shape), critic
-        layers: list[nn.Module] = []
+
+        def linear(i: int, o: int) -> nn.Module:
+            layer = nn.Linear(i, o)
+            return nn.utils.parametrizations.weight_norm(layer) if weight_norm else layer
+
+        layers: list[nn.Module] = [GaussianNoise(input_noise)] if input_noise else []
         features = in_features
         for _ in range(depth):
-            layers += [nn.Linear(features, width), NORMS[norm](width), ACTIVATIONS[activation]()]
+            layers += [linear(features, width), NORMS[norm](width), ACTIVATIONS[activation]()]
+            if noise:
+                layers.append(GaussianNoise(noise))
             features = width
-        layers.append(nn.Linear(features, math.prod(self.out_shape)))
+        layers.append(linear(features, math.prod(self.out_shape)))
         self.net = nn.Sequential(*layers)
         # minibatch discrimination: o(h) from the last hidden layer, with its own linear map into the output
         self.minibatch = MinibatchDiscrimination(features, minibatch) if minibatch else None
@@ -79,11 +108,14 @@ def mlp_network(
     """Any shape to any shape: a generator (z_dim,) -> data, or a critic data -> (1,) (with ``cfg.minibatch`` kernels). An
     MLP from (1,) to (1,) may be either (a generator of 1-D data): ``critic`` says which, else outputs (1,) mean a critic."""
     critic = tuple(outputs) == (1,) if critic is None else critic
-    return MLP(math.prod(inputs), outputs, cfg.width, cfg.depth, cfg.activation, cfg.norm, cfg.minibatch, critic=critic, **extra)
+    return MLP(
+        math.prod(inputs), outputs, cfg.width, cfg.depth, cfg.activation, cfg.norm, cfg.minibatch, critic=critic,
+        input_noise=cfg.input_noise, noise=cfg.noise, weight_norm=cfg.weight_norm, **extra,
+    )  # fmt: skip
 
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-__all__ = ["ACTIVATIONS", "MLP", "NORMS", "count_parameters", "mlp_network"]
+__all__ = ["ACTIVATIONS", "MLP", "NORMS", "GaussianNoise", "count_parameters", "mlp_network"]

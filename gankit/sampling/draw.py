@@ -171,3 +171,15 @@ def encode_inputs(state: Any, x: Tensor, *, use_ema: bool = True) -> Tensor:
     players = sampling_players(state, use_ema)
     with eval_mode(players):
         return torch.cat([v.encode(players, part.to(state.device)).float().cpu().flatten(1) for part in x.split(1024)])
+
+
+@torch.no_grad()
+def classify_inputs(state: Any, x: Tensor, *, use_ema: bool = True) -> Tensor:
+    """The model's own class logits (N, K) for samples ``x`` (model range), in eval mode, in chunks; float32 on the
+    CPU. ``use_ema``: the averaged players where the run keeps them (the Polyak-averaged D of Salimans et al.)."""
+    v = state.variant
+    if v.classify is None:
+        raise cannot(state, "probe")
+    players = sampling_players(state, use_ema)
+    with eval_mode(players):
+        return torch.cat([v.classify(players, part.to(state.device)).float().cpu() for part in x.split(1024)])

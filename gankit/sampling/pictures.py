@@ -12,7 +12,7 @@ from torch import Tensor
 
 from gankit.data.images import to_unit_range
 from gankit.errors import GankitError
-from gankit.sampling.draw import draw_samples, sampling_players, translate_inputs
+from gankit.sampling.draw import classify_inputs, draw_samples, sampling_players, translate_inputs
 from gankit.sampling.standing import eval_mode
 
 TRANSLATION_COLUMNS = 8  # images per row of a translation picture
@@ -56,7 +56,12 @@ def snapshot(state: Any, path: Path, seed: int, title: str = "") -> Tensor:
         return samples
     if v.translate is not None:
         return translation_picture(state, fixed_inputs(state, min(n, TRANSLATION_COLUMNS * 2), seed), path)
-    raise GankitError(f"variant '{state.cfg.variant}' has neither decode nor translate: nothing to picture")
+    if v.classify is not None:  # a classifier: fixed real inputs, in the order of the class it gives each
+        inputs = real_examples(state.data, [v.encodes], n, seed)[v.encodes]
+        order = classify_inputs(state, inputs).argmax(dim=1).argsort(stable=True)
+        write_picture(state, inputs[order], path, title=f"{title} — inputs sorted by predicted class".strip(" —"))
+        return inputs[order]
+    raise GankitError(f"variant '{state.cfg.variant}' has neither decode, translate nor classify: nothing to picture")
 
 
 def fixed_inputs(state: Any, n: int, seed: int) -> dict[str, Tensor]:

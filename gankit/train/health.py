@@ -61,7 +61,13 @@ def feature_map(data_name: str, kind: str) -> Callable[[Tensor], Tensor]:
         from gankit.data.images import to_unit_range
         from gankit.metrics.extractors import build_extractor
 
-        judge = functools.cache(lambda: build_extractor("mnist", progress=False))  # at the first check, not at run start
+        @functools.cache
+        def judge() -> Callable[[Tensor], Tensor]:
+            """Built at the first check, not at run start, and without drawing from torch's global generator (its
+            layers' default initialisation would): a run resumed past its first check must draw what it would have."""
+            with torch.random.fork_rng(devices=[]):
+                return build_extractor("mnist", progress=False)
+
         return lambda x: judge()(to_unit_range(x.float().cpu()))
     return lambda x: x.detach().float().cpu().flatten(1)
 

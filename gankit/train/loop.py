@@ -152,7 +152,8 @@ def build_state(cfg: Config, device: torch.device | None = None, *, new: bool = 
         random.seed(rank_seed(cfg.train.seed, world.rank))
         np.random.seed(rank_seed(cfg.train.seed, world.rank))
         torch.manual_seed(rank_seed(init_seed, world.rank))
-    streams = data.streams(data_seed, shard=(world.rank, world.size))
+    source = variant.source if variant.source is not None else data  # labelled or indexed data the variant builds from the run's
+    streams = source.streams(data_seed, shard=(world.rank, world.size))
     needed = {name for step in variant.steps for name in step.streams}
     missing = sorted(needed - set(streams))
     if missing:

@@ -223,7 +223,14 @@ class Variant:
     - ``latents`` + ``decode(players, latents) -> samples``: ``sample``, ``interpolate``, pictures, sample metrics;
     - ``translate(players, x, direction) -> outputs`` with ``directions`` (direction -> (input field, output
       field) of the data; ``paired``: the data's items of the output field are the inputs' targets): ``translate``;
-    - ``encode(players, x) -> features`` of samples of ``encodes`` (a data field): ``encode``.
+    - ``encode(players, x) -> features`` of samples of ``encodes`` (a data field): ``encode`` and ``probe``;
+    - ``classify(players, x) -> class logits`` (B, K) of samples of ``encodes``: the model's own classifier
+      (semi-supervised GANs, a supervised baseline), which ``probe`` scores on the test split; ``clusters``: its
+      outputs are clusters learnt without labels (CatGAN, AAE), scored matched to the classes.
+
+    ``source``: the data the variant's streams come from when it is not the run's data as given, but built from it
+    by a combinator (:func:`gankit.data.labelled` for K labels per class, :func:`gankit.data.indexed` for GLO's
+    latent table); the run's data stays what sampling and metrics compare with.
 
     ``probes``: per discriminator, a function of (players, the last training batches by stream, a fixed noise
     generator) giving (real scores, fake scores) for the watchdog. ``score(players, x)``: D(x) as a probability
@@ -246,6 +253,9 @@ class Variant:
     paired: bool = False
     encode: Callable[[Players, Tensor], Tensor] | None = None
     encodes: str = "x"
+    classify: Callable[[Players, Tensor], Tensor] | None = None
+    clusters: bool = False
+    source: Any = None
     probes: dict[str, Probe] = field(default_factory=dict)
     score: Callable[[Players, Tensor], Tensor] | None = None
     ema_players: tuple[str, ...] = ()
@@ -266,6 +276,8 @@ class Variant:
             out.append("translate")
         if self.encode is not None:
             out.append("encode")
+        if self.encode is not None or self.classify is not None:
+            out.append("probe")
         return out
 
     def generate(self, players: Players, n: int, rng: torch.Generator, **kwargs: Any) -> Tensor:
@@ -365,6 +377,28 @@ def conditional_penalties(
         if loss.r2:
             out["r2"] = loss.r2 * r1_penalty(fake_critic, fake)
     return out
+
+
+def validate_labels(labels: int, seed: int) -> None:
+    """``options.labels`` / ``options.label_seed`` of a variant trained on K labelled items."""
+    if isinstance(labels, bool) or not isinstance(labels, int) or labels < 1:
+        raise GankitError(f"options.labels must be a positive number of labelled train items (got {labels!r})")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise GankitError(f"options.label_seed must be a non-negative integer, the draw of the labelled items (got {seed!r})")
+
+
+def labelled_source(cfg: Config, data: Any, labels: int, seed: int) -> tuple[Any, int]:
+    """The run's data as semi-supervised streams (:func:`gankit.data.labelled`): ``train`` (every item, unlabelled) and
+    ``labelled`` (``labels`` items, class-balanced, drawn by ``seed``); and the number of classes."""
+    from gankit.data import labelled
+
+    field = data.fields.get("y") if hasattr(data, "fields") else None
+    if field is None or field.kind != "label" or not field.classes:
+        raise GankitError(f"variant '{cfg.variant}' learns from labelled items; data '{cfg.data.name}' has no labels (for a folder, set data.labels=true)")
+    classes = field.classes
+    if labels % classes:
+        raise GankitError(f"options.labels={labels} must be a multiple of the {classes} classes (the labelled items are drawn class-balanced)")
+    return labelled(data, labels // classes, seed), classes
 
 
 class HistoricalAverage:

@@ -4,6 +4,8 @@ The game (``loss.name``) picks both players' costs: ``minimax`` (G minimises log
 (-log D(G(z))), and the stabilised games of the lectures: ``wgan``, ``lsgan``, ``hinge``. The discriminator's
 regularisers (gradient penalty, R1/R2, weight clipping, label smoothing) and spectral normalisation
 (``model.d.sn``) compose with any of them. Its own options: PacGAN packing and the Improved-GAN generator terms.
+With a convolutional D that exposes its activation maps (``dcgan``), ``encode`` gives D's features as Radford et al.
+(2016) use them for classification: every block max-pooled to 4 x 4 and concatenated.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.augment import make_augment
@@ -40,6 +43,7 @@ from gankit.variants.base import (
 PACK_PARTNERS = 64  # partner sets per sample for the per-sample log-ratio of a packing D
 PACK_BATCH = 8192  # packs per D call there
 PARTNER_SEED = 0x9A4
+FEATURE_GRID = 4  # D's activation maps are max-pooled to 4 x 4 for its features (encode)
 
 
 @dataclass
@@ -208,6 +212,11 @@ def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
     def fakes(ctx: StepContext) -> Tensor:
         return ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device))
 
+    def encode(players: Players, x: Tensor) -> Tensor:
+        """D's features as a representation (Radford et al., 2016): every convolutional block's activations
+        max-pooled to 4 x 4 and concatenated."""
+        return torch.cat([F.adaptive_max_pool2d(h, FEATURE_GRID).flatten(1) for h in players["d"].feature_maps(x)], dim=1)
+
     groups = {"g": ("g",), "d": ("d",)}
     steps = adversarial_steps(
         cfg, d_objective, g_objective, lazy_r1_r2(cfg, critic, fakes, m),
@@ -227,4 +236,5 @@ def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
         ema_players=("g",),
         log_ratio=None if blockers else log_ratio,
         no_ratio="; ".join(blockers),
+        encode=encode if m == 1 and hasattr(players["d"], "feature_maps") else None,
     )

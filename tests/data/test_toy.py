@@ -9,6 +9,7 @@ import torch
 
 from gankit.config import DataConfig
 from gankit.data import build_dataset
+from gankit.errors import GankitError
 
 
 def test_ring_has_8_modes_of_radius_2_at_angles_2pi_k_over_8():
@@ -71,3 +72,26 @@ def test_stream_is_deterministic_and_resumes_from_its_state():
     for want in expected:
         assert torch.equal(c.next()["x"], want)
     assert not torch.equal(data.stream(16, seed=4).next()["x"], data.stream(16, seed=3).next()["x"])
+
+
+@pytest.mark.parametrize("name", ["circles", "moons"])
+def test_two_class_point_sets_are_scikit_learns_fixed_draws_with_disjoint_splits(name):
+    from sklearn.datasets import make_circles, make_moons
+
+    train = build_dataset(DataConfig(name=name, split="train"))
+    again = build_dataset(DataConfig(name=name, split="train"))
+    test = build_dataset(DataConfig(name=name, split="test"))
+    assert len(train) == len(test) == 1000 and train.fields["x"].shape == (2,) and train.fields["y"].classes == 2
+    assert torch.equal(train.fixed("x"), again.fixed("x")) and not torch.equal(train.fixed("x"), test.fixed("x"))
+    if name == "circles":
+        x, y = make_circles(1000, noise=0.05, factor=0.5, random_state=0)
+        assert torch.allclose(train.fixed("x"), torch.from_numpy(x).float()) and torch.equal(train.fixed("y"), torch.from_numpy(y))
+        radius = train.fixed("x").norm(dim=1)
+        assert radius[train.fixed("y") == 0].mean() > 0.9 and radius[train.fixed("y") == 1].mean() < 0.6  # outer, inner
+    else:
+        x, _ = make_moons(1000, noise=0.05, random_state=0)
+        assert torch.allclose(train.fixed("x") + torch.tensor([0.5, 0.25]), torch.from_numpy(x).float())
+    batch = train.streams(0)["train"].next(7)
+    assert batch["x"].dtype == torch.float32 and batch["y"].dtype == torch.int64
+    with pytest.raises(GankitError, match="splits train, test"):
+        build_dataset(DataConfig(name=name, split="val"))

@@ -82,3 +82,21 @@ def test_unsupported_sizes_are_user_errors():
     with pytest.raises(GankitError, match="square"):
         DCGANGenerator(8, (1, 28, 32))
     assert dcgan_layout(28) == (7, 2) and dcgan_layout(64) == (4, 4)
+
+
+def test_an_image_to_vector_network_is_an_encoder_or_a_k_logit_critic_and_d_exposes_its_block_maps():
+    from gankit.config import NetConfig
+    from gankit.nets import build_network
+    from gankit.nets.dcgan import DCGANDiscriminator, DCGANEncoder
+
+    cfg = NetConfig(arch="dcgan", width=8, norm="batch")
+    x = torch.randn(4, 1, 28, 28)
+    encoder = build_network(cfg, (1, 28, 28), (12,), critic=False)
+    assert isinstance(encoder, DCGANEncoder) and encoder(x).shape == (4, 12)
+    critic = build_network(cfg, (1, 28, 28), (10,), critic=True)
+    assert isinstance(critic, DCGANDiscriminator) and not isinstance(critic, DCGANEncoder)
+    out = critic(x)
+    assert out["logits"].shape == (4, 10) and out["features"].shape == (4, 16 * 7 * 7)
+    maps = critic.feature_maps(x)
+    assert [tuple(m.shape[1:]) for m in maps] == [(8, 14, 14), (16, 7, 7)]
+    torch.testing.assert_close(maps[-1].flatten(1), out["features"])

@@ -1,6 +1,6 @@
 """Exact resume for the variants with more than two players, several streams and state objects: InfoGAN (three
 players in two groups), pix2pix (U-Net with dropout, a step that reads the scratch), CycleGAN (four players, two
-unpaired streams, two image pools in the checkpoint). N steps straight == killed (SIGKILL) at a random step after
+unpaired streams, two image pools in the checkpoint), and every representation learner. N steps straight == killed (SIGKILL) at a random step after
 the first checkpoint + resume: bit-identical weights, optimiser states, streams, pools and logged losses."""
 
 from __future__ import annotations
@@ -19,6 +19,17 @@ CASES = {
     "infogan-mnist": ["model.g.width=8", "model.d.width=8", "model.q.width=16", "train.ema=0.9", "model.z_dim=6"],
     "pix2pix-edges2digits": ["model.g.width=4", "model.d.width=4", "train.ema=0.9"],
     "cyclegan-digits2mnist": ["model.g_ab.width=4", "model.g_ba.width=4", "model.d_a.width=4", "model.d_b.width=4", "options.pool=6"],
+    # the representation learners: joint-pair D (bigan), four phases and two streams (aae-semi), noise layers and an
+    # averaged D (ssgan), a code table read by index (glo), entropy terms with labels (catgan-semi), the ELBO's
+    # reparameterised draws (vae), the labelled stream alone (supervised)
+    "bigan-mnist": ["model.g.width=4", "model.e.width=4", "model.dx.width=4", "model.dz.width=8", "model.dj.width=8", "model.z_dim=4",
+                    "options.features=8", "train.ema=0.9"],
+    "aae-semi-mnist": ["model.e.width=8", "model.g.width=8", "model.dz.width=8", "model.dy.width=8", "model.z_dim=3"],
+    "ssgan-mnist": ["model.g.width=8", "model.d.width=8", "model.z_dim=4", "train.ema=0.9"],
+    "glo-mnist": ["model.g.width=4", "model.z_dim=4"],
+    "catgan-semi-mnist": ["model.g.width=4", "model.d.width=4", "model.z_dim=4", "options.labels=20"],
+    "vae-mnist": ["model.e.width=4", "model.g.width=4", "model.z_dim=4", "train.ema=0.9"],
+    "supervised-mnist": ["model.c.width=4"],
 }
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 

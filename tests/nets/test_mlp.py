@@ -1,0 +1,33 @@
+"""The MLP's options for the semi-supervised GAN: Gaussian noise layers in training only, weight normalisation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gankit.config import NetConfig, load_config
+from gankit.errors import GankitError
+from gankit.nets import build_network
+from gankit.nets.mlp import GaussianNoise
+
+
+def test_noise_layers_perturb_in_training_only_and_weight_norm_factors_every_linear():
+    cfg = NetConfig(arch="mlp", width=32, depth=2, input_noise=0.3, noise=0.5, weight_norm=True)
+    net = build_network(cfg, (1, 8, 8), (10,), critic=True)
+    noise = [m for m in net.modules() if isinstance(m, GaussianNoise)]
+    assert [m.std for m in noise] == [0.3, 0.5, 0.5]
+    x = torch.randn(6, 1, 8, 8)
+    net.train()
+    assert not torch.equal(net(x)["logits"], net(x)["logits"])
+    net.eval()
+    assert torch.equal(net(x)["logits"], net(x)["logits"])
+    linears = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 3
+    for layer in linears:
+        g, v = layer.parametrizations.weight.original0, layer.parametrizations.weight.original1
+        torch.testing.assert_close(layer.weight, g * v / v.norm(dim=1, keepdim=True))
+
+
+def test_mlp_only_options_are_refused_on_other_architectures():
+    with pytest.raises(GankitError, match="options of the mlp architecture"):
+        load_config("dcgan-mnist", ["model.d.noise=0.5"])

@@ -1,0 +1,43 @@
+"""BiGAN: D scores joint pairs (x, E(x)) against (G(z), z); E and G train together against it."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from gankit.variants.base import latent
+from tests.variants.steps import run_step, step_context, tiny_state
+
+SMALL = ["model.g.width=8", "model.e.width=8", "model.dx.width=8", "model.dz.width=16", "model.dj.width=16", "model.z_dim=6", "options.features=16"]
+
+
+def test_d_scores_real_pairs_with_the_encoder_and_fake_pairs_with_their_noise():
+    state = tiny_state("bigan-mnist", SMALL)
+    v = state.variant
+    step = next(s for s in v.steps if s.name == "d")
+    replay = torch.Generator().set_state(state.noise.get_state())
+    ctx = step_context(state, step)
+    losses = step.objective(ctx)
+    x = ctx.batch["x"]
+    z = latent(ctx.n, 6, "uniform", replay, state.device)
+    p = v.players
+
+    def joint(a, b):
+        h = torch.cat([F.leaky_relu(p["dx"](a), 0.2), F.leaky_relu(p["dz"](b), 0.2)], dim=1)
+        return p["dj"](h)["logits"].reshape(-1)
+
+    with torch.no_grad():
+        torch.testing.assert_close(losses["d_real"], F.softplus(-joint(x, p["e"](x))))
+        torch.testing.assert_close(losses["d_fake"], F.softplus(joint(p["g"](z), z)))
+
+
+def test_the_d_step_trains_only_d_and_the_other_step_trains_g_and_e_together():
+    state = tiny_state("bigan-mnist", SMALL)
+    assert run_step(state, "d")[1] == {"dx", "dz", "dj"}
+    losses, changed = run_step(state, "ge")
+    assert changed == {"g", "e"} and set(losses) == {"e", "g"}
+    x = state.streams["train"].next(4)["x"]
+    v = state.variant
+    with torch.no_grad():
+        assert v.encode(v.players, x).shape == (4, 6)
+        torch.testing.assert_close(v.translate(v.players, x, "reconstruct"), v.players["g"](v.players["e"](x)))
