@@ -54,10 +54,12 @@ def write_report(run: str | Path, seed: int = 0) -> Path:
         v = state.variant
         if v.decode is None and v.translate is not None:
             kind = "fixed inputs; rows: input | output" + (" | round trip" if len(v.directions) > 1 else "") + (" | target" if v.paired else "")
+        elif v.decode is None:
+            kind = "fixed real inputs in the order of the class the model gives them"
         else:
             coded = v.latents is not None and any(p.kind == "categorical" for p in v.latents.parts)
             kind = "one row per value of a categorical code" if coded else "fixed noise"
-        header = "Translations" if v.decode is None else "Samples"
+        header = "Samples" if v.decode is not None else ("Translations" if v.translate is not None else "Classified inputs")
         lines += [f"## {header}", "", f"{snapshots[-1].name} ({kind}{', EMA players' if state.ema else ''}):", "", "![samples](report/samples.png)", ""]
     if state.data.kind == "images" and state.variant.decode is not None:
         frames = interpolation_frames(state, rows=8, steps=10, seed=seed)

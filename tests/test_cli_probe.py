@@ -35,6 +35,10 @@ def test_probe_scores_features_per_label_draw_and_the_own_classifier(tmp_path, c
         assert all(0.0 <= a <= 1.0 for a in accs)
     assert 0.0 <= value["classifier"] <= 1.0 and value["features"] > 0
     assert protocol["n"] == 20 and protocol["seed"] == [0, 1] and protocol["train_items"] == 4500 and protocol["test_items"] == 500
+    code, _, err = in_process(capsys, "report", str(run))  # a model that only classifies: its picture is real inputs by class
+    assert code == 0, err
+    page = (run / "report.md").read_text()
+    assert "## Classified inputs" in page and "probe_20" in page
 
     # the same features and draws, scored directly, give the same accuracies
     from dataclasses import replace
