@@ -85,7 +85,8 @@ def execute(job: Job, runs: Path, common: list[str]) -> Job:
         gankit("probe", str(job.run), "--labels", labels, "--seeds", seeds)
     if job.metrics:
         gankit("eval", str(job.run), "--metrics", "is,fid", "--extractor", "mnist")
-    job.eval = json.loads((job.run / "eval.json").read_text())
+    results = job.run / "eval.json"
+    job.eval = json.loads(results.read_text()) if results.exists() else {}
     print(f"[bench-representation] {job.key}: {job.minutes:.1f} min", flush=True)
     return job
 
