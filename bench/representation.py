@@ -312,7 +312,7 @@ def main() -> None:
             errors = [100 * (1 - a) for a in accs]
             cells.append(f"{np.mean(errors):.2f} ± {np.std(errors, ddof=1) if len(errors) > 1 else 0:.2f} | {pct(accs)}")
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
-    pix = " | ".join(f"{100 * (1 - np.mean(pixels['semi'][k]['linear'])):.2f} | {pct(pixels['semi'][k]['linear'])}" for k in labels)
+    pix = " | ".join(f"{pct([1 - a for a in pixels['semi'][k]['linear']])} | {pct(pixels['semi'][k]['linear'])}" for k in labels)
     lines.append(f"| raw pixels + linear | {pix} |")
     ceiling = own_accuracy(done["supervised-mnist-all"], "all")
     lines += [
