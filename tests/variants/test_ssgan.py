@@ -22,15 +22,16 @@ def test_d_costs_are_the_labelled_cross_entropy_and_the_k_plus_1_real_fake_terms
     replay = torch.Generator().set_state(state.noise.get_state())
     ctx = step_context(state, step)
     losses = step.objective(ctx)
-    d = v.players["d"]
+    d, w = v.players["d"], state.cfg.options.unsupervised
+    assert w == 0.5  # the preset weighs the real/fake terms as the authors' code
     with torch.no_grad():
         fake = v.players["g"](latent(ctx.n, 6, "uniform", replay, state.device))
         labelled = ctx.batches["labelled"]
         torch.testing.assert_close(losses["d_sup"], F.cross_entropy(d(labelled["x"])["logits"], labelled["y"], reduction="none"))
         p_real = torch.sigmoid(real_logit(d(ctx.batches["train"]["x"])["logits"]))
-        torch.testing.assert_close(losses["d_real"], -p_real.log(), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(losses["d_real"], -w * p_real.log(), rtol=1e-4, atol=1e-5)
         p_fake_real = torch.sigmoid(real_logit(d(fake)["logits"]))
-        torch.testing.assert_close(losses["d_fake"], -(1 - p_fake_real).log(), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(losses["d_fake"], -w * (1 - p_fake_real).log(), rtol=1e-4, atol=1e-5)
 
 
 def test_g_matches_d_features_and_the_polyak_averaged_d_classifies():
