@@ -24,9 +24,9 @@ import concurrent.futures
 import datetime
 import json
 import os
+import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,9 +76,28 @@ class Job:
 
 
 def execute(job: Job, runs: Path, common: list[str]) -> Job:
+    """Train, probe and evaluate one job in ``runs/KEY``. A job that finished before with the same settings is read
+    back (``job.json``), one that was interrupted is continued with `gankit resume`, so the bench can be stopped and
+    re-run without losing hours."""
+    folder, sets = runs / job.key, [a for item in [*common, *job.overrides] for a in ("--set", item)]
+    settings = {"preset": job.preset, "sets": sets, "probes": job.probes, "metrics": job.metrics}
+    record = folder / "job.json"
+    if record.exists():
+        saved = json.loads(record.read_text())
+        if saved["settings"] == settings and Path(saved["run"]).is_dir():
+            job.run, job.minutes = Path(saved["run"]), saved["minutes"]
+            job.eval = json.loads((job.run / "eval.json").read_text()) if (job.run / "eval.json").exists() else {}
+            print(f"[bench-representation] {job.key}: done before ({job.minutes:.1f} min)", flush=True)
+            return job
+        shutil.rmtree(folder)  # other settings: start over
     t0 = time.perf_counter()
-    sets = [a for item in [*common, *job.overrides] for a in ("--set", item)]
-    out = gankit("train", job.preset, "--runs-dir", str(runs), "--name", job.key, *sets)
+    started = sorted(p for p in folder.glob("[0-9]*-*") if (p / "checkpoints" / "last.pt").exists()) if folder.exists() else []
+    if started:
+        out = gankit("resume", str(started[-1]))
+    else:
+        if folder.exists():
+            shutil.rmtree(folder)
+        out = gankit("train", job.preset, "--runs-dir", str(folder), "--name", job.key, *sets)
     job.run = Path(out.strip().splitlines()[-1])
     job.minutes = (time.perf_counter() - t0) / 60
     for labels, seeds in job.probes:
@@ -87,6 +106,7 @@ def execute(job: Job, runs: Path, common: list[str]) -> Job:
         gankit("eval", str(job.run), "--metrics", "is,fid", "--extractor", "mnist")
     results = job.run / "eval.json"
     job.eval = json.loads(results.read_text()) if results.exists() else {}
+    record.write_text(json.dumps({"settings": settings, "run": str(job.run), "minutes": job.minutes}))
     print(f"[bench-representation] {job.key}: {job.minutes:.1f} min", flush=True)
     return job
 
@@ -251,6 +271,8 @@ def main() -> None:
     parser.add_argument("--labels", default="100,1000", help="label counts of the semi-supervised table")
     parser.add_argument("--draws", default="0,1,2,3,4", help="label draws (seeds)")
     parser.add_argument("--workers", type=int, default=2, help="runs at a time (one torch thread each)")
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench-representation", help="where the runs are kept (a re-run reuses finished ones)")
+    parser.add_argument("--only", default="", help="comma-separated run keys or preset prefixes: train just these, write no page")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run (for smoke runs)")
     args = parser.parse_args()
     labels, draws = [int(k) for k in args.labels.split(",")], [int(s) for s in args.draws.split(",")]
@@ -260,21 +282,27 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     common = ["train.progress=none", "train.threads=1", *args.overrides]
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="gankit-bench-representation-") as tmp:
-        todo = jobs(labels, draws)
-        with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:
-            done = {job.key: job for job in pool.map(lambda j: execute(j, Path(tmp), common), todo)}
-        pixels = pixel_rows(splits(), labels, draws)
-        circles = circles_figure(done["catgan-circles"].run, folder / "catgan-circles.png")
-        aae_scatter(done["aae-mnist"].run, folder / "aae-codes.png")
-        gankit("translate", str(done["bigan-mnist"].run), "--input", "test", "--n", "16", "--out", str(folder / "bigan-reconstructions.png"), "--overwrite")
-        sample_pictures = samples_side_by_side({name: done[p].run for name, p in GENERATORS.items()}, folder)
-    hours = (time.perf_counter() - t0) / 3600
+    todo = jobs(labels, draws)
+    if args.only:
+        wanted = args.only.split(",")
+        todo = [j for j in todo if any(j.key == w or j.key.startswith(w) for w in wanted)]
+    with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:
+        done = {job.key: job for job in pool.map(lambda j: execute(j, args.runs, common), todo)}
+    if args.only:
+        print(f"trained {len(done)} runs under {args.runs}; a run without --only writes the page")
+        return
+    pixels = pixel_rows(splits(), labels, draws)
+    circles = circles_figure(done["catgan-circles"].run, folder / "catgan-circles.png")
+    aae_scatter(done["aae-mnist"].run, folder / "aae-codes.png")
+    gankit("translate", str(done["bigan-mnist"].run), "--input", "test", "--n", "16", "--out", str(folder / "bigan-reconstructions.png"), "--overwrite")
+    sample_pictures = samples_side_by_side({name: done[p].run for name, p in GENERATORS.items()}, folder)
+    hours, train_hours = (time.perf_counter() - t0) / 3600, sum(j.minutes for j in done.values()) / 60
 
     lines = [
         "# Representation learning on MNIST-5k: labels needed, feature quality, clusters, samples",
         "",
-        f"Written by `bench/representation.py` on {started} in {hours:.1f} h. Re-run: `make bench-representation`"
+        f"Written by `bench/representation.py` on {started} in {hours:.1f} h ({train_hours:.1f} h of training over {len(done)} runs,"
+        " two at a time; runs finished by an earlier invocation are read back). Re-run: `make bench-representation`"
         + (f" (this run used overrides: `{' '.join(args.overrides)}`)" if args.overrides else "")
         + f"; label counts {args.labels}, draws {args.draws}; {args.workers} runs at a time, one torch thread each.",
         "",
