@@ -80,7 +80,8 @@ def execute(job: Job, runs: Path, common: list[str]) -> Job:
     back (``job.json``), one that was interrupted is continued with `gankit resume`, so the bench can be stopped and
     re-run without losing hours."""
     folder, sets = runs / job.key, [a for item in [*common, *job.overrides] for a in ("--set", item)]
-    settings = {"preset": job.preset, "sets": sets, "probes": job.probes, "metrics": job.metrics}
+    yaml = (ROOT / "gankit" / "presets" / f"{job.preset}.yaml").read_text()  # an edited preset is trained again
+    settings = {"preset": job.preset, "yaml": yaml, "sets": sets, "probes": job.probes, "metrics": job.metrics}
     record = folder / "job.json"
     if record.exists():
         saved = json.loads(record.read_text())
@@ -128,8 +129,8 @@ def jobs(labels: list[int], draws: list[int]) -> list[Job]:
             probes.append(("100", "0"))  # the clusters are scored on the test split by any probe
         out[preset] = Job(preset, preset, [], probes, metrics=preset in GENERATORS.values())
     out["catgan-circles"] = Job("catgan-circles", "catgan-circles")
-    # the longest first, so that the two workers finish together
-    order = ["ssgan", "catgan-semi", "aae-semi", "bigan", "dcgan", "glo", "catgan-mnist", "aae-cluster", "vae", "aae-mnist", "supervised", "catgan-circles"]
+    # the longest first, so that the two workers finish together (the K+1 GAN's last: its preset was tuned last)
+    order = ["catgan-semi", "aae-semi", "bigan", "dcgan", "glo", "catgan-mnist", "aae-cluster", "vae", "aae-mnist", "supervised", "catgan-circles", "ssgan"]
     return sorted(out.values(), key=lambda j: next((i for i, p in enumerate(order) if j.preset.startswith(p)), len(order)))
 
 

@@ -82,6 +82,10 @@ class MLP(nn.Module):
             features = width
         layers.append(linear(features, math.prod(self.out_shape)))
         self.net = nn.Sequential(*layers)
+        # weight norm's data-dependent initialisation (Salimans & Kingma, 2016, section 3): on the first forward pass in
+        # training, each layer's scale and bias are set so that its pre-activations have zero mean and unit variance on
+        # that batch; the flag is a buffer, so a resumed run does not initialise again
+        self.register_buffer("data_init_pending", torch.tensor(bool(weight_norm)))
         # minibatch discrimination: o(h) from the last hidden layer, with its own linear map into the output
         self.minibatch = MinibatchDiscrimination(features, minibatch) if minibatch else None
         self.minibatch_out = nn.Linear(minibatch, math.prod(self.out_shape), bias=False) if minibatch else None
@@ -89,8 +93,14 @@ class MLP(nn.Module):
     def heads(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
         """``features``: the last hidden layer; ``logits``: the output. An MLP is unconditional: ``y`` is ignored."""
         h = x.flatten(1)
+        init = self.training and bool(self.data_init_pending)
         for layer in islice(self.net, len(self.net) - 1):  # not self.net[:-1], which builds a new Sequential per call
+            if init and isinstance(layer, nn.Linear):
+                _data_init(layer, h)
             h = layer(h)
+        if init:
+            _data_init(self.net[-1], h)
+            self.data_init_pending.fill_(False)
         out = self.net[-1](h)
         if self.minibatch is not None:
             out = out + self.minibatch_out(self.minibatch(h))
@@ -99,6 +109,22 @@ class MLP(nn.Module):
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor | dict[str, Tensor]:
         """A critic (built with ``critic=True``: outputs (1,)) returns its dict, as every critic; otherwise the output."""
         return self.heads(x) if self.critic else self.heads(x)["logits"]
+
+
+@torch.no_grad()
+def _data_init(layer: nn.Linear, h: Tensor) -> None:
+    """Set a weight-normalised layer's scale g and bias b so that its outputs on ``h`` have zero mean and unit variance
+    per unit: t = v·h/‖v‖, g ← 1/σ(t), b ← -μ(t)/σ(t). Under data parallelism the moments are averaged over the ranks,
+    so that every rank sets the same values."""
+    wn = layer.parametrizations.weight
+    t = h @ (wn.original1 / wn.original1.norm(dim=1, keepdim=True)).T
+    moments = torch.stack([t.mean(dim=0), t.pow(2).mean(dim=0)])
+    if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
+        torch.distributed.all_reduce(moments)
+        moments /= torch.distributed.get_world_size()
+    mean, std = moments[0], (moments[1] - moments[0].pow(2)).clamp_min(0).sqrt() + 1e-6
+    wn.original0.copy_((1.0 / std).reshape(wn.original0.shape))
+    layer.bias.copy_(-mean / std)
 
 
 def mlp_network(

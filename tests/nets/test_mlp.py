@@ -28,6 +28,31 @@ def test_noise_layers_perturb_in_training_only_and_weight_norm_factors_every_lin
         torch.testing.assert_close(layer.weight, g * v / v.norm(dim=1, keepdim=True))
 
 
+def test_weight_norm_initialises_from_the_first_training_batch_once():
+    cfg = NetConfig(arch="mlp", width=32, depth=2, weight_norm=True)  # no noise: the batch's pre-activations can be read back
+    net = build_network(cfg, (1, 8, 8), (10,), critic=True)
+    x = 3.0 * torch.rand(64, 1, 8, 8) + 1.0
+    net.eval()
+    net(x)
+    assert bool(net.data_init_pending)  # evaluation does not initialise
+    net.train()
+    out = net(x)["logits"]
+    assert not bool(net.data_init_pending)
+    linears = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    h = x.flatten(1)
+    with torch.no_grad():
+        for layer, after in zip(linears, [torch.relu, torch.relu, lambda t: t], strict=True):
+            t = layer(h)
+            torch.testing.assert_close(t.mean(dim=0), torch.zeros(t.shape[1]), atol=1e-4, rtol=0)
+            torch.testing.assert_close(t.std(dim=0, unbiased=False), torch.ones(t.shape[1]), atol=1e-3, rtol=0)
+            h = after(t)
+    torch.testing.assert_close(out, h)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    net(2 * x)  # a later batch leaves the scales alone
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert "data_init_pending" in before  # a resumed run does not initialise again
+
+
 def test_mlp_only_options_are_refused_on_other_architectures():
     with pytest.raises(GankitError, match="options of the mlp architecture"):
         load_config("dcgan-mnist", ["model.d.noise=0.5"])
