@@ -57,7 +57,8 @@ class NetConfig:
     reference batch). ``sn``: spectral normalisation of every layer. ``minibatch``: minibatch-discrimination kernels
     (discriminators; 0 = off). MLPs only: ``input_noise`` / ``noise``, the standard deviation of Gaussian noise added
     in training to the input / to every hidden layer's output (Salimans et al., 2016: 0.3 and 0.5), and
-    ``weight_norm``, weight normalisation of every linear layer (Salimans & Kingma, 2016)."""
+    ``weight_norm``, weight normalisation of every linear layer (Salimans & Kingma, 2016), and ``output``, the output
+    layer's activation: none or tanh (images lie in [-1, 1])."""
 
     arch: str = "mlp"
     width: int = 128
@@ -69,6 +70,7 @@ class NetConfig:
     input_noise: float = 0.0
     noise: float = 0.0
     weight_norm: bool = False
+    output: str = "none"
 
 
 @dataclass
@@ -591,8 +593,11 @@ def validate(cfg: Config) -> None:
         _positive(f"model.{player}.minibatch", net.minibatch, allow_zero=True)
         _positive(f"model.{player}.input_noise", net.input_noise, allow_zero=True)
         _positive(f"model.{player}.noise", net.noise, allow_zero=True)
-        if net.arch != "mlp" and (net.input_noise or net.noise or net.weight_norm):
-            raise GankitError(f"model.{player}: input_noise, noise and weight_norm are options of the mlp architecture, not of {net.arch}; remove them")
+        _choice(f"model.{player}.output", net.output, ["none", "tanh"])
+        if net.arch != "mlp" and (net.input_noise or net.noise or net.weight_norm or net.output != "none"):
+            raise GankitError(
+                f"model.{player}: input_noise, noise, weight_norm and output are options of the mlp architecture, not of {net.arch}; remove them"
+            )
 
     for group, opt in groups_of(cfg).items():
         key = f"optim.{group}"

@@ -49,7 +49,7 @@ class MLP(nn.Module):
 
     Inputs of any shape (B, ...) are flattened; the output is reshaped to ``out_shape``. ``input_noise`` and
     ``noise``: Gaussian noise added in training to the input and to each hidden layer's output;
-    ``weight_norm``: every Linear weight-normalised (w = g·v/‖v‖ per output unit).
+    ``weight_norm``: every Linear weight-normalised (w = g·v/‖v‖ per output unit); ``output``: "tanh" bounds the output.
     """
 
     def __init__(
@@ -65,6 +65,7 @@ class MLP(nn.Module):
         input_noise: float = 0.0,
         noise: float = 0.0,
         weight_norm: bool = False,
+        output: str = "none",
     ) -> None:
         super().__init__()
         self.out_shape, self.critic = tuple(out_shape), critic
@@ -82,29 +83,34 @@ class MLP(nn.Module):
             features = width
         layers.append(linear(features, math.prod(self.out_shape)))
         self.net = nn.Sequential(*layers)
+        self.tanh = output == "tanh"
         # weight norm's data-dependent initialisation (Salimans & Kingma, 2016, section 3): on the first forward pass in
         # training, each layer's scale and bias are set so that its pre-activations have zero mean and unit variance on
         # that batch; the flag is a buffer, so a resumed run does not initialise again
-        self.register_buffer("data_init_pending", torch.tensor(bool(weight_norm)))
+        if weight_norm:
+            self.register_buffer("data_init_pending", torch.tensor(True))
         # minibatch discrimination: o(h) from the last hidden layer, with its own linear map into the output
         self.minibatch = MinibatchDiscrimination(features, minibatch) if minibatch else None
         self.minibatch_out = nn.Linear(minibatch, math.prod(self.out_shape), bias=False) if minibatch else None
 
     def heads(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
-        """``features``: the last hidden layer; ``logits``: the output. An MLP is unconditional: ``y`` is ignored."""
-        h = x.flatten(1)
-        init = self.training and bool(self.data_init_pending)
+        """``features``: the last hidden layer (before its noise, as Salimans et al. match features); ``logits``: the
+        output. An MLP is unconditional: ``y`` is ignored."""
+        h = features = x.flatten(1)
+        init = self.training and bool(getattr(self, "data_init_pending", False))
         for layer in islice(self.net, len(self.net) - 1):  # not self.net[:-1], which builds a new Sequential per call
             if init and isinstance(layer, nn.Linear):
                 _data_init(layer, h)
             h = layer(h)
+            if not isinstance(layer, GaussianNoise):
+                features = h
         if init:
             _data_init(self.net[-1], h)
             self.data_init_pending.fill_(False)
         out = self.net[-1](h)
         if self.minibatch is not None:
             out = out + self.minibatch_out(self.minibatch(h))
-        return {"features": h, "logits": out.reshape(out.shape[0], *self.out_shape)}
+        return {"features": features, "logits": (torch.tanh(out) if self.tanh else out).reshape(out.shape[0], *self.out_shape)}
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor | dict[str, Tensor]:
         """A critic (built with ``critic=True``: outputs (1,)) returns its dict, as every critic; otherwise the output."""
@@ -136,7 +142,7 @@ def mlp_network(
     critic = tuple(outputs) == (1,) if critic is None else critic
     return MLP(
         math.prod(inputs), outputs, cfg.width, cfg.depth, cfg.activation, cfg.norm, cfg.minibatch, critic=critic,
-        input_noise=cfg.input_noise, noise=cfg.noise, weight_norm=cfg.weight_norm, **extra,
+        input_noise=cfg.input_noise, noise=cfg.noise, weight_norm=cfg.weight_norm, output=cfg.output, **extra,
     )  # fmt: skip
 
 

@@ -53,6 +53,24 @@ def test_weight_norm_initialises_from_the_first_training_batch_once():
     assert "data_init_pending" in before  # a resumed run does not initialise again
 
 
+def test_features_are_read_before_the_last_noise_and_tanh_bounds_the_output():
+    cfg = NetConfig(arch="mlp", width=16, depth=2, noise=0.5, output="tanh")
+    net = build_network(cfg, (4,), (3,), critic=True).train()
+    x = 10 * torch.randn(32, 4)
+    torch.manual_seed(0)
+    heads = net.heads(x)
+    torch.manual_seed(0)
+    h = x
+    for layer in list(net.net)[:-2]:  # up to the last hidden layer's activation, without its noise layer
+        h = layer(h)
+    torch.testing.assert_close(heads["features"], h)
+    assert heads["logits"].abs().max() < 1 and heads["logits"].abs().max() > 0.5
+
+
 def test_mlp_only_options_are_refused_on_other_architectures():
     with pytest.raises(GankitError, match="options of the mlp architecture"):
         load_config("dcgan-mnist", ["model.d.noise=0.5"])
+    with pytest.raises(GankitError, match="options of the mlp architecture"):
+        load_config("dcgan-mnist", ["model.g.output=tanh"])
+    with pytest.raises(GankitError, match=r"model\.g\.output"):
+        load_config("gan-ring", ["model.g.output=sigmoid"])
