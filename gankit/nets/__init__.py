@@ -21,6 +21,7 @@ from gankit.nets.mlp import ACTIVATIONS, MLP, NORMS, mlp_network
 from gankit.nets.patchgan import PatchGANDiscriminator, patchgan_network
 from gankit.nets.resnet import ResNetDiscriminator, ResNetGenerator, ResNetTranslator, resnet_network
 from gankit.nets.spectral import SpectralNorm, apply_spectral_norm
+from gankit.nets.srresnet import SRGANDiscriminator, SRResNet, srgan_network, srresnet_network
 from gankit.nets.unet import UNetGenerator, unet_network
 
 
@@ -54,6 +55,8 @@ register_network("resnet", resnet_network)
 register_network("unet", unet_network)
 register_network("patchgan", patchgan_network)
 register_network("fcconv", fcconv_network)
+register_network("srresnet", srresnet_network)
+register_network("srgan", srgan_network)
 
 REFERENCE_BATCH = 64  # virtual batch norm's reference batch of noise vectors
 
@@ -127,6 +130,8 @@ __all__ = [
     "ResNetDiscriminator",
     "ResNetGenerator",
     "ResNetTranslator",
+    "SRGANDiscriminator",
+    "SRResNet",
     "SpectralNorm",
     "UNetGenerator",
     "VirtualBatchNorm",
