@@ -24,6 +24,8 @@ from gankit.nets import (
     ResNetDiscriminator,
     ResNetGenerator,
     SpectralNorm,
+    SRGANDiscriminator,
+    SRResNet,
     UNetGenerator,
     build_discriminator,
     build_generator,
@@ -152,6 +154,8 @@ def test_registry_names_are_the_config_choices():
         ("unet", (1, 32, 32), (1, 32, 32), UNetGenerator, (1, 32, 32)),
         ("unet", (3, 64, 64), (1, 64, 64), UNetGenerator, (1, 64, 64)),
         ("patchgan", (2, 32, 32), (1,), PatchGANDiscriminator, (1, 2, 2)),
+        ("srresnet", (3, 8, 8), (3, 32, 32), SRResNet, (3, 32, 32)),
+        ("srgan", (3, 32, 32), (1,), SRGANDiscriminator, (1,)),
     ],
 )
 def test_each_architecture_builds_from_shapes(arch, inputs, outputs, kind, out_shape):
@@ -180,8 +184,9 @@ CRITICS = {
     "resnet": (NetConfig(arch="resnet", width=8, norm="none"), (3, 32, 32), 1),
     "patchgan": (NetConfig(arch="patchgan", width=4, depth=2, norm="batch"), (2, 32, 32), 6 * 6),
     "fcconv": (NetConfig(arch="fcconv", width=4, norm="batch"), (1, 28, 28), 1),
+    "srgan": (NetConfig(arch="srgan", width=4, norm="batch"), (3, 32, 32), 1),
 }
-NOT_CRITICS = {"unet"}
+NOT_CRITICS = {"unet", "srresnet"}
 
 
 def test_every_registered_critic_returns_its_dict_and_generators_return_tensors():
