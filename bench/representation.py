@@ -75,29 +75,33 @@ class Job:
     eval: dict = field(default_factory=dict)
 
 
+def read_eval(run: Path) -> dict:
+    results = run / "eval.json"
+    return json.loads(results.read_text()) if results.exists() else {}
+
+
 def execute(job: Job, runs: Path, common: list[str]) -> Job:
-    """Train, probe and evaluate one job in ``runs/KEY``. A job that finished before with the same settings is read
-    back (``job.json``), one that was interrupted is continued with `gankit resume`, so the bench can be stopped and
-    re-run without losing hours."""
+    """Train, probe and evaluate one job in ``runs/KEY``. ``job.json`` records the job's settings when it starts and
+    its minutes when it ends: a finished job with the same settings is read back, an unfinished one continued with
+    `gankit resume`, anything else started over, so the bench can be stopped and re-run without losing hours."""
     folder, sets = runs / job.key, [a for item in [*common, *job.overrides] for a in ("--set", item)]
     yaml = (ROOT / "gankit" / "presets" / f"{job.preset}.yaml").read_text()  # an edited preset is trained again
-    settings = {"preset": job.preset, "yaml": yaml, "sets": sets, "probes": job.probes, "metrics": job.metrics}
+    settings = json.loads(json.dumps({"preset": job.preset, "yaml": yaml, "sets": sets, "probes": job.probes, "metrics": job.metrics}))  # as job.json holds it
     record = folder / "job.json"
-    if record.exists():
-        saved = json.loads(record.read_text())
-        if saved["settings"] == settings and Path(saved["run"]).is_dir():
-            job.run, job.minutes = Path(saved["run"]), saved["minutes"]
-            job.eval = json.loads((job.run / "eval.json").read_text()) if (job.run / "eval.json").exists() else {}
-            print(f"[bench-representation] {job.key}: done before ({job.minutes:.1f} min)", flush=True)
-            return job
-        shutil.rmtree(folder)  # other settings: start over
+    saved = json.loads(record.read_text()) if record.exists() else {}
+    if saved.get("settings") == settings and saved.get("minutes") is not None:
+        job.run, job.minutes = Path(saved["run"]), saved["minutes"]
+        job.eval = read_eval(job.run)
+        print(f"[bench-representation] {job.key}: done before ({job.minutes:.1f} min)", flush=True)
+        return job
+    started = sorted(folder.glob("[0-9]*-*/checkpoints/last.pt")) if saved.get("settings") == settings else []
     t0 = time.perf_counter()
-    started = sorted(p for p in folder.glob("[0-9]*-*") if (p / "checkpoints" / "last.pt").exists()) if folder.exists() else []
     if started:
-        out = gankit("resume", str(started[-1]))
+        out = gankit("resume", str(started[-1].parents[1]))
     else:
-        if folder.exists():
-            shutil.rmtree(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        record.write_text(json.dumps({"settings": settings, "run": None, "minutes": None}))
         out = gankit("train", job.preset, "--runs-dir", str(folder), "--name", job.key, *sets)
     job.run = Path(out.strip().splitlines()[-1])
     job.minutes = (time.perf_counter() - t0) / 60
@@ -105,8 +109,7 @@ def execute(job: Job, runs: Path, common: list[str]) -> Job:
         gankit("probe", str(job.run), "--labels", labels, "--seeds", seeds)
     if job.metrics:
         gankit("eval", str(job.run), "--metrics", "is,fid", "--extractor", "mnist")
-    results = job.run / "eval.json"
-    job.eval = json.loads(results.read_text()) if results.exists() else {}
+    job.eval = read_eval(job.run)
     record.write_text(json.dumps({"settings": settings, "run": str(job.run), "minutes": job.minutes}))
     print(f"[bench-representation] {job.key}: {job.minutes:.1f} min", flush=True)
     return job

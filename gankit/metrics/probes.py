@@ -28,7 +28,7 @@ def linear_classifier() -> Any:
 
 
 def nearest_neighbour() -> Any:
-    """1-NN in Euclidean distance on the raw features (as Donahue et al. evaluate BiGAN's encoder)."""
+    """1-NN in Euclidean distance on the raw features (the usual protocol for learned encoders' features)."""
     from sklearn.neighbors import KNeighborsClassifier
 
     return KNeighborsClassifier(n_neighbors=1)

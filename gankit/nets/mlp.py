@@ -86,9 +86,12 @@ class MLP(nn.Module):
         self.tanh = output == "tanh"
         # weight norm's data-dependent initialisation (Salimans & Kingma, 2016, section 3): on the first forward pass in
         # training, each layer's scale and bias are set so that its pre-activations have zero mean and unit variance on
-        # that batch; the flag is a buffer, so a resumed run does not initialise again
+        # that batch. The flag is a buffer, so a resumed run does not initialise again, mirrored in a Python bool (read
+        # on every forward without a device sync) that loading a state dict refreshes
+        self.init_pending = weight_norm
         if weight_norm:
             self.register_buffer("data_init_pending", torch.tensor(True))
+            self.register_load_state_dict_post_hook(lambda module, _keys: setattr(module, "init_pending", bool(module.data_init_pending)))
         # minibatch discrimination: o(h) from the last hidden layer, with its own linear map into the output
         self.minibatch = MinibatchDiscrimination(features, minibatch) if minibatch else None
         self.minibatch_out = nn.Linear(minibatch, math.prod(self.out_shape), bias=False) if minibatch else None
@@ -97,7 +100,7 @@ class MLP(nn.Module):
         """``features``: the last hidden layer (before its noise, as Salimans et al. match features); ``logits``: the
         output. An MLP is unconditional: ``y`` is ignored."""
         h = features = x.flatten(1)
-        init = self.training and bool(getattr(self, "data_init_pending", False))
+        init = self.training and self.init_pending
         for layer in islice(self.net, len(self.net) - 1):  # not self.net[:-1], which builds a new Sequential per call
             if init and isinstance(layer, nn.Linear):
                 _data_init(layer, h)
@@ -107,6 +110,7 @@ class MLP(nn.Module):
         if init:
             _data_init(self.net[-1], h)
             self.data_init_pending.fill_(False)
+            self.init_pending = False
         out = self.net[-1](h)
         if self.minibatch is not None:
             out = out + self.minibatch_out(self.minibatch(h))

@@ -51,6 +51,10 @@ def test_weight_norm_initialises_from_the_first_training_batch_once():
     net(2 * x)  # a later batch leaves the scales alone
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     assert "data_init_pending" in before  # a resumed run does not initialise again
+    resumed = build_network(cfg, (1, 8, 8), (10,), critic=True).train()
+    resumed.load_state_dict(before)
+    resumed(x)
+    assert all(torch.equal(before[k], v) for k, v in resumed.state_dict().items())
 
 
 def test_features_are_read_before_the_last_noise_and_tanh_bounds_the_output():
