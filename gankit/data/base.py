@@ -70,6 +70,15 @@ def to_unit_range(images: Tensor) -> Tensor:
     return images.add(1.0).div_(2.0).clamp_(0.0, 1.0)
 
 
+def blank_region(x: Tensor, box: tuple[int, int, int, int], fill: float = 0.0) -> Tensor:
+    """A copy of images ``x`` (..., H, W) with the box (top, left, height, width) set to ``fill`` (0: mid-grey in the
+    model's [-1, 1]; 0.5 in [0, 1])."""
+    top, left, height, width = box
+    out = x.clone()
+    out[..., top : top + height, left : left + width] = fill
+    return out
+
+
 def model_batch(columns: dict[str, Tensor]) -> dict[str, Tensor]:
     """Raw columns -> a batch: uint8 images become float in [-1, 1]; labels, indices and points stay as they are."""
     return {key: to_model_range(value) if value.dtype == torch.uint8 else value for key, value in columns.items()}

@@ -94,11 +94,10 @@ def _skimage_photo(name: str) -> Path:
     return _package_file("skimage", "data", name)
 
 
-def gray2color(cfg: DataConfig) -> GrayToColor:
-    """A colourisation task (Isola et al., 2017): ``data.image_size`` (default 64) crops of scikit-learn's two photos and
-    scikit-image's bundled photographs (read as files, never through scikit-image's downloader). Split ``train``:
-    crops of every photo but two; ``test`` (or ``val``): of the two held out (chelsea, coffee); ``all``: of every
-    one. One stream ``train``: ``a`` (grey), ``b`` (colour)."""
+def _photo_split(cfg: DataConfig, name: str) -> PhotoCrops:
+    """``data.image_size`` (default 64) crops of scikit-learn's two photos and scikit-image's bundled photographs (read
+    as files, never through scikit-image's downloader): split ``train``, every photo but two; ``test`` (or ``val``),
+    the two held out (chelsea, coffee); ``all``, every one. The photo's index is each crop's label."""
     from PIL import Image
 
     size = cfg.image_size or 64
@@ -116,7 +115,20 @@ def gray2color(cfg: DataConfig) -> GrayToColor:
     if size > smallest:
         raise GankitError(f"data.image_size={size} is larger than the {cfg.split} photos ({smallest} px on the short side); choose {smallest} or less")
     names = tuple(f.stem for f in files)
-    return GrayToColor(PhotoCrops(loaded, size, name="gray2color", num_classes=len(names), class_names=names))
+    return PhotoCrops(loaded, size, name=name, num_classes=len(names), class_names=names)
+
+
+def gray2color(cfg: DataConfig) -> GrayToColor:
+    """A colourisation task (Isola et al., 2017) on crops of the photos of :func:`_photo_split` (test crops from two
+    held-out photos). One stream ``train``: ``a`` (grey), ``b`` (colour)."""
+    return GrayToColor(_photo_split(cfg, "gray2color"))
+
+
+def photo_crops(cfg: DataConfig) -> PhotoCrops:
+    """Random ``data.image_size`` (default 64) colour crops (with random flips) of the photos of :func:`_photo_split`,
+    field ``x`` (and ``y``, the photo): the photos of inpainting and super-resolution tasks, test crops from the two
+    held-out photos."""
+    return _photo_split(cfg, "photo-crops")
 
 
 def digits2mnist(cfg: DataConfig) -> Unpaired:

@@ -418,6 +418,7 @@ def _translation(ctx: EvalContext, n: int) -> dict[str, Any]:
     inputs of ``direction`` (default: the first), scored against the paired targets, the inputs' labels (digit
     outputs, read by the judge), the target domain's real digits (judge-feature FID) and its round trip."""
     from gankit.data import build_dataset
+    from gankit.data.base import blank_region
     from gankit.data.real import real_set
     from gankit.metrics.translation import translation_scores
     from gankit.sampling import translate_inputs
@@ -435,12 +436,15 @@ def _translation(ctx: EvalContext, n: int) -> dict[str, Any]:
     labels = real_set(data, label_name, limit=n, seed=ctx.seed)[:n] if label_name else None
     targets = real_set(data, target, limit=n, seed=ctx.seed)[:n] if v.paired else None
     outputs = (translate_inputs(ctx.state, inputs * 2 - 1, direction, use_ema=ctx.use_ema).clamp(-1, 1) + 1) / 2
-    back = next((d for d, (s_, t_) in v.directions.items() if s_ == target and t_ == source), None)
+    back = next((d for d, (s_, t_) in v.directions.items() if s_ == target and t_ == source and d != direction), None)
     round_trip = (translate_inputs(ctx.state, outputs * 2 - 1, back, use_ema=ctx.use_ema).clamp(-1, 1) + 1) / 2 if back else None
     digits = outputs.shape[1] == 1 and ctx.judge_fits(target)  # the judge's parts only where it reads the target domain
     reference = real_set(data, target, limit=n, seed=ctx.seed + 1) if digits else None
-    value = translation_scores(inputs, outputs, targets=targets, labels=labels, round_trip=round_trip, reference=reference, digits=digits)
-    return {"direction": direction, "split": ctx.split or "test", **value}
+    region = v.region(*inputs.shape[-2:]) if v.region is not None else None
+    seen = blank_region(inputs, region, 0.5) if region is not None else inputs  # an inpainting model's input: the hole blanked
+    value = translation_scores(seen, outputs, targets=targets, labels=labels, round_trip=round_trip, reference=reference, digits=digits, region=region)
+    extra = {"region": dict(zip(("top", "left", "height", "width"), region, strict=True))} if region is not None else {}
+    return {"direction": direction, "split": ctx.split or "test", **extra, **value}
 
 
 def _translation_protocol(ctx: EvalContext, n: int) -> dict[str, Any]:
@@ -451,6 +455,9 @@ def _translation_protocol(ctx: EvalContext, n: int) -> dict[str, Any]:
         "pairs": "PSNR (dB) and SSIM (Wang et al., 2004; Gaussian window sigma 1.5, scikit-image's convention) of outputs vs targets, "
                  "images in [0, 1], all channels, no border crop; input_*: the untranslated input (grey repeated to the target's channels)",
     }
+    if ctx.state.variant.region is not None:
+        protocol["region"] = ("region_*: the same measures on the box the model fills in alone (inpainting: the central hole); the inputs are the "
+                              "images with that box at mid-grey (0.5), which is what input_* scores")
     _, target = ctx.state.variant.directions[check_direction(ctx.state, ctx.direction)]
     if ctx.data.fields[target].shape[0] == 1 and ctx.judge_fits(target):
         protocol |= {**_judge_protocol(ctx, n), "fid": "judge features (128-d) of outputs vs the split's real target-domain digits"}

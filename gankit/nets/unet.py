@@ -8,8 +8,10 @@ is concatenated on channels with encoder layer ``levels - j``'s, so the encoder'
 first three decoder layers have dropout, pix2pix's only noise source. A last transposed convolution maps to the
 output channels, then tanh.
 
-Sizes: H and W powers of two >= 8. ``levels`` = min(``depth``, log2(min(H, W))): ``NetConfig.depth`` caps it, and
-depth >= log2(size) gives the paper's 1×1 bottleneck (depth 5 at 32 px, 6 at 64, 8 at 256, as ``unet_256``).
+Sizes: any H and W >= 8. A side that is not a power of two is padded (replicating the border) to the next power of
+two and the output cropped back, so 28 px digits or a user's 300 × 200 photos go through unchanged in size.
+``levels`` = min(``depth``, log2(min(H, W))) of the padded sides: ``NetConfig.depth`` caps it, and depth >=
+log2(size) gives the paper's 1×1 bottleneck (depth 5 at 32 px, 6 at 64, 8 at 256, as ``unet_256``).
 ``NetConfig.activation`` is not used (the paper fixes the activations). Weights N(0, 0.02).
 """
 
@@ -55,14 +57,18 @@ class NoiseDropout(nn.Module):
         return f"p={self.p}, at_test={self.at_test}"
 
 
+def padded_side(side: int) -> int:
+    """The power of two a side is padded to (itself when it is one)."""
+    return 1 << (side - 1).bit_length()
+
+
 def unet_levels(height: int, width: int, depth: int) -> int:
-    """The number of stride-2 levels: min(depth, log2 of the shorter side); sides must be powers of two >= 8."""
-    for side in (height, width):
-        if side < 8 or side & (side - 1):
-            raise GankitError(f"the U-Net needs sides that are powers of two >= 8 (8, 16, 32, 64, ...), not {height}x{width}; set data.image_size")
+    """The number of stride-2 levels: min(depth, log2 of the shorter padded side); sides must be >= 8."""
+    if min(height, width) < 8:
+        raise GankitError(f"the U-Net needs images of at least 8 x 8 pixels, not {height}x{width}; set data.image_size")
     if depth < 1:
         raise GankitError(f"the U-Net needs depth >= 1 (its number of stride-2 levels), not {depth}")
-    return min(depth, int(math.log2(min(height, width))))
+    return min(depth, int(math.log2(min(padded_side(height), padded_side(width)))))
 
 
 class UNetGenerator(nn.Module):
@@ -97,6 +103,10 @@ class UNetGenerator(nn.Module):
         init_dcgan_weights(self)
 
     def forward(self, x: Tensor) -> Tensor:
+        height, width = x.shape[-2:]
+        pad_h, pad_w = padded_side(height) - height, padded_side(width) - width
+        if pad_h or pad_w:  # left/top get the smaller half; cropped off again below
+            x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2), mode="replicate")
         skips = []
         for layer in self.encoder:
             x = layer(x)
@@ -104,7 +114,8 @@ class UNetGenerator(nn.Module):
         skips.pop()  # the innermost layer's output is the decoder's input, not a skip
         for layer in self.decoder:
             x = torch.cat([layer(x), skips.pop()], dim=1)
-        return self.out(x)
+        x = self.out(x)
+        return x[..., pad_h // 2 : pad_h // 2 + height, pad_w // 2 : pad_w // 2 + width] if pad_h or pad_w else x
 
 
 def unet_network(

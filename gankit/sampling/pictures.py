@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gankit.data.base import blank_region
 from gankit.data.images import to_unit_range
 from gankit.errors import GankitError
 from gankit.sampling.draw import classify_inputs, draw_samples, sampling_players, translate_inputs
@@ -86,15 +87,16 @@ def real_examples(data: Any, fields: list[str], n: int, seed: int) -> dict[str, 
 
 
 def translation_rows(state: Any, inputs: dict[str, Tensor], direction: str | None = None, use_ema: bool = True) -> tuple[list[str], list[Tensor]]:
-    """The rows a person looks at for a translation: the input, the output, the round trip (when the variant
-    translates back) and the target (paired data); names and tensors in [0, 1]."""
+    """The rows a person looks at for a translation: the input (its ``region`` blanked, for inpainting), the output,
+    the round trip (when the variant translates back) and the target (paired data); names and tensors in [0, 1]."""
     v = state.variant
     direction = direction or next(iter(v.directions))
     source, target = v.directions[direction]
     x = inputs[source]
     out = translate_inputs(state, x, direction, use_ema=use_ema)
-    names, rows = [f"input ({source})", f"output ({direction})"], [x, out]
-    back = next((d for d, (s, t) in v.directions.items() if s == target and t == source), None)
+    shown = blank_region(x, v.region(*x.shape[-2:])) if v.region is not None else x  # what an inpainting G sees
+    names, rows = [f"input ({source})", f"output ({direction})"], [shown, out]
+    back = next((d for d, (s, t) in v.directions.items() if s == target and t == source and d != direction), None)
     if back is not None:
         names.append(f"round trip ({back})")
         rows.append(translate_inputs(state, out, back, use_ema=use_ema))

@@ -223,6 +223,9 @@ class Variant:
     - ``latents`` + ``decode(players, latents) -> samples``: ``sample``, ``interpolate``, pictures, sample metrics;
     - ``translate(players, x, direction) -> outputs`` with ``directions`` (direction -> (input field, output
       field) of the data; ``paired``: the data's items of the output field are the inputs' targets): ``translate``;
+      ``region(H, W) -> (top, left, height, width)``, where a translation fills in a box of its input (inpainting):
+      the model sees the input with the box blanked (:func:`gankit.data.base.blank_region`), translation metrics score the box
+      alone beside the whole image, pictures show the blanked input;
     - ``encode(players, x) -> features`` of samples of ``encodes`` (a data field): ``encode`` and ``probe``;
     - ``classify(players, x) -> class logits`` (B, K) of samples of ``encodes``: the model's own classifier
       (semi-supervised GANs, a supervised baseline), which ``probe`` scores on the test split; ``clusters``: its
@@ -251,6 +254,7 @@ class Variant:
     translate: Callable[[Players, Tensor, str], Tensor] | None = None
     directions: dict[str, tuple[str, str]] = field(default_factory=dict)
     paired: bool = False
+    region: Callable[[int, int], tuple[int, int, int, int]] | None = None
     encode: Callable[[Players, Tensor], Tensor] | None = None
     encodes: str = "x"
     classify: Callable[[Players, Tensor], Tensor] | None = None
@@ -335,6 +339,7 @@ def assemble(cfg: Config, players: Players, groups: dict[str, tuple[str, ...]], 
 
 
 # ------------------------------------------------------------------------------------------------ shared pieces
+
 
 
 def pack_samples(x: Tensor, m: int) -> Tensor:

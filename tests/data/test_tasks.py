@@ -1,4 +1,4 @@
-"""The derived image-to-image tasks: edges2digits, gray2color, digits2mnist."""
+"""The derived image-to-image tasks: edges2digits, gray2color, photo-crops, digits2mnist."""
 
 from __future__ import annotations
 
@@ -62,6 +62,19 @@ def test_gray2color_pairs_grey_with_colour_and_its_test_stream_is_deterministic(
     assert len(train.crops.photos) + 2 == len(build_dataset(DataConfig(name="gray2color", split="all", image_size=32)).crops.photos)
     with pytest.raises(GankitError, match="larger than the test photos"):
         build_dataset(DataConfig(name="gray2color", split="test", image_size=400))
+
+
+@needs_skimage
+def test_photo_crops_hold_out_the_test_photos_and_are_the_colour_side_of_gray2color():
+    test = build_dataset(DataConfig(name="photo-crops", split="test", image_size=32))
+    assert test.fields["x"].shape == (3, 32, 32) and test.class_names == tuple(n.split(".")[0] for n in HELD_OUT_PHOTOS)
+    one, two = test.streams(5)["train"].next(6), test.streams(5)["train"].next(6)
+    assert torch.equal(one["x"], two["x"]) and torch.equal(one["y"], two["y"])  # a recipe: same seed, same crops
+    assert torch.equal(one["x"], build_dataset(DataConfig(name="gray2color", split="test", image_size=32)).streams(5)["train"].next(6)["b"])
+    train = build_dataset(DataConfig(name="photo-crops"))
+    assert train.fields["x"].shape == (3, 64, 64) and not set(train.class_names) & set(test.class_names)
+    with pytest.raises(GankitError, match="larger than the test photos"):
+        build_dataset(DataConfig(name="photo-crops", split="test", image_size=400))
 
 
 def test_luma_is_itu_601():

@@ -283,3 +283,16 @@ def test_fid_warns_when_samples_are_fewer_than_feature_dimensions(mnist_run, cap
     with caplog.at_level("WARNING"):
         evaluate(mnist_run, ["fid"], n=200)
     assert "fewer samples" not in caplog.text
+
+
+def test_an_inpainting_run_is_scored_on_its_hole_against_the_blanked_input(tmp_path):
+    torch.set_num_threads(1)
+    run = train(load_config("inpaint-l2-mnist", [*TINY, "model.g.width=8", "train.batch_size=16"]), tmp_path)
+    value = evaluate(run, ["translation"], n=40)["translation"]["value"]
+    assert value["direction"] == "inpaint" and value["region"] == {"top": 8, "left": 8, "height": 12, "width": 12}
+    assert {"region_psnr", "region_ssim", "input_region_psnr", "judge_accuracy", "input_judge_accuracy"} <= set(value)
+    assert "cycle_psnr" not in value  # inpainting its own output is no round trip
+    assert value["psnr"] > value["region_psnr"]  # the copied pixels lift the whole image's PSNR
+    assert np.isfinite(value["input_psnr"]), "the baseline is the blanked input, not the target itself"
+    saved = json.loads((run / "eval.json").read_text())
+    assert "central hole" in saved["translation"]["protocol"]["region"]

@@ -48,3 +48,20 @@ def test_each_measure_appears_when_its_inputs_exist():
     assert {"judge_accuracy", "input_judge_accuracy", "target_judge_accuracy", "judge_fid"} <= set(digits)
     assert digits["judge_accuracy"] == digits["input_judge_accuracy"] == digits["target_judge_accuracy"]
     assert abs(digits["judge_fid"]) < 1e-6  # the same images: distance 0
+
+
+def test_a_region_is_scored_alone_beside_the_whole_image():
+    g = torch.Generator().manual_seed(2)
+    targets = torch.rand(5, 1, 28, 28, generator=g)
+    inputs = targets.clone()
+    inputs[..., 8:20, 8:20] = 0.5  # the hole at mid-grey, as an inpainting model sees it
+    outputs = targets.clone()
+    outputs[..., 8:20, 8:20] = (targets[..., 8:20, 8:20] + 0.05 * torch.randn(5, 1, 12, 12, generator=g)).clamp(0, 1)
+    scores = translation_scores(inputs, outputs, targets=targets, region=(8, 8, 12, 12))
+    hole_out, hole_target = outputs[..., 8:20, 8:20], targets[..., 8:20, 8:20]
+    assert abs(scores["region_psnr"] - float(psnr(hole_out, hole_target).mean())) < 1e-9
+    assert abs(scores["region_ssim"] - float(ssim(hole_out, hole_target).mean())) < 1e-9
+    assert abs(scores["input_region_psnr"] - float(psnr(torch.full_like(hole_target, 0.5), hole_target).mean())) < 1e-9
+    # The whole image's PSNR counts the copied pixels, so it is higher than the hole's by 10 log10(784 / 144).
+    assert abs(scores["psnr"] - scores["region_psnr"] - 10 * torch.log10(torch.tensor(784 / 144)).item()) < 1e-4
+    assert "region_psnr" not in translation_scores(inputs, outputs, targets=targets)

@@ -99,10 +99,21 @@ def test_dropout_is_active_in_training_and_at_test_when_flagged():
     assert torch.equal(flagged(x), flagged(x))
 
 
+def test_sides_that_are_not_powers_of_two_are_padded_and_cropped_back():
+    torch.manual_seed(0)
+    net = UNetGenerator((2, 28, 20), 3, width=8, depth=8, dropout_at_test=False).eval()
+    assert net.levels == 5  # log2 of the padded shorter side: 28 x 20 -> 32 x 32, min(8, 5)
+    x = torch.randn(3, 2, 28, 20)
+    out = net(x)
+    assert out.shape == (3, 3, 28, 20)
+    # The padded network's output is the power-of-two network's output on the replicate-padded input, cropped.
+    padded = torch.nn.functional.pad(x, (6, 6, 2, 2), mode="replicate")
+    assert torch.allclose(out, net(padded)[..., 2:30, 6:26])
+    assert padded.shape[-2:] == (32, 32)
+
+
 def test_unsupported_sizes_are_user_errors():
-    with pytest.raises(GankitError, match="powers of two"):
-        UNetGenerator((1, 28, 28), 1)
-    with pytest.raises(GankitError, match="powers of two"):
+    with pytest.raises(GankitError, match="at least 8 x 8"):
         UNetGenerator((1, 4, 4), 1)
     with pytest.raises(GankitError, match="unet"):
         build_network(NetConfig(arch="unet"), (1, 32, 32), (1, 16, 16))

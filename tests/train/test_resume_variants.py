@@ -65,6 +65,8 @@ IN_PROCESS = {
     "catgan-semi-mnist": ["model.g.width=4", "model.d.width=4", "model.z_dim=4", "options.labels=20"],
     "vae-mnist": ["model.e.width=4", "model.g.width=4", "model.z_dim=4", "train.ema=0.9"],
     "supervised-mnist": ["model.c.width=4"],
+    # random holes drawn from the loop's generator, the U-Net's dropout, D on the G step's scratch (the context encoder)
+    "inpaint-mnist": ["model.g.width=4", "model.d.width=4", "options.mask=random", "train.ema=0.9"],
 }
 
 
