@@ -1,5 +1,6 @@
-"""Translation benchmark: pix2pix (edges2digits with its L1-only ablation, gray2color) and CycleGAN (digits2mnist),
-each measured with `gankit eval RUN --metrics translation` (the metric any user can run on a translation run).
+"""Translation benchmark: pix2pix (edges2digits with its L1-only ablation, gray2color), CycleGAN (digits2mnist) and the
+context encoder (inpainting, with its L2-only baseline), each measured with `gankit eval RUN --metrics translation`
+(the metric any user can run on a translation run).
 
 `make bench-translate` runs it and writes docs/results/translate.md (pictures under docs/results/translate/).
 
@@ -11,6 +12,10 @@ each measured with `gankit eval RUN --metrics translation` (the metric any user 
 - digits2mnist: `cyclegan-digits2mnist` trained without labels; the judge's accuracy on all 1,797 translated 8×8
   digits (and on the 180 of the held-out split alone) beside its accuracy on the untranslated (upscaled) digits, and
   the cycle reconstruction's PSNR.
+- inpaint: `inpaint-l2-mnist` / `inpaint-mnist` (a central 12 × 12 hole in the 500 held-out digits) and
+  `inpaint-l2-photos` / `inpaint-photos` (the central 32 × 32 square of 64 px crops of the held-out photos): PSNR and
+  SSIM of the hole alone, L2 only vs L2 + adversarial, beside the grey hole; on digits the judge's accuracy on the
+  filled-in digits, on the holed inputs and on the real digits.
 """
 
 from __future__ import annotations
@@ -41,7 +46,9 @@ TASKS = {
     "edges2digits": ["pix2pix-edges2digits", "l1-edges2digits"],
     "gray2color": ["pix2pix-gray2color"],
     "digits2mnist": ["cyclegan-digits2mnist"],
+    "inpaint": ["inpaint-l2-mnist", "inpaint-mnist", "inpaint-l2-photos", "inpaint-photos"],
 }
+CROPS = ("gray2color", "photo-crops")  # drawn crops: 1,000 of them are scored
 JUDGE_GOAL, GAIN_GOAL, CYCLE_GOAL = 0.97, 0.10, 0.90
 
 
@@ -71,7 +78,7 @@ def run_one(preset: str, seed: int, runs: Path, folder: Path, overrides: list[st
         row["all"] = evaluate(run, ["translation"], split="all")["translation"]["value"]
         row["test"] = evaluate(run, ["translation"], split="test")["translation"]["value"]
     else:
-        n = 1000 if cfg.data.name == "gray2color" else 10_000
+        n = 1000 if cfg.data.name in CROPS else 10_000
         row["test"] = evaluate(run, ["translation"], n=n, split="test")["translation"]["value"]
     row["picture"] = picture(run, folder, f"{preset}-seed-{seed}")
     print(f"[bench-translate] {preset} seed {seed}: {row['test']} in {row['minutes']:.1f} min", flush=True)
@@ -86,7 +93,7 @@ def cell(rows: list[dict], split: str, key: str, scale: float = 1.0, digits: int
 def write(rows: list[dict], out: Path, args: argparse.Namespace, started: str) -> None:
     by = {p: [r for r in rows if r["preset"] == p] for p in dict.fromkeys(r["preset"] for r in rows)}
     lines = [
-        "# Image-to-image translation: pix2pix and CycleGAN on offline tasks",
+        "# Image-to-image translation: pix2pix, CycleGAN and inpainting on offline tasks",
         "",
         f"Written by `bench/translate.py` on {started} (rows kept in `translate.json`, one per preset and seed; rows already there are"
         " kept, so a page can hold rows of several invocations). Re-run: `make bench-translate` (all rows anew)"
@@ -177,6 +184,33 @@ def write(rows: list[dict], out: Path, args: argparse.Namespace, started: str) -
             "",
             "Rows: input | output (a2b) | round trip (b2a), seed 0:", "", f"![cyclegan](translate/{rs[0]['picture']})", "",
         ]
+    inpainting = [p for p in TASKS["inpaint"] if p in by]
+    if inpainting:
+        lines += [
+            "## Inpainting (context encoder, Pathak et al., 2016)",
+            "",
+            "A U-Net fills a central hole from the rest of the image and the hole's mask: 0.999·L2 on the hole + 0.001·adversarial",
+            "(a DCGAN D on the filled-in image) against the L2-only baseline (no D). Digits: a 12 × 12 hole in the 500 held-out",
+            "MNIST-5k digits (28 px); photos: the central 32 × 32 of 1,000 seeded 64 px crops of the two held-out photos. Hole PSNR",
+            "and SSIM score the hole alone (`region_*`); the whole image's PSNR also counts the copied pixels. Baseline: the hole",
+            "left at mid-grey, which is what the model sees. The judge reads the filled-in digits against their labels.",
+            "",
+            "| model | seeds | steps | train min | hole PSNR | hole SSIM | image PSNR | grey hole PSNR | judge on filled | judge on holed | judge on real |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for preset in inpainting:
+            rs = by[preset]
+            label = ("L2 only" if "-l2-" in preset else "L2 + adversarial") + (", digits" if preset.endswith("mnist") else ", photos")
+            judge = [f"{cell(rs, 'test', k, 100)}%" if "judge_accuracy" in rs[0]["test"] else "—"
+                     for k in ("judge_accuracy", "input_judge_accuracy", "target_judge_accuracy")]
+            lines.append(
+                f"| {label} (`{preset}`) | {len(rs)} | {rs[0]['steps']} | {statistics.mean(r['minutes'] for r in rs):.1f} | "
+                f"{cell(rs, 'test', 'region_psnr')} | {cell(rs, 'test', 'region_ssim', 1, 3)} | {cell(rs, 'test', 'psnr')} | "
+                f"{cell(rs, 'test', 'input_region_psnr')} | {' | '.join(judge)} |"
+            )
+        lines += [""]
+        for preset in inpainting:
+            lines += [f"`{preset}` (seed 0), rows: input (hole grey) | output | target:", "", f"![{preset}](translate/{by[preset][0]['picture']})", ""]
     out.write_text("\n".join(lines))
 
 
