@@ -17,7 +17,7 @@ from gankit.data.combinators import indexed, labelled, paired, unpaired
 from gankit.data.images import ImageDataset, image_folder, mnist5k, npz_images, photos, sklearn_digits, stacked_mnist
 from gankit.data.layouts import aligned, unaligned
 from gankit.data.real import real_samples, real_set
-from gankit.data.tasks import digits2mnist, edges2digits, gray2color, photo_crops
+from gankit.data.tasks import digits2mnist, edges2digits, gray2color, photo_crops, sr_digits, sr_photos
 from gankit.data.toy import GaussianMixture, LabelledPoints, ToyStream, gaussian_1d, grid_of_gaussians, ring_of_gaussians, two_circles, two_moons
 from gankit.errors import GankitError
 
@@ -36,6 +36,8 @@ DATASETS: dict[str, Callable[[DataConfig], Any]] = {
     "edges2digits": edges2digits,
     "gray2color": gray2color,
     "photo-crops": photo_crops,
+    "sr-digits": sr_digits,
+    "sr-photos": sr_photos,
     "digits2mnist": digits2mnist,
     "aligned": aligned,
     "unaligned": unaligned,

@@ -3,7 +3,10 @@
 - ``edges2digits`` (paired): B = MNIST-5k digits padded to 32 px, A = each digit's edge map;
 - ``gray2color`` (paired, drawn): B = random colour crops of scikit-learn's and scikit-image's bundled
   photos, A = their grey (luma) version;
-- ``digits2mnist`` (unpaired): A = scikit-learn's 8x8 digits upscaled to 32 px, B = MNIST-5k digits.
+- ``digits2mnist`` (unpaired): A = scikit-learn's 8x8 digits upscaled to 32 px, B = MNIST-5k digits;
+- ``photo-crops``: random colour crops of those photos (inpainting);
+- ``sr-digits`` (paired): B = MNIST-5k digits at 32 px, A = the same digits downscaled ×4 (8 px), bicubic;
+- ``sr-photos`` (paired, drawn): B = random colour crops of the photos (96 px), A = the crops downscaled ×4, bicubic.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")
 # the other half of a stereo pair of motorcycle_left.png); the two held out form the test split.
 SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg", "ihc.png", "motorcycle_left.png", "retina.jpg", "rocket.jpg")
 HELD_OUT_PHOTOS = ("chelsea.png", "coffee.png")
+SR_FACTOR = 4  # the super-resolution tasks' scale (SRGAN's ×4)
 
 
 def mnist32(cfg: DataConfig) -> ImageDataset:
@@ -129,6 +133,53 @@ def photo_crops(cfg: DataConfig) -> PhotoCrops:
     field ``x`` (and ``y``, the photo): the photos of inpainting and super-resolution tasks, test crops from the two
     held-out photos."""
     return _photo_split(cfg, "photo-crops")
+
+
+def downscale(images: Tensor, factor: int = SR_FACTOR) -> Tensor:
+    """uint8 (N, C, H, W) -> uint8 (N, C, H / factor, W / factor) by antialiased bicubic resampling (the kernel
+    widened by the factor, as MATLAB's imresize, the super-resolution papers' degradation), rounded and clipped."""
+    h, w = images.shape[-2:]
+    if h % factor or w % factor:
+        raise GankitError(f"super-resolution images must have sides divisible by {factor}, not {h}x{w}; set data.image_size to a multiple of {factor}")
+    small = F.interpolate(images.float(), size=(h // factor, w // factor), mode="bicubic", align_corners=False, antialias=True)
+    return small.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def sr_digits(cfg: DataConfig) -> Paired:
+    """A ×4 super-resolution task on digits: B = MNIST-5k's ``data.split`` at 32 px (:func:`mnist32`; or
+    ``data.image_size``, a multiple of 4), A = :func:`downscale` of each (8 px), ``y`` = the class (for evaluation).
+    One stream ``train``: ``a``, ``b``, ``y``."""
+    digits = mnist32(cfg)
+    return paired(ImageDataset("low-resolution", downscale(digits.images)), digits, "sr-digits")
+
+
+@dataclass
+class SuperResolutionCrops(DrawnSource):
+    """Random crops (with random flips) of colour photos: ``b`` = the crop (high resolution), ``a`` = its ×4
+    :func:`downscale`. Drawn afresh for every batch, so a stream is deterministic for its seed."""
+
+    crops: PhotoCrops
+    name: str = "sr-photos"
+    kind: str = "images"
+    num_classes: int = 0
+
+    @property
+    def fields(self) -> dict[str, Field]:
+        size = self.crops.size
+        return {"a": Field("image", (3, size // SR_FACTOR, size // SR_FACTOR)), "b": Field("image", (3, size, size))}
+
+    def draw_columns(self, n: int, generator: torch.Generator, keep: slice = slice(None)) -> dict[str, Tensor]:
+        rgb = self.crops.draw_columns(n, generator, keep)["x"]
+        return {"a": downscale(rgb), "b": rgb}
+
+
+def sr_photos(cfg: DataConfig) -> SuperResolutionCrops:
+    """A ×4 super-resolution task (Ledig et al., 2017) on ``data.image_size`` (default 96, a multiple of 4) crops of the
+    photos of :func:`_photo_split`: test crops from the two held-out photos."""
+    size = cfg.image_size or 96
+    if size % SR_FACTOR:
+        raise GankitError(f"data.image_size={size}: the ×{SR_FACTOR} super-resolution crops need a multiple of {SR_FACTOR}")
+    return SuperResolutionCrops(_photo_split(replace(cfg, image_size=size), "sr-photos"))
 
 
 def digits2mnist(cfg: DataConfig) -> Unpaired:

@@ -453,7 +453,8 @@ def _translation_protocol(ctx: EvalContext, n: int) -> dict[str, Any]:
     protocol: dict[str, Any] = {
         "split": f"{ctx.split or 'test'} split of {ctx.dataset_name}",
         "pairs": "PSNR (dB) and SSIM (Wang et al., 2004; Gaussian window sigma 1.5, scikit-image's convention) of outputs vs targets, "
-                 "images in [0, 1], all channels, no border crop; input_*: the untranslated input (grey repeated to the target's channels)",
+                 "images in [0, 1], all channels, no border crop; input_*: the untranslated input (grey repeated to the target's channels; "
+                 "upsampled bicubically to the output's size where smaller: super-resolution's bicubic baseline)",
     }
     if ctx.state.variant.region is not None:
         protocol["region"] = ("region_*: the same measures on the box the model fills in alone (inpainting: the central hole); the inputs are the "

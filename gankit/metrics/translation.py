@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch.nn.functional as F
 from torch import Tensor
 
 from gankit.metrics.image_quality import psnr, ssim
@@ -42,6 +43,14 @@ def judge_fid(outputs: Tensor, reference: Tensor) -> float:
     return frechet_distance(mu1, s1, mu2, s2)
 
 
+def to_size(images: Tensor, size: tuple[int, ...]) -> Tensor:
+    """Images in [0, 1] resampled bicubically to ``size`` (H, W) where they differ (super-resolution's bicubic
+    baseline), clamped to [0, 1]; unchanged otherwise."""
+    if tuple(images.shape[-2:]) == tuple(size):
+        return images
+    return F.interpolate(images.double(), size=tuple(size), mode="bicubic", align_corners=False).clamp(0, 1).to(images.dtype)
+
+
 def crop(images: Tensor, box: tuple[int, int, int, int]) -> Tensor:
     """The box (top, left, height, width) of images (N, C, H, W)."""
     top, left, height, width = box
@@ -52,23 +61,24 @@ def translation_scores(
     inputs: Tensor, outputs: Tensor, *, targets: Tensor | None = None, labels: Tensor | None = None, round_trip: Tensor | None = None,
     reference: Tensor | None = None, digits: bool = False, region: tuple[int, int, int, int] | None = None,
 ) -> dict[str, Any]:
-    """Every measure that applies: ``psnr``/``ssim`` of outputs (and ``input_psnr``/``input_ssim`` of the inputs,
-    the baseline) against paired ``targets``, and with a ``region`` (top, left, height, width: the box an inpainting
-    model fills) ``region_psnr``/``region_ssim`` and ``input_region_*`` of that box alone; for ``digits``, the judge's
-    accuracy on outputs, inputs and targets against ``labels`` and the judge-feature FID of outputs against
-    ``reference`` (the target domain's real digits); ``cycle_psnr``/``cycle_ssim`` of a ``round_trip`` against the
-    inputs."""
+    """Every measure that applies: ``psnr``/``ssim`` of outputs against paired ``targets``, beside ``input_psnr`` /
+    ``input_ssim`` of the baseline, the inputs (upsampled bicubically where smaller than the outputs); with a
+    ``region`` (top, left, height, width: the box an inpainting model fills) ``region_psnr``/``region_ssim`` and
+    ``input_region_*`` of that box alone; for ``digits``, the judge's accuracy on outputs, the baseline and targets
+    against ``labels`` and the judge-feature FID of outputs against ``reference`` (the target domain's real digits);
+    ``cycle_psnr``/``cycle_ssim`` of a ``round_trip`` against the inputs."""
     value: dict[str, Any] = {"n": len(inputs)}
+    baseline = to_size(inputs, outputs.shape[-2:])
     if targets is not None:
         value |= pair_scores(outputs, targets)
-        if inputs.shape[1:] == targets.shape[1:] or inputs.shape[1] == 1:
-            value |= pair_scores(inputs, targets, "input_")
+        if baseline.shape[1:] == targets.shape[1:] or baseline.shape[1] == 1:
+            value |= pair_scores(baseline, targets, "input_")
         if region is not None:
             value |= pair_scores(crop(outputs, region), crop(targets, region), "region_")
-            value |= pair_scores(crop(inputs, region), crop(targets, region), "input_region_")
+            value |= pair_scores(crop(baseline, region), crop(targets, region), "input_region_")
     if digits and labels is not None:
         value["judge_accuracy"] = judge_accuracy(outputs, labels)
-        value["input_judge_accuracy"] = judge_accuracy(inputs, labels)
+        value["input_judge_accuracy"] = judge_accuracy(baseline, labels)
         if targets is not None:
             value["target_judge_accuracy"] = judge_accuracy(targets, labels)
     if digits and reference is not None:

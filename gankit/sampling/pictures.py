@@ -87,8 +87,9 @@ def real_examples(data: Any, fields: list[str], n: int, seed: int) -> dict[str, 
 
 
 def translation_rows(state: Any, inputs: dict[str, Tensor], direction: str | None = None, use_ema: bool = True) -> tuple[list[str], list[Tensor]]:
-    """The rows a person looks at for a translation: the input (its ``region`` blanked, for inpainting), the output,
-    the round trip (when the variant translates back) and the target (paired data); names and tensors in [0, 1]."""
+    """The rows a person looks at for a translation: the input (its ``region`` blanked, for inpainting; a smaller input
+    enlarged by repeating its pixels), the output, the round trip (when the variant translates back) and the target
+    (paired data); names and tensors in [0, 1]."""
     v = state.variant
     direction = direction or next(iter(v.directions))
     source, target = v.directions[direction]
@@ -103,6 +104,9 @@ def translation_rows(state: Any, inputs: dict[str, Tensor], direction: str | Non
     if v.paired and target in inputs:
         names.append(f"target ({target})")
         rows.append(inputs[target])
+    size = max((tuple(r.shape[-2:]) for r in rows), key=lambda hw: hw[0] * hw[1])
+    # smaller rows (a super-resolution model's inputs) shown at the largest size, pixels repeated (nearest)
+    rows = [torch.nn.functional.interpolate(r.float(), size=size, mode="nearest") if tuple(r.shape[-2:]) != size else r for r in rows]
     return names, [to_unit_range(r.float().cpu()) for r in rows]
 
 

@@ -1,4 +1,4 @@
-"""The derived image-to-image tasks: edges2digits, gray2color, photo-crops, digits2mnist."""
+"""The derived image-to-image tasks: edges2digits, gray2color, photo-crops, sr-digits, sr-photos, digits2mnist."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from gankit.config import DataConfig
 from gankit.data import build_dataset
 from gankit.data.images import resize_images
-from gankit.data.tasks import HELD_OUT_PHOTOS, edge_map, luma
+from gankit.data.tasks import HELD_OUT_PHOTOS, downscale, edge_map, luma
 from gankit.errors import GankitError
 
 needs_skimage = pytest.mark.skipif(importlib.util.find_spec("skimage") is None, reason="scikit-image's photos are not installed")
@@ -75,6 +75,38 @@ def test_photo_crops_hold_out_the_test_photos_and_are_the_colour_side_of_gray2co
     assert train.fields["x"].shape == (3, 64, 64) and not set(train.class_names) & set(test.class_names)
     with pytest.raises(GankitError, match="larger than the test photos"):
         build_dataset(DataConfig(name="photo-crops", split="test", image_size=400))
+
+
+def test_downscale_is_antialiased_bicubic_by_four_and_refuses_other_sides():
+    flat = torch.full((2, 3, 16, 16), 77, dtype=torch.uint8)
+    assert torch.equal(downscale(flat), torch.full((2, 3, 4, 4), 77, dtype=torch.uint8))
+    stripes = torch.zeros(1, 1, 16, 16, dtype=torch.uint8)
+    stripes[..., ::2] = 255  # one-pixel stripes: a x4 antialiased kernel averages them to mid-grey
+    assert (downscale(stripes).float() - 127.5).abs().max() < 20
+    with pytest.raises(GankitError, match="divisible by 4"):
+        downscale(torch.zeros(1, 1, 30, 30, dtype=torch.uint8))
+
+
+def test_sr_digits_pair_each_digit_with_its_x4_downscale():
+    test = build_dataset(DataConfig(name="sr-digits", split="test"))
+    assert test.fields["a"].shape == (1, 8, 8) and test.fields["b"].shape == (1, 32, 32) and len(test) == 500
+    batch = test.streams(0)["train"].next(5)
+    assert torch.equal(to_u8(batch["a"]), downscale(to_u8(batch["b"])))
+    train = build_dataset(DataConfig(name="sr-digits"))
+    assert len(train) == 4500  # MNIST-5k's fixed split: the 500 test digits are not among them
+
+
+@needs_skimage
+def test_sr_photos_are_drawn_crops_and_their_downscales_from_held_out_photos():
+    test = build_dataset(DataConfig(name="sr-photos", split="test"))
+    assert test.fields["a"].shape == (3, 24, 24) and test.fields["b"].shape == (3, 96, 96)
+    assert test.crops.class_names == tuple(n.split(".")[0] for n in HELD_OUT_PHOTOS)
+    one, two = test.streams(3)["train"].next(4), test.streams(3)["train"].next(4)
+    assert torch.equal(one["a"], two["a"]) and torch.equal(one["b"], two["b"])
+    assert torch.equal(to_u8(one["a"]), downscale(to_u8(one["b"])))
+    assert not set(build_dataset(DataConfig(name="sr-photos")).crops.class_names) & set(test.crops.class_names)
+    with pytest.raises(GankitError, match="multiple of 4"):
+        build_dataset(DataConfig(name="sr-photos", image_size=30))
 
 
 def test_luma_is_itu_601():

@@ -65,3 +65,13 @@ def test_a_region_is_scored_alone_beside_the_whole_image():
     # The whole image's PSNR counts the copied pixels, so it is higher than the hole's by 10 log10(784 / 144).
     assert abs(scores["psnr"] - scores["region_psnr"] - 10 * torch.log10(torch.tensor(784 / 144)).item()) < 1e-4
     assert "region_psnr" not in translation_scores(inputs, outputs, targets=targets)
+
+
+def test_a_smaller_input_is_scored_upsampled_bicubically_the_super_resolution_baseline():
+    g = torch.Generator().manual_seed(3)
+    targets = torch.rand(4, 3, 16, 16, generator=g)
+    small = torch.nn.functional.avg_pool2d(targets, 4)
+    scores = translation_scores(small, targets, targets=targets)
+    bicubic = torch.nn.functional.interpolate(small.double(), size=(16, 16), mode="bicubic", align_corners=False).clamp(0, 1).float()
+    assert abs(scores["input_psnr"] - float(psnr(bicubic, targets).mean())) < 1e-6
+    assert scores["psnr"] == float("inf") or scores["psnr"] > 100

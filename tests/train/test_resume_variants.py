@@ -67,6 +67,8 @@ IN_PROCESS = {
     "supervised-mnist": ["model.c.width=4"],
     # random holes drawn from the loop's generator, the U-Net's dropout, D on the G step's scratch (the context encoder)
     "inpaint-mnist": ["model.g.width=4", "model.d.width=4", "options.mask=random", "train.ema=0.9"],
+    # two phases (MSE, then judge content + adversarial from iteration 10), a frozen feature network (SRGAN)
+    "srgan-digits": ["model.g.width=4", "model.g.depth=2", "model.d.width=4", "options.pretrain=10", "train.ema=0.9"],
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 import torch
@@ -21,11 +22,30 @@ PRESETS = preset_names()
 CONTRACT = [*TINY, "train.steps=2", "train.log_every=1", "train.ckpt_every=1", "train.sample_every=1", "train.ema=0.9"]
 
 
+def random_vgg19() -> str:
+    """A VGG19 state dict of random weights in torchvision's names, saved once (SRGAN's VGG content loss reads a local
+    file; tests never have the pretrained one)."""
+    import tempfile
+    from pathlib import Path
+
+    from gankit.nets.vgg import VGG19
+
+    path = Path(tempfile.gettempdir()) / f"gankit-test-vgg19-{os.getpid()}.pth"
+    if not path.exists():
+        torch.manual_seed(0)
+        torch.save(VGG19().state_dict(), path)
+    return str(path)
+
+
 def contract_config(preset: str):
     """The preset at the contract's tiny size; a refitted rejection sampler fits for 20 steps (the setting exists only
-    where the preset uses one: elsewhere it would do nothing, and is refused)."""
-    refit = load_config(preset).sampler.estimator == "refit" and load_config(preset).sampler.name == "drs"
-    return load_config(preset, [*CONTRACT, *(["sampler.refit_steps=20"] if refit else [])])
+    where the preset uses one: elsewhere it would do nothing, and is refused); a VGG content loss reads random VGG19
+    weights, and its photos are 32 px."""
+    base = load_config(preset)
+    refit = base.sampler.estimator == "refit" and base.sampler.name == "drs"
+    vgg = getattr(base.options, "content", None) == "vgg"
+    extra = [*(["sampler.refit_steps=20"] if refit else []), *([f"options.vgg_weights={random_vgg19()}", "data.image_size=32"] if vgg else [])]
+    return load_config(preset, [*CONTRACT, *extra])
 
 
 def test_every_variant_has_a_preset_and_a_description():

@@ -1,0 +1,167 @@
+"""SRGAN (Ledig et al., 2017): single-image super-resolution. G (SRResNet: residual blocks, sub-pixel upsampling)
+maps a low-resolution image ``a`` to the high-resolution ``b``.
+
+Two phases. For the first ``options.pretrain`` iterations G minimises the mean squared error alone (SRResNet, the
+paper's initialisation); then it minimises a content loss plus ``options.adversarial`` (10⁻³) times the
+non-saturating adversarial loss, against a VGG-style D that tells real high-resolution images from G's. Content
+losses (``options.content``): ``vgg``, the squared distance of frozen VGG19 features φ_i,j (``options.vgg_layer``,
+the paper's VGG54 by default) of G(a) and b, scaled by ``options.content_weight`` (1/12.75², the paper's rescaling
+of the feature maps), from the local weights file ``options.vgg_weights`` (never downloaded); ``judge``, the same
+on the 128-d features of the digit judge shipped with gankit (digits); ``mse``, the pixels' squared error
+(SRGAN-MSE). ``options.adversarial: 0`` is SRResNet alone: the MSE phase throughout, no D.
+
+``translate`` (direction ``a2b``) upsamples; translation metrics score it against the paired targets beside the
+bicubic upsampling of the input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from gankit.config import Config, NetConfig, _choice, _positive
+from gankit.data.base import to_unit_range
+from gankit.errors import GankitError
+from gankit.losses import make_game
+from gankit.nets import build_network
+from gankit.nets.vgg import RELU_INDEX, VGG19Features
+from gankit.variants.base import Players, Step, StepContext, Variant, assemble, d_penalties, register
+
+CONTENT = ("vgg", "judge", "mse")
+
+
+@dataclass
+class SRGANOptions:
+    """``pretrain``: iterations of the MSE-only phase; ``adversarial``: weight of G's adversarial loss afterwards (0:
+    SRResNet, no D); ``content``: vgg, judge or mse; ``content_weight``: factor of the feature distance; ``vgg_weights``
+    / ``vgg_layer``: VGG19's local state-dict file (torchvision's names) and the layer i_j of φ_i,j."""
+
+    pretrain: int = 0
+    adversarial: float = 1e-3
+    content: str = "vgg"
+    content_weight: float = 1 / 12.75**2
+    vgg_weights: str | None = None
+    vgg_layer: str = "5_4"
+
+    def validate(self, cfg: Config) -> None:
+        _positive("options.pretrain", self.pretrain, allow_zero=True)
+        _positive("options.adversarial", self.adversarial, allow_zero=True)
+        _choice("options.content", self.content, list(CONTENT))
+        _positive("options.content_weight", self.content_weight)
+        _choice("options.vgg_layer", self.vgg_layer, list(RELU_INDEX))
+
+
+class JudgeFeatures(nn.Module):
+    """The digit judge's 128-d penultimate features of images in [-1, 1] (any size; 32 px digits are un-padded)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from gankit.metrics.classifier import DigitJudge, load_judge
+
+        self.judge = DigitJudge()
+        self.judge.load_state_dict(load_judge().state_dict())  # a copy: the shared judge stays where it is
+
+    def forward(self, x: Tensor) -> Tensor:
+        from gankit.metrics.classifier import to_judge_input
+
+        return self.judge.features(to_judge_input(to_unit_range(x)))
+
+
+def content_network(opts: SRGANOptions) -> tuple[nn.Module | None, str | None]:
+    """The frozen feature network of the content loss and its weight file's sha256 (None, None for mse)."""
+    if opts.content == "mse":
+        return None, None
+    if opts.content == "judge":
+        from gankit.metrics.classifier import judge_record
+
+        return JudgeFeatures(), judge_record()["sha256"]
+    if not opts.vgg_weights:
+        raise GankitError(
+            "options.content=vgg needs options.vgg_weights, a local VGG19 state dict (torchvision's names; never downloaded, "
+            "see README); or set options.content=mse (SRGAN-MSE), or judge for digits"
+        )
+    import hashlib
+    from pathlib import Path
+
+    network = VGG19Features(opts.vgg_weights, opts.vgg_layer)  # one-line errors for a missing or wrong file
+    return network, hashlib.sha256(Path(opts.vgg_weights).expanduser().read_bytes()).hexdigest()
+
+
+def squared_error(x: Tensor, y: Tensor) -> Tensor:
+    """Mean squared difference per sample: (B, ...) -> (B,)."""
+    return (x - y).pow(2).reshape(len(x), -1).mean(dim=1)
+
+
+@register(
+    "srgan",
+    "Ledig et al. (2017): SRResNet G trained with MSE, then a VGG (or judge) content loss + 1e-3 adversarial against a VGG-style D",
+    players={"g": NetConfig(arch="srresnet", width=64, depth=16, norm="batch"), "d": NetConfig(arch="srgan", width=64, norm="batch")},
+    options=SRGANOptions,
+    noise=False,
+)
+def build_srgan(cfg: Config, data: Any, device: torch.device) -> Variant:
+    if "a" not in data.fields or "b" not in data.fields:
+        raise GankitError(
+            f"variant 'srgan' maps low-resolution images a to high-resolution b; data '{cfg.data.name}' has fields {', '.join(data.fields)} "
+            "(use sr-digits, sr-photos, or an aligned folder of low|high pairs)"
+        )
+    opts, game, loss = cfg.options, make_game(cfg.loss), cfg.loss
+    shape_a, shape_b = tuple(data.fields["a"].shape), tuple(data.fields["b"].shape)
+    players = {"g": build_network(cfg.model.g, shape_a, shape_b).to(device)}
+    adversarial = opts.adversarial > 0
+    frozen: dict[str, nn.Module] = {}
+    sha: dict[str, str] = {}
+    if adversarial:
+        players["d"] = build_network(cfg.model.d, shape_b, (1,)).to(device)
+        with torch.random.fork_rng(devices=[]):  # its construction (and the judge's first load) leaves the global RNG as it was
+            network, digest = content_network(opts)
+        if network is not None:
+            frozen["content"], sha["content"] = network.to(device), digest
+
+    def mse_objective(ctx: StepContext) -> dict[str, Tensor]:
+        a, b = ctx.batch["a"], ctx.batch["b"]
+        return {"g_mse": squared_error(ctx.players["g"](a), b)}
+
+    def content(fake: Tensor, real: Tensor) -> Tensor:
+        if "content" not in frozen:
+            return squared_error(fake, real)
+        phi = frozen["content"]
+        with torch.no_grad():
+            target = phi(real)
+        return opts.content_weight * squared_error(phi(fake), target)
+
+    def g_objective(ctx: StepContext) -> dict[str, Tensor]:
+        a, b = ctx.batch["a"], ctx.batch["b"]
+        fake = ctx.players["g"](a)
+        ctx.scratch.update(real=b, fake=fake.detach())
+        return {"g_content": content(fake, b), "g_adv": opts.adversarial * game.g_loss(ctx.players["d"](fake)["logits"])}
+
+    def d_objective(ctx: StepContext) -> dict[str, Tensor]:
+        real, fake = ctx.scratch["real"], ctx.scratch["fake"]
+        d = ctx.players["d"]
+        penalties = d_penalties(loss, lambda x: d(x)["logits"].reshape(len(x), -1).mean(dim=1), real, fake, ctx.rng)
+        return game.d_loss(d(real)["logits"], d(fake)["logits"]) | penalties
+
+    def translate(players: Players, x: Tensor, direction: str) -> Tensor:
+        return players["g"](x)
+
+    def probe(players: Players, batches: dict[str, dict[str, Tensor]], rng: torch.Generator) -> tuple[Tensor, Tensor]:
+        a, b = batches["train"]["a"], batches["train"]["b"]
+        d = players["d"]
+        return d(b)["logits"].reshape(len(b), -1).mean(dim=1), d(players["g"](a))["logits"].reshape(len(a), -1).mean(dim=1)
+
+    if adversarial:
+        steps = [
+            Step("mse", ("g",), mse_objective, stop=opts.pretrain),
+            Step("g", ("g",), g_objective, start=opts.pretrain),
+            Step("d", ("d",), d_objective, repeat=cfg.train.d_steps, start=opts.pretrain, streams=()),  # on the G step's batch
+        ]
+    else:
+        steps = [Step("mse", ("g",), mse_objective)]
+    return assemble(
+        cfg, players, {name: (name,) for name in players}, steps=steps, frozen=frozen, frozen_sha256=sha, translate=translate,
+        directions={"a2b": ("a", "b")}, paired=True, probes={"d": probe} if adversarial else {}, ema_players=("g",),
+    )  # fmt: skip

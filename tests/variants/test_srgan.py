@@ -1,0 +1,93 @@
+"""SRGAN: an MSE phase (SRResNet), then a content loss (VGG or judge features) plus the adversarial loss."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gankit.config import load_config
+from gankit.errors import GankitError
+from gankit.nets.vgg import VGG19, VGG19Features
+from gankit.train.loop import build_state, train
+from gankit.train.rundir import read_metrics
+from tests.conftest import TINY
+from tests.variants.steps import run_step, step_context, tiny_state
+
+SMALL = ["model.g.width=8", "model.g.depth=2", "model.d.width=8"]
+
+
+def test_the_phases_switch_at_the_configured_step(tmp_path):
+    cfg = load_config("srgan-digits", [*TINY, *SMALL, "train.steps=6", "train.log_every=1", "train.batch_size=4", "options.pretrain=3",
+                                       "train.progress=none"])  # fmt: skip
+    run = train(cfg, tmp_path)
+    records = [r for r in read_metrics(run / "metrics.jsonl") if "health" not in r]
+    assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
+    assert all("g_mse" in r and "g_content" not in r and "d_real" not in r for r in records[:3])
+    assert all("g_mse" not in r and {"g_content", "g_adv", "d_real", "d_fake"} <= set(r) for r in records[3:])
+
+
+def test_the_mse_phase_and_the_judge_content_loss_against_their_formulas():
+    state = tiny_state("srgan-digits", SMALL)
+    v = state.variant
+    mse_step = next(s for s in v.steps if s.name == "mse")
+    ctx = step_context(state, mse_step)
+    torch.manual_seed(0)
+    losses = mse_step.objective(ctx)
+    a, b = ctx.batch["a"], ctx.batch["b"]
+    assert a.shape[-1] * 4 == b.shape[-1] == 32
+    with torch.no_grad():
+        torch.testing.assert_close(losses["g_mse"], (v.players["g"](a) - b).pow(2).mean(dim=(1, 2, 3)), atol=1e-6, rtol=1e-5)
+
+    g_step = next(s for s in v.steps if s.name == "g")
+    ctx = step_context(state, g_step)
+    losses = g_step.objective(ctx)
+    fake, b = ctx.scratch["fake"], ctx.batch["b"]
+    phi = v.frozen["content"]
+    assert not phi.training and not any(p.requires_grad for p in phi.parameters())
+    from gankit.metrics.classifier import judge_outputs
+
+    with torch.no_grad():
+        _, f_fake = judge_outputs((fake + 1) / 2)
+        _, f_real = judge_outputs((b + 1) / 2)
+        expected = (f_fake - f_real).pow(2).mean(dim=1).float()  # content_weight 1 in the preset
+        torch.testing.assert_close(losses["g_content"], expected, atol=1e-4, rtol=1e-4)
+        d_out = v.players["d"](fake)["logits"].reshape(-1)
+    torch.testing.assert_close(losses["g_adv"], 1e-3 * F.softplus(-d_out), atol=1e-7, rtol=1e-4)
+
+
+def test_the_vgg_content_loss_reads_the_named_local_weights(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "vgg19.pth"
+    torch.save(VGG19().state_dict(), path)
+    state = tiny_state("srgan-photos", [*SMALL, f"options.vgg_weights={path}", "options.vgg_layer=2_2", "data.image_size=32", "train.batch_size=2"])
+    v = state.variant
+    assert len(v.frozen_sha256["content"]) == 64
+    step = next(s for s in v.steps if s.name == "g")
+    ctx = step_context(state, step)
+    losses = step.objective(ctx)
+    phi = VGG19Features(path, "2_2")
+    with torch.no_grad():
+        expected = (phi(ctx.scratch["fake"]) - phi(ctx.batch["b"])).pow(2).mean(dim=(1, 2, 3)) / 12.75**2
+    torch.testing.assert_close(losses["g_content"], expected, atol=1e-6, rtol=1e-4)
+
+
+def test_srresnet_is_the_mse_phase_alone_without_a_discriminator():
+    state = tiny_state("srresnet-photos", [*SMALL, "data.image_size=32", "train.batch_size=2"])
+    v = state.variant
+    assert set(v.players) == {"g"} and [s.name for s in v.steps] == ["mse"] and not v.frozen
+    losses, changed = run_step(state, "mse")
+    assert set(losses) == {"g_mse"} and changed == {"g"}
+    x = state.streams["train"].next(2)["a"]
+    assert x.shape == (2, 3, 8, 8) and v.translate(v.players, x, "a2b").shape == (2, 3, 32, 32)
+
+
+def test_bad_settings_are_one_line_errors(tmp_path):
+    with pytest.raises(GankitError, match=r"needs options\.vgg_weights.*options\.content=mse"):
+        build_state(load_config("srgan-photos", [*TINY, *SMALL]))
+    with pytest.raises(GankitError, match=r"missing\.pth not found"):
+        build_state(load_config("srgan-photos", [*TINY, *SMALL, f"options.vgg_weights={tmp_path / 'missing.pth'}"]))
+    with pytest.raises(GankitError, match="maps low-resolution images a to high-resolution b"):
+        build_state(load_config("srgan-digits", [*TINY, *SMALL, "data.name=mnist5k"]))
+    with pytest.raises(GankitError, match=r"options\.content"):
+        load_config("srgan-digits", ["options.content=lpips"])
