@@ -16,6 +16,9 @@ context encoder (inpainting, with its L2-only baseline), each measured with `gan
   `inpaint-l2-photos` / `inpaint-photos` (the central 32 × 32 square of 64 px crops of the held-out photos): PSNR and
   SSIM of the hole alone, L2 only vs L2 + adversarial, beside the grey hole; on digits the judge's accuracy on the
   filled-in digits, on the holed inputs and on the real digits.
+- sr: `srresnet-photos` (MSE only) and `srgan-photos` (×4 on 64 px crops of the held-out photos) beside bicubic
+  upsampling; SRGAN's content loss is VGG54 with `--vgg-weights PATH` (a local VGG19 file), else the pixels' MSE
+  (SRGAN-MSE), as the page says; `srgan-digits` (8 → 32 px held-out digits, the judge's features as content loss).
 """
 
 from __future__ import annotations
@@ -47,7 +50,9 @@ TASKS = {
     "gray2color": ["pix2pix-gray2color"],
     "digits2mnist": ["cyclegan-digits2mnist"],
     "inpaint": ["inpaint-l2-mnist", "inpaint-mnist", "inpaint-l2-photos", "inpaint-photos"],
+    "sr": ["srresnet-photos", "srgan-photos", "srgan-digits"],
 }
+SR_GOAL_DB = 2.0  # SRResNet >= bicubic + 2 dB on the held-out photo crops
 CROPS = ("gray2color", "photo-crops")  # drawn crops: 1,000 of them are scored
 JUDGE_GOAL, GAIN_GOAL, CYCLE_GOAL = 0.97, 0.10, 0.90
 
@@ -69,16 +74,24 @@ def picture(run: Path, folder: Path, name: str, direction: str | None = None) ->
     return path.name
 
 
-def run_one(preset: str, seed: int, runs: Path, folder: Path, overrides: list[str]) -> dict:
-    cfg = load_config(preset, ["train.progress=none", f"train.seed={seed}", *overrides])
+def preset_overrides(preset: str, vgg_weights: str | None) -> list[str]:
+    """SRGAN on photos: the VGG54 content loss from the given local VGG19 file, or SRGAN-MSE without one."""
+    if preset == "srgan-photos":
+        return [f"options.vgg_weights={vgg_weights}"] if vgg_weights else ["options.content=mse"]
+    return []
+
+
+def run_one(preset: str, seed: int, runs: Path, folder: Path, overrides: list[str], vgg_weights: str | None = None) -> dict:
+    own = preset_overrides(preset, vgg_weights)
+    cfg = load_config(preset, ["train.progress=none", f"train.seed={seed}", *own, *overrides])
     t0 = time.perf_counter()
     run = train(cfg, runs)
-    row: dict = {"preset": preset, "seed": seed, "steps": cfg.train.steps, "minutes": (time.perf_counter() - t0) / 60}
+    row: dict = {"preset": preset, "seed": seed, "steps": cfg.train.steps, "minutes": (time.perf_counter() - t0) / 60, "overrides": own}
     if cfg.variant == "cyclegan":
         row["all"] = evaluate(run, ["translation"], split="all")["translation"]["value"]
         row["test"] = evaluate(run, ["translation"], split="test")["translation"]["value"]
     else:
-        n = 1000 if cfg.data.name in CROPS else 10_000
+        n = 1000 if cfg.data.name in CROPS or cfg.data.name == "sr-photos" else 10_000
         row["test"] = evaluate(run, ["translation"], n=n, split="test")["translation"]["value"]
     row["picture"] = picture(run, folder, f"{preset}-seed-{seed}")
     print(f"[bench-translate] {preset} seed {seed}: {row['test']} in {row['minutes']:.1f} min", flush=True)
@@ -211,6 +224,38 @@ def write(rows: list[dict], out: Path, args: argparse.Namespace, started: str) -
         lines += [""]
         for preset in inpainting:
             lines += [f"`{preset}` (seed 0), rows: input (hole grey) | output | target:", "", f"![{preset}](translate/{by[preset][0]['picture']})", ""]
+    sr = [p for p in TASKS["sr"] if p in by]
+    if sr:
+        lines += [
+            "## Super-resolution ×4 (SRResNet and SRGAN, Ledig et al., 2017)",
+            "",
+            "Inputs are the targets downscaled ×4 by antialiased bicubic resampling. Photos: 1,000 seeded 64 px crops of the two",
+            "held-out photos (16 px inputs); digits: the 500 held-out MNIST-5k digits at 32 px (8 px inputs). Convention: RGB (all",
+            "channels, not Y), images in [0, 1], no border crop. Bicubic: the input upsampled by PyTorch's bicubic interpolation",
+            "(a = -0.75). SRGAN's content loss is named in the model column.",
+            "",
+            "| model | content loss | seeds | steps | train min | PSNR | SSIM | bicubic PSNR | bicubic SSIM | judge on output | judge on bicubic |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for preset in sr:
+            rs = by[preset]
+            cfg = load_config(preset, rs[0].get("overrides", []))
+            kind = "MSE only" if cfg.options.adversarial == 0 else {"vgg": f"VGG{cfg.options.vgg_layer.replace('_', '')}", "judge": "digit judge features",
+                                                                    "mse": "pixels' MSE (SRGAN-MSE: no VGG19 file here)"}[cfg.options.content]
+            judge = [f"{cell(rs, 'test', k, 100)}%" if "judge_accuracy" in rs[0]["test"] else "—" for k in ("judge_accuracy", "input_judge_accuracy")]
+            lines.append(
+                f"| `{preset}` | {kind} | {len(rs)} | {rs[0]['steps']} | {statistics.mean(r['minutes'] for r in rs):.1f} | {cell(rs, 'test', 'psnr')} | "
+                f"{cell(rs, 'test', 'ssim', 1, 3)} | {cell(rs, 'test', 'input_psnr')} | {cell(rs, 'test', 'input_ssim', 1, 3)} | {' | '.join(judge)} |"
+            )
+        if "srresnet-photos" in by:
+            rs = by["srresnet-photos"]
+            gain = statistics.mean(r["test"]["psnr"] - r["test"]["input_psnr"] for r in rs)
+            lines += ["", f"Goal (issue): SRResNet ≥ bicubic + {SR_GOAL_DB:.1f} dB PSNR on the held-out photo crops — "
+                      f"**{'met' if gain >= SR_GOAL_DB else 'not met'}** ({gain:+.2f} dB; published on Set5: 32.05 vs 28.43 dB)."]
+        lines += [""]
+        for preset in sr:
+            lines += [f"`{preset}` (seed 0), rows: input (enlarged, pixels repeated) | output | target:", "",
+                      f"![{preset}](translate/{by[preset][0]['picture']})", ""]
     out.write_text("\n".join(lines))
 
 
@@ -238,6 +283,7 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 lets two benchmarks share a 2-core machine)")
     parser.add_argument("--fresh", action="store_true", help="forget the stored rows (docs/results/translate.json) and measure everything anew")
+    parser.add_argument("--vgg-weights", help="a local VGG19 state dict for srgan-photos' VGG54 content loss (without: SRGAN-MSE)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run (for smoke runs)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -256,7 +302,7 @@ def main() -> None:
                 for preset in TASKS[task]:
                     if (preset, seed) in done:
                         continue
-                    rows = save_row(store, run_one(preset, seed, Path(tmp), folder, args.overrides))
+                    rows = save_row(store, run_one(preset, seed, Path(tmp), folder, args.overrides, args.vgg_weights))
                     write(rows, args.out, args, started)
     write(load_rows(store), args.out, args, started)
     print(f"wrote {args.out}")
