@@ -10,6 +10,10 @@ of the feature maps), from the local weights file ``options.vgg_weights`` (never
 on the 128-d features of the digit judge shipped with gankit (digits); ``mse``, the pixels' squared error
 (SRGAN-MSE). ``options.adversarial: 0`` is SRResNet alone: the MSE phase throughout, no D.
 
+With ``options.residual``, G predicts the difference from the input's bicubic upsampling (the output is bicubic(a)
++ G(a)), as VDSR does, so that training starts from the bicubic image: not the paper's, which trains 10⁶ iterations
+from scratch, but what a short CPU training needs to get past bicubic.
+
 ``translate`` (direction ``a2b``) upsamples; translation metrics score it against the paired targets beside the
 bicubic upsampling of the input.
 """
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.config import Config, NetConfig, _choice, _positive
@@ -37,7 +42,8 @@ CONTENT = ("vgg", "judge", "mse")
 class SRGANOptions:
     """``pretrain``: iterations of the MSE-only phase; ``adversarial``: weight of G's adversarial loss afterwards (0:
     SRResNet, no D); ``content``: vgg, judge or mse; ``content_weight``: factor of the feature distance; ``vgg_weights``
-    / ``vgg_layer``: VGG19's local state-dict file (torchvision's names) and the layer i_j of φ_i,j."""
+    / ``vgg_layer``: VGG19's local state-dict file (torchvision's names) and the layer i_j of φ_i,j; ``residual``: G adds
+    its output to the bicubic upsampling of the input."""
 
     pretrain: int = 0
     adversarial: float = 1e-3
@@ -45,6 +51,7 @@ class SRGANOptions:
     content_weight: float = 1 / 12.75**2
     vgg_weights: str | None = None
     vgg_layer: str = "5_4"
+    residual: bool = False
 
     def validate(self, cfg: Config) -> None:
         _positive("options.pretrain", self.pretrain, allow_zero=True)
@@ -121,9 +128,15 @@ def build_srgan(cfg: Config, data: Any, device: torch.device) -> Variant:
         if network is not None:
             frozen["content"], sha["content"] = network.to(device), digest
 
+    def upsample(g: nn.Module, a: Tensor) -> Tensor:
+        out = g(a)
+        if opts.residual:
+            out = out + F.interpolate(a, size=out.shape[-2:], mode="bicubic", align_corners=False)
+        return out
+
     def mse_objective(ctx: StepContext) -> dict[str, Tensor]:
         a, b = ctx.batch["a"], ctx.batch["b"]
-        return {"g_mse": squared_error(ctx.players["g"](a), b)}
+        return {"g_mse": squared_error(upsample(ctx.players["g"], a), b)}
 
     def content(fake: Tensor, real: Tensor) -> Tensor:
         if "content" not in frozen:
@@ -135,7 +148,7 @@ def build_srgan(cfg: Config, data: Any, device: torch.device) -> Variant:
 
     def g_objective(ctx: StepContext) -> dict[str, Tensor]:
         a, b = ctx.batch["a"], ctx.batch["b"]
-        fake = ctx.players["g"](a)
+        fake = upsample(ctx.players["g"], a)
         ctx.scratch.update(real=b, fake=fake.detach())
         return {"g_content": content(fake, b), "g_adv": opts.adversarial * game.g_loss(ctx.players["d"](fake)["logits"])}
 
@@ -146,12 +159,12 @@ def build_srgan(cfg: Config, data: Any, device: torch.device) -> Variant:
         return game.d_loss(d(real)["logits"], d(fake)["logits"]) | penalties
 
     def translate(players: Players, x: Tensor, direction: str) -> Tensor:
-        return players["g"](x)
+        return upsample(players["g"], x)
 
     def probe(players: Players, batches: dict[str, dict[str, Tensor]], rng: torch.Generator) -> tuple[Tensor, Tensor]:
         a, b = batches["train"]["a"], batches["train"]["b"]
         d = players["d"]
-        return d(b)["logits"].reshape(len(b), -1).mean(dim=1), d(players["g"](a))["logits"].reshape(len(a), -1).mean(dim=1)
+        return d(b)["logits"].reshape(len(b), -1).mean(dim=1), d(upsample(players["g"], a))["logits"].reshape(len(a), -1).mean(dim=1)
 
     if adversarial:
         steps = [

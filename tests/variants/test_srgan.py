@@ -91,3 +91,13 @@ def test_bad_settings_are_one_line_errors(tmp_path):
         build_state(load_config("srgan-digits", [*TINY, *SMALL, "data.name=mnist5k"]))
     with pytest.raises(GankitError, match=r"options\.content"):
         load_config("srgan-digits", ["options.content=lpips"])
+
+
+def test_a_residual_generator_adds_its_output_to_the_bicubic_upsampling():
+    state = tiny_state("srresnet-photos", [*SMALL, "data.image_size=32", "train.batch_size=2", "options.residual=true"])
+    v = state.variant
+    v.players["g"].eval()
+    a = state.streams["train"].next(2)["a"]
+    with torch.no_grad():
+        bicubic = F.interpolate(a, size=(32, 32), mode="bicubic", align_corners=False)
+        torch.testing.assert_close(v.translate(v.players, a, "a2b"), bicubic + v.players["g"](a))
