@@ -17,7 +17,6 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from gankit.data.base import to_unit_range
 from gankit.errors import GankitError
 
 # torchvision's configuration "E": channels per convolution, "M" a 2×2 max pool
@@ -122,7 +121,7 @@ class VGG19Features(nn.Module):
             x = x.expand(-1, 3, -1, -1)
         if x.shape[1] != 3:
             raise GankitError(f"VGG19 features take RGB or gray images, not {x.shape[1]} channels")
-        return self.features((to_unit_range(x) - self.mean) / self.std)
+        return self.features(((x + 1) / 2 - self.mean) / self.std)  # not clamped: a perceptual loss keeps its gradient past the range
 
 
 __all__ = ["RELU_INDEX", "VGG19", "VGG19Features", "load_vgg19"]

@@ -28,7 +28,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.config import Config, NetConfig, _choice, _positive
-from gankit.data.base import to_unit_range
 from gankit.errors import GankitError
 from gankit.losses import make_game
 from gankit.nets import build_network
@@ -74,7 +73,7 @@ class JudgeFeatures(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         from gankit.metrics.classifier import to_judge_input
 
-        return self.judge.features(to_judge_input(to_unit_range(x)))
+        return self.judge.features(to_judge_input((x + 1) / 2))  # not clamped: values past the range keep their gradient
 
 
 def content_network(opts: SRGANOptions) -> tuple[nn.Module | None, str | None]:
