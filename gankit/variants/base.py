@@ -341,7 +341,6 @@ def assemble(cfg: Config, players: Players, groups: dict[str, tuple[str, ...]], 
 # ------------------------------------------------------------------------------------------------ shared pieces
 
 
-
 def pack_samples(x: Tensor, m: int) -> Tensor:
     """PacGAN packing (Lin et al., 2018): m consecutive samples become one input of D, concatenated along the
     channels (images) or the features (vectors): (B, C, ...) -> (B/m, m·C, ...)."""
