@@ -106,7 +106,7 @@ def cell(rows: list[dict], split: str, key: str, scale: float = 1.0, digits: int
 def write(rows: list[dict], out: Path, args: argparse.Namespace, started: str) -> None:
     by = {p: [r for r in rows if r["preset"] == p] for p in dict.fromkeys(r["preset"] for r in rows)}
     lines = [
-        "# Image-to-image translation: pix2pix, CycleGAN and inpainting on offline tasks",
+        "# Image-to-image translation: pix2pix, CycleGAN, inpainting and super-resolution on offline tasks",
         "",
         f"Written by `bench/translate.py` on {started} (rows kept in `translate.json`, one per preset and seed; rows already there are"
         " kept, so a page can hold rows of several invocations). Re-run: `make bench-translate` (all rows anew)"
