@@ -60,7 +60,8 @@ IN_PROCESS = {
     # labels (catgan-semi), the ELBO's reparameterised draws (vae), the labelled stream alone (supervised)
     "bigan-mnist": ["model.g.width=4", "model.e.width=4", "model.dx.width=4", "model.dz.width=8", "model.dj.width=8", "model.z_dim=4",
                     "options.features=8", "train.ema=0.9"],
-    "ssgan-mnist": ["model.g.width=8", "model.d.width=8", "model.z_dim=4", "train.ema=0.9"],
+    # (a constant rate: the preset's decay is a function of train.steps, which the halved run changes)
+    "ssgan-mnist": ["model.g.width=8", "model.d.width=8", "model.z_dim=4", "train.ema=0.9", "optim.g.decay_start=1.0", "optim.d.decay_start=1.0"],
     "glo-mnist": ["model.g.width=4", "model.z_dim=4"],
     "catgan-semi-mnist": ["model.g.width=4", "model.d.width=4", "model.z_dim=4", "options.labels=20"],
     "vae-mnist": ["model.e.width=4", "model.g.width=4", "model.z_dim=4", "train.ema=0.9"],
