@@ -103,6 +103,16 @@ def cell(rows: list[dict], split: str, key: str, scale: float = 1.0, digits: int
     return mean_std(values, digits) if values else "—"
 
 
+def judge_cells(rs: list[dict], keys: tuple[str, ...]) -> str:
+    """The judge's accuracies (%) of ``keys`` as table cells, dashes where the rows have no judge (photos)."""
+    return " | ".join(f"{cell(rs, 'test', k, 100)}%" if "judge_accuracy" in rs[0]["test"] else "—" for k in keys)
+
+
+def pictures(by: dict[str, list[dict]], presets: list[str], rows: str) -> list[str]:
+    """Each preset's seed-0 picture under a caption naming its ``rows``."""
+    return [line for p in presets for line in (f"`{p}` (seed 0), rows: {rows}:", "", f"![{p}](translate/{by[p][0]['picture']})", "")]
+
+
 def write(rows: list[dict], out: Path, args: argparse.Namespace, started: str) -> None:
     by = {p: [r for r in rows if r["preset"] == p] for p in dict.fromkeys(r["preset"] for r in rows)}
     lines = [
@@ -214,16 +224,12 @@ def write(rows: list[dict], out: Path, args: argparse.Namespace, started: str) -
         for preset in inpainting:
             rs = by[preset]
             label = ("L2 only" if "-l2-" in preset else "L2 + adversarial") + (", digits" if preset.endswith("mnist") else ", photos")
-            judge = [f"{cell(rs, 'test', k, 100)}%" if "judge_accuracy" in rs[0]["test"] else "—"
-                     for k in ("judge_accuracy", "input_judge_accuracy", "target_judge_accuracy")]
             lines.append(
                 f"| {label} (`{preset}`) | {len(rs)} | {rs[0]['steps']} | {statistics.mean(r['minutes'] for r in rs):.1f} | "
                 f"{cell(rs, 'test', 'region_psnr')} | {cell(rs, 'test', 'region_ssim', 1, 3)} | {cell(rs, 'test', 'psnr')} | "
-                f"{cell(rs, 'test', 'input_region_psnr')} | {' | '.join(judge)} |"
+                f"{cell(rs, 'test', 'input_region_psnr')} | {judge_cells(rs, ('judge_accuracy', 'input_judge_accuracy', 'target_judge_accuracy'))} |"
             )
-        lines += [""]
-        for preset in inpainting:
-            lines += [f"`{preset}` (seed 0), rows: input (hole grey) | output | target:", "", f"![{preset}](translate/{by[preset][0]['picture']})", ""]
+        lines += ["", *pictures(by, inpainting, "input (hole grey) | output | target")]
     sr = [p for p in TASKS["sr"] if p in by]
     if sr:
         lines += [
@@ -242,20 +248,17 @@ def write(rows: list[dict], out: Path, args: argparse.Namespace, started: str) -
             cfg = load_config(preset, rs[0].get("overrides", []))
             kind = "MSE only" if cfg.options.adversarial == 0 else {"vgg": f"VGG{cfg.options.vgg_layer.replace('_', '')}", "judge": "digit judge features",
                                                                     "mse": "pixels' MSE (SRGAN-MSE: no VGG19 file here)"}[cfg.options.content]
-            judge = [f"{cell(rs, 'test', k, 100)}%" if "judge_accuracy" in rs[0]["test"] else "—" for k in ("judge_accuracy", "input_judge_accuracy")]
             lines.append(
                 f"| `{preset}` | {kind} | {len(rs)} | {rs[0]['steps']} | {statistics.mean(r['minutes'] for r in rs):.1f} | {cell(rs, 'test', 'psnr')} | "
-                f"{cell(rs, 'test', 'ssim', 1, 3)} | {cell(rs, 'test', 'input_psnr')} | {cell(rs, 'test', 'input_ssim', 1, 3)} | {' | '.join(judge)} |"
+                f"{cell(rs, 'test', 'ssim', 1, 3)} | {cell(rs, 'test', 'input_psnr')} | {cell(rs, 'test', 'input_ssim', 1, 3)} | "
+                f"{judge_cells(rs, ('judge_accuracy', 'input_judge_accuracy'))} |"
             )
         if "srresnet-photos" in by:
             rs = by["srresnet-photos"]
             gain = statistics.mean(r["test"]["psnr"] - r["test"]["input_psnr"] for r in rs)
             lines += ["", f"Goal (issue): SRResNet ≥ bicubic + {SR_GOAL_DB:.1f} dB PSNR on the held-out photo crops — "
                       f"**{'met' if gain >= SR_GOAL_DB else 'not met'}** ({gain:+.2f} dB; published on Set5: 32.05 vs 28.43 dB)."]
-        lines += [""]
-        for preset in sr:
-            lines += [f"`{preset}` (seed 0), rows: input (enlarged, pixels repeated) | output | target:", "",
-                      f"![{preset}](translate/{by[preset][0]['picture']})", ""]
+        lines += ["", *pictures(by, sr, "input (enlarged, pixels repeated) | output | target")]
     out.write_text("\n".join(lines))
 
 

@@ -33,7 +33,7 @@ SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")
 # the other half of a stereo pair of motorcycle_left.png); the two held out form the test split.
 SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg", "ihc.png", "motorcycle_left.png", "retina.jpg", "rocket.jpg")
 HELD_OUT_PHOTOS = ("chelsea.png", "coffee.png")
-SR_FACTOR = 4  # the super-resolution tasks' scale (SRGAN's ×4)
+SR_FACTOR = 4  # the super-resolution tasks' scale: A's sides are B's divided by it
 
 
 def mnist32(cfg: DataConfig) -> ImageDataset:

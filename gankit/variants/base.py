@@ -341,6 +341,11 @@ def assemble(cfg: Config, players: Players, groups: dict[str, tuple[str, ...]], 
 # ------------------------------------------------------------------------------------------------ shared pieces
 
 
+def mean_logit(critic: nn.Module, x: Tensor) -> Tensor:
+    """A critic's logit of each sample, averaged over its map of patch logits where it gives one: (B,)."""
+    return critic(x)["logits"].reshape(len(x), -1).mean(dim=1)
+
+
 def pack_samples(x: Tensor, m: int) -> Tensor:
     """PacGAN packing (Lin et al., 2018): m consecutive samples become one input of D, concatenated along the
     channels (images) or the features (vectors): (B, C, ...) -> (B/m, m·C, ...)."""

@@ -23,11 +23,10 @@ import torch
 from torch import Tensor
 
 from gankit.config import Config, NetConfig, _choice, _positive
-from gankit.data.base import blank_region
 from gankit.errors import GankitError
 from gankit.losses import make_game
 from gankit.nets import build_network
-from gankit.variants.base import Players, Step, StepContext, Variant, assemble, d_penalties, register
+from gankit.variants.base import Players, Step, StepContext, Variant, assemble, d_penalties, mean_logit, register
 
 
 @dataclass
@@ -121,23 +120,20 @@ def build_inpaint(cfg: Config, data: Any, device: torch.device) -> Variant:
     def d_objective(ctx: StepContext) -> dict[str, Tensor]:
         real, filled = ctx.scratch["real"], ctx.scratch["filled"]
         d = ctx.players["d"]
-        penalties = d_penalties(loss, lambda x: d(x)["logits"].reshape(len(x), -1).mean(dim=1), real, filled, ctx.rng)
+        penalties = d_penalties(loss, lambda x: mean_logit(d, x), real, filled, ctx.rng)
         return game.d_loss(d(real)["logits"], d(filled)["logits"]) | penalties
 
     def region(h: int, w: int) -> tuple[int, int, int, int]:
-        return central_box(h, w, hole_side(opts, h, w) if (h, w) != (height, width) else side)
+        return central_box(h, w, hole_side(opts, h, w))
 
     def translate(players: Players, x: Tensor, direction: str) -> Tensor:
         h, w = x.shape[-2:]
-        masks = torch.zeros(len(x), 1, h, w, device=x.device)
-        masks = blank_region(masks, region(h, w), 1.0)
-        return fill(players["g"], x, masks)
+        return fill(players["g"], x, box_masks(len(x), h, w, hole_side(opts, h, w), None, x.device))
 
     def probe(players: Players, batches: dict[str, dict[str, Tensor]], rng: torch.Generator) -> tuple[Tensor, Tensor]:
         x = batches["train"]["x"]
-        d = players["d"]
         masks = box_masks(len(x), height, width, side, None, x.device)
-        return d(x)["logits"].reshape(len(x), -1).mean(dim=1), d(fill(players["g"], x, masks))["logits"].reshape(len(x), -1).mean(dim=1)
+        return mean_logit(players["d"], x), mean_logit(players["d"], fill(players["g"], x, masks))
 
     steps = [Step("g", ("g",), g_objective)]
     if adversarial:

@@ -32,7 +32,7 @@ from gankit.errors import GankitError
 from gankit.losses import make_game
 from gankit.nets import build_network
 from gankit.nets.vgg import RELU_INDEX, VGG19Features
-from gankit.variants.base import Players, Step, StepContext, Variant, assemble, d_penalties, register
+from gankit.variants.base import Players, Step, StepContext, Variant, assemble, d_penalties, mean_logit, register
 
 CONTENT = ("vgg", "judge", "mse")
 
@@ -89,11 +89,12 @@ def content_network(opts: SRGANOptions) -> tuple[nn.Module | None, str | None]:
             "options.content=vgg needs options.vgg_weights, a local VGG19 state dict (torchvision's names; never downloaded, "
             "see README); or set options.content=mse (SRGAN-MSE), or judge for digits"
         )
-    import hashlib
     from pathlib import Path
 
+    from gankit.metrics.classifier import file_sha256
+
     network = VGG19Features(opts.vgg_weights, opts.vgg_layer)  # one-line errors for a missing or wrong file
-    return network, hashlib.sha256(Path(opts.vgg_weights).expanduser().read_bytes()).hexdigest()
+    return network, file_sha256(Path(opts.vgg_weights).expanduser())
 
 
 def squared_error(x: Tensor, y: Tensor) -> Tensor:
@@ -154,7 +155,7 @@ def build_srgan(cfg: Config, data: Any, device: torch.device) -> Variant:
     def d_objective(ctx: StepContext) -> dict[str, Tensor]:
         real, fake = ctx.scratch["real"], ctx.scratch["fake"]
         d = ctx.players["d"]
-        penalties = d_penalties(loss, lambda x: d(x)["logits"].reshape(len(x), -1).mean(dim=1), real, fake, ctx.rng)
+        penalties = d_penalties(loss, lambda x: mean_logit(d, x), real, fake, ctx.rng)
         return game.d_loss(d(real)["logits"], d(fake)["logits"]) | penalties
 
     def translate(players: Players, x: Tensor, direction: str) -> Tensor:
@@ -162,8 +163,7 @@ def build_srgan(cfg: Config, data: Any, device: torch.device) -> Variant:
 
     def probe(players: Players, batches: dict[str, dict[str, Tensor]], rng: torch.Generator) -> tuple[Tensor, Tensor]:
         a, b = batches["train"]["a"], batches["train"]["b"]
-        d = players["d"]
-        return d(b)["logits"].reshape(len(b), -1).mean(dim=1), d(upsample(players["g"], a))["logits"].reshape(len(a), -1).mean(dim=1)
+        return mean_logit(players["d"], b), mean_logit(players["d"], upsample(players["g"], a))
 
     if adversarial:
         steps = [
