@@ -14,6 +14,8 @@ from typing import Any
 from gankit.config import DataConfig
 from gankit.data.base import Field, Stream, stream_seed
 from gankit.data.combinators import indexed, labelled, paired, unpaired
+from gankit.data.domains import stargan_digits
+from gankit.data.fonts import font_digits, fonts2mnist
 from gankit.data.images import ImageDataset, image_folder, mnist5k, npz_images, photos, sklearn_digits, stacked_mnist
 from gankit.data.layouts import aligned, unaligned
 from gankit.data.real import real_samples, real_set
@@ -39,6 +41,9 @@ DATASETS: dict[str, Callable[[DataConfig], Any]] = {
     "sr-digits": sr_digits,
     "sr-photos": sr_photos,
     "digits2mnist": digits2mnist,
+    "stargan-digits": stargan_digits,
+    "fonts": font_digits,
+    "fonts2mnist": fonts2mnist,
     "aligned": aligned,
     "unaligned": unaligned,
 }

@@ -19,7 +19,17 @@ from gankit.nets.fcconv import FCConvDiscriminator, FCConvGenerator, fcconv_netw
 from gankit.nets.layers import MinibatchDiscrimination, ReferenceBatchGenerator, VirtualBatchNorm
 from gankit.nets.mlp import ACTIVATIONS, MLP, NORMS, mlp_network
 from gankit.nets.patchgan import PatchGANDiscriminator, patchgan_network
-from gankit.nets.resnet import ResNetDiscriminator, ResNetGenerator, ResNetTranslator, resnet_network
+from gankit.nets.refiner import Refiner, refiner_network
+from gankit.nets.resnet import (
+    ResidualStack,
+    ResNetDecoder,
+    ResNetDiscriminator,
+    ResNetEncoder,
+    ResNetGenerator,
+    ResNetTranslator,
+    resblocks_network,
+    resnet_network,
+)
 from gankit.nets.spectral import SpectralNorm, apply_spectral_norm
 from gankit.nets.srresnet import SRGANDiscriminator, SRResNet, srgan_network, srresnet_network
 from gankit.nets.unet import UNetGenerator, unet_network
@@ -52,11 +62,13 @@ def register_network(name: str, factory: NetworkFactory, *, conditional: bool = 
 register_network("mlp", mlp_network)
 register_network("dcgan", dcgan_network, conditional=True)
 register_network("resnet", resnet_network)
+register_network("resblocks", resblocks_network)
 register_network("unet", unet_network)
 register_network("patchgan", patchgan_network)
 register_network("fcconv", fcconv_network)
 register_network("srresnet", srresnet_network)
 register_network("srgan", srgan_network)
+register_network("refiner", refiner_network)
 
 REFERENCE_BATCH = 64  # virtual batch norm's reference batch of noise vectors
 
@@ -127,9 +139,13 @@ __all__ = [
     "NetworkFactory",
     "PatchGANDiscriminator",
     "ReferenceBatchGenerator",
+    "Refiner",
+    "ResNetDecoder",
     "ResNetDiscriminator",
+    "ResNetEncoder",
     "ResNetGenerator",
     "ResNetTranslator",
+    "ResidualStack",
     "SRGANDiscriminator",
     "SRResNet",
     "SpectralNorm",

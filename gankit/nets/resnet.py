@@ -17,6 +17,12 @@ the input), two stride-½ (transposed) 3×3 convolutions and a 7×7 convolution 
 other convolution is followed by the norm and ReLU; reflection padding; weights N(0, 0.02). Unlike the U-Net it
 has no skip connections, so its output need not keep the input's layout (a change of scale or placement passes
 through the bottleneck). Sides divisible by 4. The paper: 6 blocks at 128 px, 9 at 256, instance norm at batch 1.
+
+Its two halves, for models that share a latent map between domains (UNIT, Liu et al., 2017): image (C, H, W) ->
+(K, H/4, W/4) is the encoder half, c7s1-k, d2k, dK, R_K × ``depth``; (K, h, w) -> (C, 4h, 4w) the decoder half,
+R_K × ``depth``, u2k, uk, c7s1-C, tanh (K: the channels of the map, 4k in the translator; ``depth`` may be 0).
+The ``resblocks`` architecture is a stack of ``depth`` such residual blocks (K, h, w) -> (K, h, w): UNIT's shared
+high-level layers.
 """
 
 from __future__ import annotations
@@ -137,28 +143,82 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
+def _quarter_sides(height: int, side: int, net: str) -> None:
+    if height % 4 or side % 4:
+        raise GankitError(f"{net} halves the sides twice: they must be divisible by 4, not {height}x{side}; set data.image_size")
+
+
+def _unit(conv: nn.Module, out: int, norm: str) -> list[nn.Module]:
+    """A convolution, the norm and ReLU: one of CycleGAN's c7s1-k, dk, uk units."""
+    return [conv, _norm(norm, out, "the ResNet translator"), nn.ReLU(True)]
+
+
+def _encoder_layers(channels: int, k: int, latent: int, blocks: int, norm: str) -> list[nn.Module]:
+    """c7s1-k, d2k, d(latent), R(latent) × blocks: (C, H, W) -> (latent, H/4, W/4)."""
+    layers = _unit(nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(channels, k, 7)), k, norm)
+    layers += _unit(nn.Conv2d(k, 2 * k, 3, 2, 1), 2 * k, norm) + _unit(nn.Conv2d(2 * k, latent, 3, 2, 1), latent, norm)
+    return layers + [ResidualBlock(latent, norm) for _ in range(blocks)]
+
+
+def _decoder_layers(latent: int, k: int, out_channels: int, blocks: int, norm: str) -> list[nn.Module]:
+    """R(latent) × blocks, u2k, uk, c7s1-C, tanh: (latent, h, w) -> (C, 4h, 4w) in [-1, 1]."""
+    layers: list[nn.Module] = [ResidualBlock(latent, norm) for _ in range(blocks)]
+    layers += _unit(nn.ConvTranspose2d(latent, 2 * k, 3, 2, 1, output_padding=1), 2 * k, norm)
+    layers += _unit(nn.ConvTranspose2d(2 * k, k, 3, 2, 1, output_padding=1), k, norm)
+    return [*layers, nn.ReflectionPad2d(3), nn.Conv2d(k, out_channels, 7), nn.Tanh()]
+
+
 class ResNetTranslator(nn.Module):
     """(B, C_in, H, W) -> (B, C_out, H, W) in [-1, 1]: CycleGAN's ResNet generator (module docstring)."""
 
     def __init__(self, in_shape: tuple[int, ...], out_channels: int, width: int = 64, blocks: int = 6, norm: str = "batch") -> None:
         super().__init__()
         channels, height, side = in_shape
-        if height % 4 or side % 4:
-            raise GankitError(f"the ResNet translator halves the sides twice: they must be divisible by 4, not {height}x{side}; set data.image_size")
+        _quarter_sides(height, side, "the ResNet translator")
         if blocks < 1:
             raise GankitError(f"the ResNet translator needs depth >= 1 (its number of residual blocks), not {blocks}")
-
-        def unit(conv: nn.Module, out: int) -> list[nn.Module]:
-            return [conv, _norm(norm, out, "the ResNet translator"), nn.ReLU(True)]
-
         k = width
-        layers = unit(nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(channels, k, 7)), k)
-        layers += unit(nn.Conv2d(k, 2 * k, 3, 2, 1), 2 * k) + unit(nn.Conv2d(2 * k, 4 * k, 3, 2, 1), 4 * k)
-        layers += [ResidualBlock(4 * k, norm) for _ in range(blocks)]
-        layers += unit(nn.ConvTranspose2d(4 * k, 2 * k, 3, 2, 1, output_padding=1), 2 * k)
-        layers += unit(nn.ConvTranspose2d(2 * k, k, 3, 2, 1, output_padding=1), k)
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(k, out_channels, 7), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
+        self.net = nn.Sequential(*_encoder_layers(channels, k, 4 * k, blocks, norm), *_decoder_layers(4 * k, k, out_channels, 0, norm))
+        init_dcgan_weights(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+class ResNetEncoder(nn.Module):
+    """(B, C, H, W) -> (B, K, H/4, W/4): the translator's first half, c7s1-k, d2k, dK, R_K × ``blocks``."""
+
+    def __init__(self, in_shape: tuple[int, ...], latent: int, width: int = 64, blocks: int = 0, norm: str = "batch") -> None:
+        super().__init__()
+        channels, height, side = in_shape
+        _quarter_sides(height, side, "the ResNet encoder")
+        self.net = nn.Sequential(*_encoder_layers(channels, width, latent, blocks, norm))
+        init_dcgan_weights(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+class ResNetDecoder(nn.Module):
+    """(B, K, h, w) -> (B, C, 4h, 4w) in [-1, 1]: the translator's second half, R_K × ``blocks``, u2k, uk, c7s1-C."""
+
+    def __init__(self, latent: int, out_channels: int, width: int = 64, blocks: int = 0, norm: str = "batch") -> None:
+        super().__init__()
+        self.net = nn.Sequential(*_decoder_layers(latent, width, out_channels, blocks, norm))
+        init_dcgan_weights(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+class ResidualStack(nn.Module):
+    """(B, K, h, w) -> (B, K, h, w): ``blocks`` residual blocks (3×3 conv, norm, ReLU, 3×3 conv, norm, plus the input)."""
+
+    def __init__(self, channels: int, blocks: int, norm: str = "batch") -> None:
+        super().__init__()
+        if blocks < 1:
+            raise GankitError(f"the residual stack needs depth >= 1 (its number of residual blocks), not {blocks}")
+        self.net = nn.Sequential(*[ResidualBlock(channels, norm) for _ in range(blocks)])
         init_dcgan_weights(self)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -170,11 +230,21 @@ def resnet_network(
     **extra: Any,
 ) -> nn.Module:
     """(z_dim,) -> (C, H, W): the generator; (C, H, W) -> (1,): the discriminator (no normalisation layers: use sn);
-    (C_in, H, W) -> (C_out, H, W): CycleGAN's translator with ``depth`` residual blocks."""
+    (C_in, H, W) -> (C_out, H, W): CycleGAN's translator with ``depth`` residual blocks; (C, H, W) -> (K, H/4, W/4)
+    and (K, h, w) -> (C, 4h, 4w): its encoder and decoder halves, ``depth`` residual blocks at the small side."""
     if is_image(inputs) and is_image(outputs):
-        if tuple(inputs[1:]) != tuple(outputs[1:]):
-            raise unsupported("resnet", inputs, outputs, "translation networks (C_in, H, W) -> (C_out, H, W) of equal H, W")
-        return ResNetTranslator(inputs, outputs[0], cfg.width, cfg.depth, cfg.norm)
+        (c_in, h_in, w_in), (c_out, h_out, w_out) = inputs, outputs
+        if (h_in, w_in) == (h_out, w_out):
+            return ResNetTranslator(inputs, c_out, cfg.width, cfg.depth, cfg.norm)
+        if cfg.depth < 0:
+            raise GankitError(f"the ResNet encoder and decoder need depth >= 0 (their number of residual blocks), not {cfg.depth}")
+        if (h_in // 4, w_in // 4) == (h_out, w_out):  # the encoder refuses sides not divisible by 4
+            return ResNetEncoder(inputs, c_out, cfg.width, cfg.depth, cfg.norm)
+        if (4 * h_in, 4 * w_in) == (h_out, w_out):
+            return ResNetDecoder(c_in, c_out, cfg.width, cfg.depth, cfg.norm)
+        raise unsupported(
+            "resnet", inputs, outputs, "(C_in, H, W) -> (C_out, H, W) translators, (C, H, W) -> (K, H/4, W/4) encoders and (K, h, w) -> (C, 4h, 4w) decoders"
+        )
     if is_vector(inputs) and not is_logit(outputs):
         return ResNetGenerator(inputs[0], outputs, cfg.width, cfg.norm, **extra)
     if is_logit(outputs):
@@ -182,3 +252,13 @@ def resnet_network(
             raise GankitError(f"the ResNet discriminator has no normalisation layers (use sn: true); set model.d.norm=none, not '{cfg.norm}'")
         return ResNetDiscriminator(inputs, cfg.width, cfg.minibatch, **extra)
     raise unsupported("resnet", inputs, outputs, "(z_dim,) -> (C, H, W) generators, (C, H, W) -> (1,) discriminators and (C, H, W) -> (C', H, W) translators")
+
+
+def resblocks_network(
+    cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", critic: bool | None = None,
+    **extra: Any,
+) -> nn.Module:
+    """(K, h, w) -> (K, h, w): ``depth`` residual blocks (``width`` is unused: the shapes give K)."""
+    if not (is_image(inputs) and tuple(inputs) == tuple(outputs)):
+        raise unsupported("resblocks", inputs, outputs, "(K, h, w) -> (K, h, w) stacks of residual blocks")
+    return ResidualStack(inputs[0], cfg.depth, cfg.norm)

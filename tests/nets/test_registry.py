@@ -186,7 +186,7 @@ CRITICS = {
     "fcconv": (NetConfig(arch="fcconv", width=4, norm="batch"), (1, 28, 28), 1),
     "srgan": (NetConfig(arch="srgan", width=4, norm="batch"), (3, 32, 32), 1),
 }
-NOT_CRITICS = {"unet", "srresnet"}
+NOT_CRITICS = {"unet", "srresnet", "resblocks", "refiner"}
 
 
 def test_every_registered_critic_returns_its_dict_and_generators_return_tensors():

@@ -8,7 +8,7 @@ import torch
 from gankit.config import NetConfig, load_config
 from gankit.errors import GankitError
 from gankit.nets import SpectralNorm, build_discriminator, build_generator, build_network
-from gankit.nets.resnet import DownBlock, ResidualBlock, ResNetTranslator, UpBlock
+from gankit.nets.resnet import DownBlock, ResidualBlock, ResidualStack, ResNetDecoder, ResNetEncoder, ResNetTranslator, UpBlock
 from gankit.train.loop import build_state
 from tests.conftest import TINY
 
@@ -107,3 +107,54 @@ def test_translator_bad_sizes_are_user_errors():
         ResNetTranslator((1, 32, 32), 1, norm="virtual")
     with pytest.raises(GankitError, match="resnet"):
         build_network(NetConfig(arch="resnet"), (1, 32, 32), (1, 16, 16))
+
+
+@pytest.mark.parametrize(("shape", "latent"), [((1, 32, 32), 8), ((3, 64, 48), 12)])
+def test_encoder_and_decoder_halves_are_built_from_the_shapes(shape, latent):
+    _, h, w = shape
+    code = (latent, h // 4, w // 4)
+    encoder = build_network(NetConfig(arch="resnet", width=4, depth=2, norm="batch"), shape, code)
+    decoder = build_network(NetConfig(arch="resnet", width=4, depth=1, norm="batch"), code, shape)
+    assert isinstance(encoder, ResNetEncoder) and isinstance(decoder, ResNetDecoder)
+    z = encoder(torch.randn(3, *shape))
+    assert z.shape == (3, *code)
+    y = decoder(z)
+    assert y.shape == (3, *shape) and y.abs().max() <= 1
+    # c7s1-k, d2k, dK then the residual blocks at K; the decoder's blocks at K come before u2k, uk, c7s1-C
+    assert [m for m in encoder.net if isinstance(m, ResidualBlock)] == list(encoder.net[-2:])
+    assert isinstance(decoder.net[0], ResidualBlock) and not isinstance(decoder.net[1], ResidualBlock)
+    convs = [m for m in encoder.net.modules() if isinstance(m, torch.nn.Conv2d) and m.stride == (2, 2)]
+    assert [(m.in_channels, m.out_channels) for m in convs] == [(4, 8), (8, latent)]
+    ups = [m for m in decoder.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert [(m.in_channels, m.out_channels) for m in ups] == [(latent, 8), (8, 4)]
+    # depth 0: no residual blocks, only the strided convolutions
+    plain = build_network(NetConfig(arch="resnet", width=4, depth=0, norm="none"), shape, code)
+    assert not any(isinstance(m, ResidualBlock) for m in plain.modules()) and plain(torch.randn(2, *shape)).shape == (2, *code)
+
+
+def test_translator_is_the_encoder_half_then_the_decoder_half():
+    """The translator with K = 4k is the two halves in sequence, layer for layer (same initial weights from one seed)."""
+    torch.manual_seed(0)
+    translator = ResNetTranslator((1, 16, 16), 1, width=4, blocks=2, norm="none")
+    torch.manual_seed(0)
+    encoder = build_network(NetConfig(arch="resnet", width=4, depth=2, norm="none"), (1, 16, 16), (16, 4, 4))
+    decoder = build_network(NetConfig(arch="resnet", width=4, depth=0, norm="none"), (16, 4, 4), (1, 16, 16))
+    assert len(translator.net) == len(encoder.net) + len(decoder.net)
+    decoder.load_state_dict({k.replace(f"net.{k.split('.')[1]}", f"net.{int(k.split('.')[1]) - len(encoder.net)}"): v
+                             for k, v in translator.state_dict().items() if int(k.split(".")[1]) >= len(encoder.net)})  # fmt: skip
+    x = torch.randn(2, 1, 16, 16)
+    torch.testing.assert_close(translator(x), decoder(encoder(x)))
+
+
+def test_resblocks_keep_the_shape_and_bad_shapes_are_user_errors():
+    stack = build_network(NetConfig(arch="resblocks", depth=3, norm="batch"), (6, 8, 8), (6, 8, 8))
+    assert isinstance(stack, ResidualStack) and sum(isinstance(m, ResidualBlock) for m in stack.modules()) == 3
+    assert stack(torch.randn(2, 6, 8, 8)).shape == (2, 6, 8, 8)
+    with pytest.raises(GankitError, match="'resblocks' builds"):
+        build_network(NetConfig(arch="resblocks", depth=1), (6, 8, 8), (3, 8, 8))
+    with pytest.raises(GankitError, match="depth >= 1"):
+        build_network(NetConfig(arch="resblocks", depth=0), (6, 8, 8), (6, 8, 8))
+    with pytest.raises(GankitError, match="divisible by 4"):
+        build_network(NetConfig(arch="resnet", width=4), (1, 30, 30), (8, 7, 7))
+    with pytest.raises(GankitError, match="depth >= 0"):
+        build_network(NetConfig(arch="resnet", width=4, depth=-1), (1, 32, 32), (8, 8, 8))

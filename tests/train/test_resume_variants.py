@@ -70,6 +70,13 @@ IN_PROCESS = {
     "inpaint-mnist": ["model.g.width=4", "model.d.width=4", "options.mask=random", "train.ema=0.9"],
     # two phases (MSE, then judge content + adversarial from iteration 10), a frozen feature network (SRGAN)
     "srgan-digits": ["model.g.width=4", "model.g.depth=2", "model.d.width=4", "options.pretrain=10", "train.ema=0.9"],
+    # D steps that draw their own batch and target domains, then a G step with the reconstruction (StarGAN; no EMA: its
+    # pictures would recompute standing statistics for each of the four directions)
+    "stargan-digits": ["model.g.width=4", "model.g.depth=2", "model.d.width=4"],
+    # a pretraining phase, two refiner steps per D step, the history buffer filled and swapping (SimGAN)
+    "simgan-fonts2mnist": ["model.r.width=4", "model.r.depth=1", "model.d.width=4", "options.pretrain=10", "options.pool=12", "train.ema=0.9"],
+    # two unpaired streams, shared players in both domains' paths, reparameterised codes drawn from the loop's generator (UNIT)
+    "unit-digits2mnist": [*(f"model.{p}.width=4" for p in ("e_a", "e_b", "g_a", "g_b", "d_a", "d_b")), "options.latent=8", "data.image_size=16"],
 }
 
 
