@@ -10,7 +10,8 @@
 
 Each image of the split is in exactly ONE domain, by a seeded, balanced assignment (:func:`domain_assignment`, seed
 :data:`DOMAIN_SEED`): no image is ever seen in two domains, so there are no pairs to learn from. The domain is the
-label ``y`` (4 classes, named); the digit's class is ``digit``, for evaluation only. The split is MNIST-5k's
+label ``domain`` (4 classes, named); the digit's class is ``y``, for evaluation only (the judge reads it, as on
+every MNIST-5k set). The split is MNIST-5k's
 ``data.split`` (train 4,500 / test 500, disjoint).
 """
 
@@ -115,8 +116,8 @@ def apply_domains(images: Tensor, domains: Tensor) -> Tensor:
 
 
 class DomainDigits(FixedSource):
-    """Digits each in one domain: fields ``x`` (the edited image), ``y`` (its domain, named) and ``digit`` (its class,
-    for evaluation); one stream, ``train``."""
+    """Digits each in one domain: fields ``x`` (the edited image), ``domain`` (its domain, named) and ``y`` (its digit
+    class, for evaluation); one stream, ``train``."""
 
     kind = "images"
 
@@ -132,18 +133,18 @@ class DomainDigits(FixedSource):
 
     @property
     def num_classes(self) -> int:
-        return len(DOMAINS)
+        return 10
 
     @property
     def class_names(self) -> tuple[str, ...]:
-        return DOMAINS
+        return DIGIT_NAMES
 
     @property
     def fields(self) -> dict[str, Field]:
-        return {"x": Field("image", self.shape), "y": Field("label", (), len(DOMAINS), DOMAINS), "digit": Field("label", (), 10, DIGIT_NAMES)}
+        return {"x": Field("image", self.shape), "y": Field("label", (), 10, DIGIT_NAMES), "domain": Field("label", (), len(DOMAINS), DOMAINS)}
 
     def columns(self, idx: Tensor | None = None) -> dict[str, Tensor]:
-        columns = {"x": self.images, "y": self.domains, "digit": self.digits}
+        columns = {"x": self.images, "y": self.digits, "domain": self.domains}
         return columns if idx is None else {key: value[idx] for key, value in columns.items()}
 
 

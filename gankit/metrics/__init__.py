@@ -422,7 +422,7 @@ def _translation(ctx: EvalContext, n: int) -> dict[str, Any]:
     from gankit.data.real import real_set
     from gankit.metrics.translation import translation_scores
     from gankit.sampling import translate_inputs
-    from gankit.sampling.draw import check_direction
+    from gankit.sampling.draw import check_direction, inverse_direction
 
     v = ctx.state.variant
     if v.translate is None:
@@ -436,7 +436,7 @@ def _translation(ctx: EvalContext, n: int) -> dict[str, Any]:
     labels = real_set(data, label_name, limit=n, seed=ctx.seed)[:n] if label_name else None
     targets = real_set(data, target, limit=n, seed=ctx.seed)[:n] if v.paired else None
     outputs = (translate_inputs(ctx.state, inputs * 2 - 1, direction, use_ema=ctx.use_ema).clamp(-1, 1) + 1) / 2
-    back = next((d for d, (s_, t_) in v.directions.items() if s_ == target and t_ == source and d != direction), None)
+    back = inverse_direction(v, direction)
     round_trip = (translate_inputs(ctx.state, outputs * 2 - 1, back, use_ema=ctx.use_ema).clamp(-1, 1) + 1) / 2 if back else None
     digits = outputs.shape[1] == 1 and ctx.judge_fits(target)  # the judge's parts only where it reads the target domain
     reference = real_set(data, target, limit=n, seed=ctx.seed + 1) if digits else None

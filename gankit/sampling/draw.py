@@ -150,6 +150,13 @@ def check_direction(state: Any, direction: str | None) -> str:
     return direction
 
 
+def inverse_direction(variant: Any, direction: str) -> str | None:
+    """The direction that maps ``direction``'s outputs back to its inputs' field (a2b's b2a), or None: a direction
+    within one field (inpainting, a reconstruction, StarGAN's ``to-<domain>``) has no inverse among the others."""
+    source, target = variant.directions[direction]
+    return next((d for d, (s, t) in variant.directions.items() if s == target and t == source and s != t), None)
+
+
 @torch.no_grad()
 def translate_inputs(state: Any, x: Tensor, direction: str | None = None, *, use_ema: bool = True) -> Tensor:
     """The variant's translation of inputs ``x`` (model range) in ``direction`` (default: the first), in eval mode,

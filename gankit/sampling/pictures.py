@@ -13,7 +13,7 @@ from torch import Tensor
 from gankit.data.base import blank_region
 from gankit.data.images import to_unit_range
 from gankit.errors import GankitError
-from gankit.sampling.draw import classify_inputs, draw_samples, sampling_players, translate_inputs
+from gankit.sampling.draw import classify_inputs, draw_samples, inverse_direction, sampling_players, translate_inputs
 from gankit.sampling.standing import eval_mode
 
 TRANSLATION_COLUMNS = 8  # images per row of a translation picture
@@ -97,7 +97,7 @@ def translation_rows(state: Any, inputs: dict[str, Tensor], direction: str | Non
     out = translate_inputs(state, x, direction, use_ema=use_ema)
     shown = blank_region(x, v.region(*x.shape[-2:])) if v.region is not None else x  # what an inpainting G sees
     names, rows = [f"input ({source})", f"output ({direction})"], [shown, out]
-    back = next((d for d, (s, t) in v.directions.items() if s == target and t == source and d != direction), None)
+    back = inverse_direction(v, direction)
     if back is not None:
         names.append(f"round trip ({back})")
         rows.append(translate_inputs(state, out, back, use_ema=use_ema))

@@ -12,12 +12,11 @@ loop's noise generator (the paper: a shuffle of the batch's labels, so c may equ
 with the game of ``loss.*`` (the paper: WGAN-GP, λ_gp = 10, five D steps per G step) and λ_cls = 1, λ_rec = 10 by
 default. As in the paper, each D step draws its own batch (and its own targets), then the G step draws one.
 
-``translate`` has one direction per domain, ``to-<name>`` (the names of ``y``'s classes; ``gankit translate
---direction to-thin``; the first is the default): every input goes to that domain, whatever its own (the generator
-never needs the source domain). All directions read and write the data's field ``x``, so a direction cannot name
-each input's source: the "round trip" that pictures and the translation metric show for a direction is the first
-other direction's translation of the output (``to-thin`` after ``to-original``, ``to-original`` after the others),
-not the reconstruction G(G(x, c), c').
+The domain label is the data's field ``options.domain`` (``domain`` in ``stargan-digits``, whose ``y`` is the digit's
+class, read by the judge in evaluation; ``y`` for a folder with one sub-folder per domain and ``data.labels=true``).
+``translate`` has one direction per domain, ``to-<name>`` (the names of the domain label's classes; ``gankit
+translate --direction to-thin``; the first is the default): every input goes to that domain, whatever its own (the
+generator never needs the source domain). Directions read and write the field ``x``: none is another's inverse.
 """
 
 from __future__ import annotations
@@ -41,10 +40,12 @@ from gankit.variants.pix2pix import l1_loss
 @dataclass
 class StarGANOptions:
     """``classification``: λ_cls of both players' domain-classification terms (1); ``reconstruction``: λ_rec of the
-    reconstruction G(G(x, c), c') ≈ x (10; 0: off, the paper's ablation)."""
+    reconstruction G(G(x, c), c') ≈ x (10; 0: off, the paper's ablation); ``domain``: the data's label field that holds
+    each image's domain."""
 
     classification: float = 1.0
     reconstruction: float = 10.0
+    domain: str = "domain"
 
     def validate(self, cfg: Config) -> None:
         _positive("options.classification", self.classification)
@@ -69,14 +70,15 @@ def direction_name(domain: str) -> str:
     noise=False,
 )
 def build_stargan(cfg: Config, data: Any, device: torch.device) -> Variant:
-    fields = data.fields
-    label = fields.get("y")
+    fields, opts = data.fields, cfg.options
+    field = opts.domain
+    label = fields.get(field)
     if "x" not in fields or fields["x"].kind != "image" or label is None or label.kind != "label" or label.classes < 2:
         raise GankitError(
-            f"variant 'stargan' translates images x among the domains of a label y; data '{cfg.data.name}' has fields {', '.join(fields)} "
-            "(use stargan-digits, or a folder with one sub-folder per domain and data.labels=true)"
+            f"variant 'stargan' translates images x among the domains of the label options.domain={field}; data '{cfg.data.name}' has fields "
+            f"{', '.join(fields)} (use stargan-digits, or a folder with one sub-folder per domain, data.labels=true and options.domain=y)"
         )
-    opts, game, loss = cfg.options, make_game(cfg.loss), cfg.loss
+    game, loss = make_game(cfg.loss), cfg.loss
     shape, k = tuple(fields["x"].shape), label.classes
     names = label.names if len(label.names) == k else tuple(str(i) for i in range(k))
     players = {
@@ -89,7 +91,7 @@ def build_stargan(cfg: Config, data: Any, device: torch.device) -> Variant:
 
     def d_objective(ctx: StepContext) -> dict[str, Tensor]:
         p = ctx.players
-        real, source = ctx.batch["x"], ctx.batch["y"]
+        real, source = ctx.batch["x"], ctx.batch[field]
         target = random_labels(len(real), k, ctx.rng, real.device)
         with torch.no_grad():
             fake = generate(p["g"], real, target)
@@ -100,7 +102,7 @@ def build_stargan(cfg: Config, data: Any, device: torch.device) -> Variant:
 
     def g_objective(ctx: StepContext) -> dict[str, Tensor]:
         p = ctx.players
-        real, source = ctx.batch["x"], ctx.batch["y"]
+        real, source = ctx.batch["x"], ctx.batch[field]
         target = random_labels(len(real), k, ctx.rng, real.device)
         fake = generate(p["g"], real, target)
         out = p["d"](fake)

@@ -72,7 +72,7 @@ def test_stargan_digits_each_image_is_its_digit_in_its_one_domain():
     data = build_dataset(DataConfig(name="stargan-digits", split="test"))
     assert len(data) == 500
     assert data.fields["x"].shape == (1, 32, 32)
-    assert data.fields["y"].classes == 4 and data.fields["y"].names == DOMAINS and data.fields["digit"].classes == 10
+    assert data.fields["domain"].classes == 4 and data.fields["domain"].names == DOMAINS and data.fields["y"].classes == 10
     assert torch.bincount(data.domains).tolist() == [125] * 4
     original = build_dataset(DataConfig(name="mnist5k", split="test", image_size=32, resize="pad"))
     assert torch.equal(data.digits, original.labels)
@@ -84,7 +84,7 @@ def test_stargan_digits_each_image_is_its_digit_in_its_one_domain():
     again = build_dataset(DataConfig(name="stargan-digits", split="test"))
     assert torch.equal(again.images, data.images) and torch.equal(again.domains, data.domains)
     batch = data.streams(0)["train"].next(8)
-    assert set(batch) == {"x", "y", "digit"} and batch["x"].dtype == torch.float32 and batch["y"].dtype == torch.int64
+    assert set(batch) == {"x", "y", "domain"} and batch["x"].dtype == torch.float32 and batch["domain"].dtype == torch.int64
     images, domains, digits = domain_digits("test")
     assert torch.equal(images, data.images) and torch.equal(domains, data.domains) and torch.equal(digits, data.digits)
     assert build_checked(DataConfig(name="stargan-digits", split="test"))[1] is None

@@ -55,7 +55,7 @@ def hand_made(n: int = 6, seed: int = 5) -> tuple[dict[str, nn.Module], Tensor, 
 
 def context(players: dict[str, nn.Module], x: Tensor, source: Tensor, seed: int = 5) -> StepContext:
     rng = torch.Generator().manual_seed(seed)
-    return StepContext(players, {"train": {"x": x, "y": source}}, len(x), rng, 1, 10, torch.device("cpu"))
+    return StepContext(players, {"train": {"x": x, "domain": source}}, len(x), rng, 1, 10, torch.device("cpu"))
 
 
 def cross_entropy(table: Tensor, labels: Tensor) -> Tensor:
@@ -83,7 +83,8 @@ def test_g_objective_is_adversarial_plus_target_classification_plus_reconstructi
     assert set(losses) == {"g_adv", "g_cls", "g_rec"} and all(v.shape == (6,) for v in losses.values())
     fake = x + 0.1 * targets[:, None, None, None]
     torch.testing.assert_close(losses["g_adv"], 0.5 * (fake.mean(dim=(1, 2, 3)) - 1) ** 2)  # LSGAN, c = 1
-    torch.testing.assert_close(losses["g_cls"], cross_entropy(table, targets))  # λ_cls = 1, the TARGET domain
+    lam = state.cfg.options.classification  # the preset's λ_cls
+    torch.testing.assert_close(losses["g_cls"], lam * cross_entropy(table, targets))  # the TARGET domain
     torch.testing.assert_close(losses["g_rec"], 10 * 0.1 * (targets + source).float())  # ‖x - G(G(x, c), c')‖₁ = 0.1 (c + c')
     first, second = players["g"].inputs
     assert first.shape[1] == 1 + K and torch.equal(first[:, 0:1], x)
@@ -100,7 +101,8 @@ def test_d_objective_is_adversarial_plus_source_classification_of_real_images():
     fake = x + 0.1 * targets[:, None, None, None]
     torch.testing.assert_close(losses["d_real"], 0.5 * (x.mean(dim=(1, 2, 3)) - 1) ** 2)
     torch.testing.assert_close(losses["d_fake"], 0.5 * fake.mean(dim=(1, 2, 3)) ** 2)
-    torch.testing.assert_close(losses["d_cls"], cross_entropy(table, source))  # the real image's OWN domain
+    lam = state.cfg.options.classification
+    torch.testing.assert_close(losses["d_cls"], lam * cross_entropy(table, source))  # the real image's OWN domain
     assert torch.equal(players["g"].inputs[0][:, 1:, 0, 0], torch.eye(K)[targets])
 
 
@@ -145,10 +147,12 @@ def test_translate_has_one_direction_per_domain():
 
 
 def test_data_without_domain_labels_is_a_one_line_error():
-    for data in ("ring", "digits2mnist"):
-        with pytest.raises(GankitError, match=r"variant 'stargan' translates images x among the domains of a label y") as error:
+    for data in ("ring", "digits2mnist", "mnist5k"):  # mnist5k has a label y, but not the domain label the options name
+        with pytest.raises(GankitError, match=r"variant 'stargan' translates images x among the domains of the label options\.domain=domain") as error:
             build_state(load_config("stargan-digits", [*TINY, *SMALL, f"data.name={data}"]))
         assert "\n" not in str(error.value)
+    state = build_state(load_config("stargan-digits", [*TINY, *SMALL, "data.name=mnist5k", "options.domain=y"]))  # the digits as 10 domains
+    assert len(state.variant.directions) == 10
     with pytest.raises(GankitError, match=r"options\.classification must be greater than zero"):
         load_config("stargan-digits", ["options.classification=0"])
     with pytest.raises(GankitError, match=r"options\.reconstruction must be zero or more"):
