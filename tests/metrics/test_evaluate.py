@@ -103,7 +103,7 @@ def test_metrics_refuse_data_they_cannot_score(ring_run, digits_run, mnist_run):
 
 
 def test_every_metric_is_registered_with_a_description():
-    assert set(METRICS) == {"fid", "kid", "is", "pr", "dc", "parzen", "modes", "judge", "codes", "translation"}
+    assert set(METRICS) == {"fid", "kid", "is", "pr", "dc", "parzen", "modes", "judge", "codes", "translation", "transfer"}
     assert all(m.description for m in METRICS.values())
 
 
