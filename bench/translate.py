@@ -89,7 +89,7 @@ def preset_overrides(preset: str, vgg_weights: str | None) -> list[str]:
 
 
 def stargan_scores(run: Path) -> dict:
-    """The 500 held-out stargan-digits digits, each translated to the three domains it is not in: the share the attribute
+    """The 500 held-out digit-domains digits, each translated to the three domains it is not in: the share the attribute
     classifier (trained on the real train digits' domains, gankit.metrics.attributes) reads as the target domain, and
     the share the judge reads as the digit; per target, beside the fixed edit itself applied to the same digits."""
     from gankit.config import DataConfig

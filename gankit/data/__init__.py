@@ -14,7 +14,7 @@ from typing import Any
 from gankit.config import DataConfig
 from gankit.data.base import Field, Stream, stream_seed
 from gankit.data.combinators import indexed, labelled, paired, unpaired
-from gankit.data.domains import stargan_digits
+from gankit.data.domains import digit_domains
 from gankit.data.fonts import font_digits, fonts2mnist
 from gankit.data.images import ImageDataset, image_folder, mnist5k, npz_images, photos, sklearn_digits, stacked_mnist
 from gankit.data.layouts import aligned, unaligned
@@ -41,7 +41,7 @@ DATASETS: dict[str, Callable[[DataConfig], Any]] = {
     "sr-digits": sr_digits,
     "sr-photos": sr_photos,
     "digits2mnist": digits2mnist,
-    "stargan-digits": stargan_digits,
+    "digit-domains": digit_domains,
     "fonts": font_digits,
     "fonts2mnist": fonts2mnist,
     "aligned": aligned,

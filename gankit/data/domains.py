@@ -121,7 +121,7 @@ class DomainDigits(FixedSource):
 
     kind = "images"
 
-    def __init__(self, images: Tensor, domains: Tensor, digits: Tensor, name: str = "stargan-digits") -> None:
+    def __init__(self, images: Tensor, domains: Tensor, digits: Tensor, name: str = "digit-domains") -> None:
         self.images, self.domains, self.digits, self.name = images, domains, digits, name
 
     def __len__(self) -> int:
@@ -151,12 +151,12 @@ class DomainDigits(FixedSource):
 def domain_digits(split: str = "test", image_size: int | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """For evaluation: MNIST-5k's ``split`` (default the 500 test digits) in their source domains, as uint8 images
     (N, 1, H, W), their domains (indices into :data:`DOMAINS`) and their digit classes: the items of
-    ``stargan-digits`` with that split, in order."""
-    data = stargan_digits(DataConfig(name="stargan-digits", split=split, image_size=image_size))
+    ``digit-domains`` with that split, in order."""
+    data = digit_domains(DataConfig(name="digit-domains", split=split, image_size=image_size))
     return data.images, data.domains, data.digits
 
 
-def stargan_digits(cfg: DataConfig) -> DomainDigits:
+def digit_domains(cfg: DataConfig) -> DomainDigits:
     """MNIST-5k's ``data.split`` at 32 px (or ``data.image_size``), each digit edited into the one domain the seeded
     assignment gives it (module docstring)."""
     digits = mnist32(cfg)

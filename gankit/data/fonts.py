@@ -9,8 +9,8 @@ erosion or dilation), scale, rotation, shear and position. Drawing happens on a 
 32, as :func:`~gankit.data.tasks.mnist32` pads MNIST. The set is a fixed function of the split: the same seed, the
 same images; train and test are drawn from different seeds.
 
-The rendered digits are clean and sharp-edged where MNIST's are pen strokes, scanned and blurred: the gap a refiner
-(SimGAN) is to close while keeping each digit's label.
+The rendered digits are clean and sharp-edged where MNIST's are pen strokes, scanned and blurred: the gap a
+simulated -> real translation is to close while keeping each digit's label.
 """
 
 from __future__ import annotations

@@ -413,6 +413,15 @@ def _label_field(data: Any, field_name: str) -> str | None:
     return None
 
 
+def _translation_model(ctx: EvalContext, metric: str) -> Any:
+    """The run's variant, which must translate; a one-line error naming what it serves otherwise."""
+    v = ctx.state.variant
+    if v.translate is None:
+        raise GankitError(f"metric '{metric}' needs a translation model; this run's variant '{ctx.state.cfg.variant}' serves "
+                          f"{', '.join(v.capabilities()) or 'no output command'}")
+    return v
+
+
 def _translation(ctx: EvalContext, n: int) -> dict[str, Any]:
     """A translation model on the ``split`` of its data (default test, the held-out items): its outputs for the
     inputs of ``direction`` (default: the first), scored against the paired targets, the inputs' labels (digit
@@ -424,10 +433,7 @@ def _translation(ctx: EvalContext, n: int) -> dict[str, Any]:
     from gankit.sampling import translate_inputs
     from gankit.sampling.draw import check_direction, inverse_direction
 
-    v = ctx.state.variant
-    if v.translate is None:
-        raise GankitError(f"metric 'translation' needs a translation model; this run's variant '{ctx.state.cfg.variant}' serves "
-                          f"{', '.join(v.capabilities()) or 'no output command'}")
+    v = _translation_model(ctx, "translation")
     direction = check_direction(ctx.state, ctx.direction)
     source, target = v.directions[direction]
     data = build_dataset(replace(ctx.state.cfg.data, split=ctx.split or "test"))
@@ -469,10 +475,7 @@ def _transfer_sides(ctx: EvalContext) -> tuple[str, str, str, str, str]:
     """The direction, its source and target fields and their label fields; a one-line error where they are missing."""
     from gankit.sampling.draw import check_direction
 
-    v = ctx.state.variant
-    if v.translate is None:
-        raise GankitError(f"metric 'transfer' needs a translation model; this run's variant '{ctx.state.cfg.variant}' serves "
-                          f"{', '.join(v.capabilities()) or 'no output command'}")
+    v = _translation_model(ctx, "transfer")
     direction = check_direction(ctx.state, ctx.direction)
     source, target = v.directions[direction]
     source_labels, target_labels = _label_field(ctx.data, source), _label_field(ctx.data, target)

@@ -78,7 +78,7 @@ def attribute_accuracy(classifier: nn.Module, images: Tensor, targets: Tensor) -
 
 
 def domain_classifier(split: str = "train", steps: int = ATTRIBUTE_STEPS, seed: int = ATTRIBUTE_SEED) -> AttributeClassifier:
-    """The attribute classifier of ``stargan-digits``: trained on its ``split`` (default train: each real digit in
+    """The attribute classifier of ``digit-domains``: trained on its ``split`` (default train: each real digit in
     its one domain, labelled with it)."""
     from gankit.data.domains import DOMAINS, domain_digits
 

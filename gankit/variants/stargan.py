@@ -12,7 +12,7 @@ loop's noise generator (the paper: a shuffle of the batch's labels, so c may equ
 with the game of ``loss.*`` (the paper: WGAN-GP, λ_gp = 10, five D steps per G step) and λ_cls = 1, λ_rec = 10 by
 default. As in the paper, each D step draws its own batch (and its own targets), then the G step draws one.
 
-The domain label is the data's field ``options.domain`` (``domain`` in ``stargan-digits``, whose ``y`` is the digit's
+The domain label is the data's field ``options.domain`` (``domain`` in ``digit-domains``, whose ``y`` is the digit's
 class, read by the judge in evaluation; ``y`` for a folder with one sub-folder per domain and ``data.labels=true``).
 ``translate`` has one direction per domain, ``to-<name>`` (the names of the domain label's classes; ``gankit
 translate --direction to-thin``; the first is the default): every input goes to that domain, whatever its own (the
@@ -76,7 +76,7 @@ def build_stargan(cfg: Config, data: Any, device: torch.device) -> Variant:
     if "x" not in fields or fields["x"].kind != "image" or label is None or label.kind != "label" or label.classes < 2:
         raise GankitError(
             f"variant 'stargan' translates images x among the domains of the label options.domain={field}; data '{cfg.data.name}' has fields "
-            f"{', '.join(fields)} (use stargan-digits, or a folder with one sub-folder per domain, data.labels=true and options.domain=y)"
+            f"{', '.join(fields)} (use digit-domains, or a folder with one sub-folder per domain, data.labels=true and options.domain=y)"
         )
     game, loss = make_game(cfg.loss), cfg.loss
     shape, k = tuple(fields["x"].shape), label.classes

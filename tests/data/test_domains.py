@@ -1,4 +1,4 @@
-"""stargan-digits: MNIST-5k digits each in one of four domains made by fixed edits (erosion, dilation, a shear)."""
+"""digit-domains: MNIST-5k digits each in one of four domains made by fixed edits (erosion, dilation, a shear)."""
 
 from __future__ import annotations
 
@@ -68,8 +68,8 @@ def test_assignment_is_seeded_balanced_and_puts_each_image_in_one_domain():
     assert int(counts.max() - counts.min()) <= 1
 
 
-def test_stargan_digits_each_image_is_its_digit_in_its_one_domain():
-    data = build_dataset(DataConfig(name="stargan-digits", split="test"))
+def test_digit_domains_each_image_is_its_digit_in_its_one_domain():
+    data = build_dataset(DataConfig(name="digit-domains", split="test"))
     assert len(data) == 500
     assert data.fields["x"].shape == (1, 32, 32)
     assert data.fields["domain"].classes == 4 and data.fields["domain"].names == DOMAINS and data.fields["y"].classes == 10
@@ -81,13 +81,13 @@ def test_stargan_digits_each_image_is_its_digit_in_its_one_domain():
         assert torch.equal(data.images[chosen], edit_domain(original.images[chosen], name))
         other = DOMAINS[(k + 1) % 4]
         assert not torch.equal(data.images[chosen], edit_domain(original.images[chosen], other))
-    again = build_dataset(DataConfig(name="stargan-digits", split="test"))
+    again = build_dataset(DataConfig(name="digit-domains", split="test"))
     assert torch.equal(again.images, data.images) and torch.equal(again.domains, data.domains)
     batch = data.streams(0)["train"].next(8)
     assert set(batch) == {"x", "y", "domain"} and batch["x"].dtype == torch.float32 and batch["domain"].dtype == torch.int64
     images, domains, digits = domain_digits("test")
     assert torch.equal(images, data.images) and torch.equal(domains, data.domains) and torch.equal(digits, data.digits)
-    assert build_checked(DataConfig(name="stargan-digits", split="test"))[1] is None
+    assert build_checked(DataConfig(name="digit-domains", split="test"))[1] is None
 
 
 def test_the_test_split_is_disjoint_from_training():
