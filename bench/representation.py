@@ -27,6 +27,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +51,8 @@ SEMI = {  # table row -> (preset, how the row is read)
     "VAE encoder + linear": ("vae-mnist", "linear"),
 }
 FEATURES = {"BiGAN E": "bigan-mnist", "AAE encoder": "aae-mnist", "VAE encoder": "vae-mnist", "GLO codes": "glo-mnist", "DCGAN D features": "dcgan-mnist"}
-CLUSTERS = {"CatGAN (K = 10)": "catgan-mnist", "AAE (16 clusters)": "aae-cluster-mnist"}
+CLUSTERS = {"CatGAN (K = 10)": "catgan-mnist", "AAE (30 clusters)": "aae-cluster-mnist"}
+CLUSTER_COUNTS = {"catgan-mnist": 10, "aae-cluster-mnist": 30}  # as the presets set them
 GENERATORS = {"DCGAN": "dcgan-mnist", "VAE": "vae-mnist", "GLO": "glo-mnist", "AAE": "aae-mnist", "BiGAN": "bigan-mnist"}
 GOAL_SEMI_ERROR, GOAL_NN1, GOAL_CLUSTER_ERROR = 2.0, 0.95, 10.0
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -73,6 +76,7 @@ class Job:
     run: Path | None = None
     minutes: float = 0.0
     eval: dict = field(default_factory=dict)
+    measured: str = ""  # the date its results were measured
 
 
 def read_eval(run: Path) -> dict:
@@ -80,10 +84,33 @@ def read_eval(run: Path) -> dict:
     return json.loads(results.read_text()) if results.exists() else {}
 
 
-def execute(job: Job, runs: Path, common: list[str]) -> Job:
-    """Train, probe and evaluate one job in ``runs/KEY``. ``job.json`` records the job's settings when it starts and
-    its minutes when it ends: a finished job with the same settings is read back, an unfinished one continued with
-    `gankit resume`, anything else started over, so the bench can be stopped and re-run without losing hours."""
+class Store:
+    """The measured results of every job (its settings, minutes, eval.json and when it was measured), kept beside the
+    page (``representation.json``, committed with it) so that a later invocation re-measures only the jobs whose preset
+    or settings changed: the rest of the page is read back from here. Saved after each job, under a lock (two workers)."""
+
+    def __init__(self, path: Path, fresh: bool) -> None:
+        self.path, self.lock = path, threading.Lock()
+        self.jobs: dict[str, dict] = {} if fresh or not path.exists() else json.loads(path.read_text())
+
+    def get(self, key: str, settings: dict) -> dict | None:
+        entry = self.jobs.get(key)
+        return entry if entry is not None and entry["settings"] == settings else None
+
+    def put(self, key: str, entry: dict) -> None:
+        with self.lock:
+            self.jobs[key] = entry
+            tmp = self.path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(dict(sorted(self.jobs.items())), indent=1) + "\n")
+            tmp.replace(self.path)
+
+
+def execute(job: Job, runs: Path, common: list[str], store: Store) -> Job:
+    """Train, probe and evaluate one job in ``runs/KEY``. A job whose settings (preset text, overrides, probes) match
+    the store's is read back from it without a run (its pictures are kept as they are). Otherwise ``job.json`` records
+    the job's settings when it starts and its minutes when it ends: a finished job with the same settings is read back,
+    an unfinished one continued with `gankit resume`, anything else started over, so the bench can be stopped and
+    re-run without losing hours; each finished job goes into the store."""
     folder, sets = runs / job.key, [a for item in [*common, *job.overrides] for a in ("--set", item)]
     yaml = (ROOT / "gankit" / "presets" / f"{job.preset}.yaml").read_text()  # an edited preset is trained again
     settings = json.loads(json.dumps({"preset": job.preset, "yaml": yaml, "sets": sets, "probes": job.probes, "metrics": job.metrics}))  # as job.json holds it
@@ -93,6 +120,14 @@ def execute(job: Job, runs: Path, common: list[str]) -> Job:
         job.run, job.minutes = Path(saved["run"]), saved["minutes"]
         job.eval = read_eval(job.run)
         print(f"[bench-representation] {job.key}: done before ({job.minutes:.1f} min)", flush=True)
+        job.measured = saved.get("measured", "")
+        if store.get(job.key, settings) is None:
+            store.put(job.key, {"settings": settings, "minutes": job.minutes, "eval": job.eval, "measured": job.measured})
+        return job
+    stored = store.get(job.key, settings)
+    if stored is not None:
+        job.minutes, job.eval, job.measured = stored["minutes"], stored["eval"], stored["measured"]
+        print(f"[bench-representation] {job.key}: read from {store.path.name} (measured {job.measured})", flush=True)
         return job
     started = sorted(folder.glob("[0-9]*-*/checkpoints/last.pt")) if saved.get("settings") == settings else []
     t0 = time.perf_counter()
@@ -110,7 +145,9 @@ def execute(job: Job, runs: Path, common: list[str]) -> Job:
     if job.metrics:
         gankit("eval", str(job.run), "--metrics", "is,fid", "--extractor", "mnist")
     job.eval = read_eval(job.run)
-    record.write_text(json.dumps({"settings": settings, "run": str(job.run), "minutes": job.minutes}))
+    job.measured = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+    record.write_text(json.dumps({"settings": settings, "run": str(job.run), "minutes": job.minutes, "measured": job.measured}))
+    store.put(job.key, {"settings": settings, "minutes": job.minutes, "eval": job.eval, "measured": job.measured})
     print(f"[bench-representation] {job.key}: {job.minutes:.1f} min", flush=True)
     return job
 
@@ -164,7 +201,7 @@ def pixel_rows(data: dict, labels: list[int], draws: list[int]) -> dict[str, dic
     from sklearn.cluster import KMeans
 
     out["kmeans"] = {}
-    for k in (10, 16):
+    for k in sorted({10, *CLUSTER_COUNTS.values()}):
         km = KMeans(n_clusters=k, n_init=10, random_state=0).fit(train)
         out["kmeans"][k] = cluster_accuracy(km.predict(test), sy, k, 10)
     return out
@@ -248,11 +285,13 @@ def aae_scatter(run: Path, path: Path) -> None:
     plt.close(fig)
 
 
-def samples_side_by_side(runs: dict[str, Path], folder: Path) -> list[str]:
+def samples_side_by_side(runs: dict[str, Path | None], folder: Path) -> list[str]:
+    """64 samples of each run (seed 0); a run read from the store (None) keeps the picture drawn when it was measured."""
     names = []
     for name, run in runs.items():
         path = folder / f"samples-{name.lower()}.png"
-        gankit("sample", str(run), "--n", "64", "--seed", "0", "--out", str(path), "--overwrite")
+        if run is not None:
+            gankit("sample", str(run), "--n", "64", "--seed", "0", "--out", str(path), "--overwrite")
         names.append(path.name)
     return names
 
@@ -278,6 +317,7 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench-representation", help="where the runs are kept (a re-run reuses finished ones)")
     parser.add_argument("--only", default="", help="comma-separated run keys or preset prefixes: train just these, write no page")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run (for smoke runs)")
+    parser.add_argument("--fresh", action="store_true", help="forget the stored results (representation.json beside --out) and measure every job anew")
     args = parser.parse_args()
     labels, draws = [int(k) for k in args.labels.split(",")], [int(s) for s in args.draws.split(",")]
     torch.set_num_threads(1)
@@ -290,23 +330,40 @@ def main() -> None:
     if args.only:
         wanted = args.only.split(",")
         todo = [j for j in todo if any(j.key == w or j.key.startswith(w) for w in wanted)]
+    # smoke runs (--set) keep their results apart from the page's
+    store = Store(args.out.with_suffix(".json") if not args.overrides else Path(tempfile.mkdtemp()) / "smoke.json", args.fresh)
+    if "circles" not in store.jobs.get("catgan-circles", {"circles": None}):
+        store.jobs.pop("catgan-circles")  # its figure's figures were never stored: measure it again
     with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:
-        done = {job.key: job for job in pool.map(lambda j: execute(j, args.runs, common), todo)}
+        done = {job.key: job for job in pool.map(lambda j: execute(j, args.runs, common, store), todo)}
     if args.only:
         print(f"trained {len(done)} runs under {args.runs}; a run without --only writes the page")
         return
     pixels = pixel_rows(splits(), labels, draws)
-    circles = circles_figure(done["catgan-circles"].run, folder / "catgan-circles.png")
-    aae_scatter(done["aae-mnist"].run, folder / "aae-codes.png")
-    gankit("translate", str(done["bigan-mnist"].run), "--input", "test", "--n", "16", "--out", str(folder / "bigan-reconstructions.png"), "--overwrite")
+    # pictures of the runs trained now; those of jobs read from the store were drawn when they were measured
+    cj = done["catgan-circles"]
+    if cj.run is not None:
+        circles = circles_figure(cj.run, folder / "catgan-circles.png")
+        store.put(cj.key, {**store.jobs[cj.key], "circles": circles})
+    circles = store.jobs[cj.key]["circles"]
+    if done["aae-mnist"].run is not None:
+        aae_scatter(done["aae-mnist"].run, folder / "aae-codes.png")
+    if done["bigan-mnist"].run is not None:
+        gankit("translate", str(done["bigan-mnist"].run), "--input", "test", "--n", "16", "--out", str(folder / "bigan-reconstructions.png"), "--overwrite")
     sample_pictures = samples_side_by_side({name: done[p].run for name, p in GENERATORS.items()}, folder)
+    missing = [p.name for p in [folder / n for n in ("catgan-circles.png", "aae-codes.png", "bigan-reconstructions.png", *sample_pictures)] if not p.exists()]
+    if missing:
+        raise SystemExit(f"pictures missing under {folder} for runs read from the store: {', '.join(missing)}; re-run with --fresh")
     hours, train_hours = (time.perf_counter() - t0) / 3600, sum(j.minutes for j in done.values()) / 60
+    stored = sum(j.run is None for j in done.values())
 
     lines = [
         "# Representation learning on MNIST-5k: labels needed, feature quality, clusters, samples",
         "",
         f"Written by `bench/representation.py` on {started} in {hours:.1f} h ({train_hours:.1f} h of training over {len(done)} runs,"
-        " two at a time; runs finished by an earlier invocation are read back). Re-run: `make bench-representation`"
+        f" two at a time; {stored} of them read back from `representation.json`, where every job's results are kept with its"
+        " settings: a re-run measures only the jobs whose preset or settings changed, `--fresh` all of them; the Runs table"
+        " dates each). Re-run: `make bench-representation`"
         + (f" (this run used overrides: `{' '.join(args.overrides)}`)" if args.overrides else "")
         + f"; label counts {args.labels}, draws {args.draws}; {args.workers} runs at a time, one torch thread each.",
         "",
@@ -377,7 +434,7 @@ def main() -> None:
     for name, preset in CLUSTERS.items():
         value = done[preset].eval["probe_100"]["value"]
         cluster_errors[name] = 100 * (1 - value["clusters"])
-        k = 10 if "CatGAN" in name else 16
+        k = CLUSTER_COUNTS[preset]
         lines.append(f"| {name} | {k} | {value['cluster_matching']} | {100 * value['clusters']:.2f} | {cluster_errors[name]:.2f} |")
     for k, (acc, how) in pixels["kmeans"].items():
         lines.append(f"| k-means on pixels | {k} | {how} | {100 * acc:.2f} | {100 * (1 - acc):.2f} |")
@@ -396,8 +453,8 @@ def main() -> None:
               "Left to right: " + ", ".join(GENERATORS) + " (64 samples each, seed 0).", "",
               "## Pictures", "", "BiGAN reconstructions G(E(x)) of test digits (input | output):", "", "![BiGAN](representation/bigan-reconstructions.png)", "",
               "The AAE's codes against its prior:", "", "![AAE codes](representation/aae-codes.png)", "",
-              "## Runs", "", "| run | train min |", "|---|---|"]
-    lines += [f"| {j.key} | {j.minutes:.1f} |" for j in done.values()]
+              "## Runs", "", "| run | train min | measured |", "|---|---|---|"]
+    lines += [f"| {j.key} | {j.minutes:.1f} | {j.measured or 'before dates were kept'} |" for j in done.values()]
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
 

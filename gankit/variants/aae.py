@@ -33,7 +33,9 @@ from gankit.variants.base import LatentPart, LatentSpec, Players, Step, StepCont
 class AAEOptions:
     """``mode``: unsupervised, semi or cluster; ``clusters``: categories of the cluster mode; ``labels`` /
     ``label_seed``: the labelled items of the semi mode; ``reconstruction`` / ``supervised``: weights of those
-    phases' losses."""
+    phases' losses; ``code_norm``: batch-normalise the category's logits in E (each category's logit standardised over
+    the batch). Without it the clustering form put all 500 test digits in one cluster here: E's softmax saturates on
+    the category most items share at the start, and its gradient (p(1 - p)) vanishes before ``dy`` can spread them."""
 
     mode: str = "unsupervised"
     clusters: int = 16
@@ -41,6 +43,7 @@ class AAEOptions:
     label_seed: int = 0
     reconstruction: float = 1.0
     supervised: float = 1.0
+    code_norm: bool = False
 
     def validate(self, cfg: Config) -> None:
         _choice("options.mode", self.mode, ["unsupervised", "semi", "cluster"])
@@ -48,8 +51,24 @@ class AAEOptions:
         validate_labels(self.labels, self.label_seed)
         _positive("options.reconstruction", self.reconstruction)
         _positive("options.supervised", self.supervised)
+        if self.code_norm and self.mode == "unsupervised":
+            raise GankitError("options.code_norm normalises the category's logits: set options.mode to semi or cluster (the unsupervised AAE has no category)")
         if cfg.model.z_prior != "normal":
             raise GankitError(f"the AAE's code prior is N(0, I) here: model.z_prior must be normal (got {cfg.model.z_prior})")
+
+
+class _NormedCategory(torch.nn.Module):
+    """An encoder whose first ``k`` outputs (the category's logits) are batch-normalised: each category's logit is
+    standardised over the batch (then scaled and shifted by learned γ, β), so that no one category can hold the
+    largest logit of every item."""
+
+    def __init__(self, net: torch.nn.Module, k: int) -> None:
+        super().__init__()
+        self.net, self.k, self.norm = net, k, torch.nn.BatchNorm1d(k)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.net(x)
+        return torch.cat([self.norm(out[:, : self.k]), out[:, self.k :]], dim=1)
 
 
 def _players(mode: str) -> tuple[str, ...]:
@@ -76,8 +95,11 @@ def build_aae(cfg: Config, data: Any, device: torch.device) -> Variant:
         source, k = labelled_source(cfg, data, opts.labels, opts.label_seed)
     elif opts.mode == "cluster":
         k = opts.clusters
+    encoder = build_network(cfg.model.e, shape, (k + z_dim,), critic=False)
+    if k and opts.code_norm:
+        encoder = _NormedCategory(encoder, k)
     players = {
-        "e": build_network(cfg.model.e, shape, (k + z_dim,), critic=False).to(device),
+        "e": encoder.to(device),
         "g": build_network(cfg.model.g, (k + z_dim,), shape, critic=False).to(device),
         "dz": build_network(cfg.model.dz, (z_dim,), (1,), critic=True).to(device),
     }

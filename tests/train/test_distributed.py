@@ -417,7 +417,7 @@ def test_torchrun_two_processes_resume_bit_exactly_after_one_rank_is_killed_and_
     assert refused.returncode == 2 and "written by 2 process(es)" in refused.stderr and "--nproc_per_node=2" in refused.stderr
     assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == saved["step"]
     resumed = subprocess.run(_torchrun("resume", str(run)), env=env, capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert resumed.returncode == 0, resumed.stderr[-12000:]  # the whole of both ranks' errors (a rare SIGABRT of rank 1 here is not yet understood)
     assert resumed.stdout.strip().splitlines() == [str(run)]  # the run directory, once (rank 0)
     a = load_checkpoint(next((tmp_path / "a").iterdir()) / "checkpoints" / "last.pt")
     b = load_checkpoint(run / "checkpoints" / "last.pt")

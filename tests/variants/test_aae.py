@@ -14,7 +14,7 @@ SMALL = ["model.e.width=16", "model.g.width=16", "model.dz.width=16", "model.dy.
 def test_each_phase_updates_only_its_players(preset):
     state = tiny_state(preset, SMALL)
     v = state.variant
-    k = 0 if preset == "aae-mnist" else (10 if "semi" in preset else 16)
+    k = 0 if preset == "aae-mnist" else (10 if "semi" in preset else 30)
     losses, changed = run_step(state, "recon")
     assert set(losses) == {"recon"} and changed == {"e", "g"}
     losses, changed = run_step(state, "d")
@@ -51,3 +51,22 @@ def test_the_reconstruction_phase_is_the_mean_squared_error_of_g_of_e():
     losses = step.objective(ctx)
     expected = (v.players["g"](v.players["e"](x)) - x).pow(2).flatten(1).mean(dim=1)
     torch.testing.assert_close(losses["recon"], expected)
+
+
+def test_code_norm_standardises_each_categorys_logit_over_the_batch():
+    state = tiny_state("aae-cluster-mnist", [*SMALL, "options.clusters=16", "options.code_norm=true"])
+    v = state.variant
+    x = state.streams["train"].next(32)["x"]
+    v.players["e"].train()
+    logits = v.classify(v.players, x)
+    torch.testing.assert_close(logits.mean(dim=0), torch.zeros(16), atol=1e-5, rtol=0)
+    torch.testing.assert_close(logits.var(dim=0, unbiased=False), torch.ones(16), atol=0.05, rtol=0)  # up to eps in var + eps
+    assert (logits.argmax(dim=1).bincount(minlength=16) < 32).all()  # no one category holds every item
+    assert v.encode(v.players, x).shape == (32, 16 + 4)
+
+
+def test_code_norm_needs_a_category():
+    from gankit.errors import GankitError
+
+    with pytest.raises(GankitError, match="code_norm"):
+        tiny_state("aae-mnist", [*SMALL, "options.code_norm=true"])
