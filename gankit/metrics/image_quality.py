@@ -18,6 +18,7 @@ from torch import Tensor
 from gankit.errors import GankitError
 
 ArrayLike = Tensor | np.ndarray
+SSIM_CHUNK = 256  # images per pass of ssim's convolutions
 TRUNCATE = 3.5  # scikit-image's truncation for Gaussian weights: 11 taps for σ = 1.5, as Wang et al. (2004)
 
 
@@ -72,10 +73,14 @@ def ssim(outputs: ArrayLike, targets: ArrayLike, data_range: float = 1.0, sigma:
     n, c, h, wd = a.shape
     sigma = ssim_window_sigma(h, wd, sigma)
     w = (gaussian_window(sigma) if sigma > 0 else torch.ones(1, dtype=torch.float64)).to(a.device)
-    stats = torch.stack([a, b, a * a, b * b, a * b], dim=2).reshape(n * c * 5, 1, h, wd)
-    stats = F.conv2d(F.conv2d(stats, w.view(1, 1, -1, 1)), w.view(1, 1, 1, -1))
-    ux, uy, uxx, uyy, uxy = stats.reshape(n, c, 5, *stats.shape[-2:]).unbind(dim=2)
-    vx, vy, vxy = uxx - ux * ux, uyy - uy * uy, uxy - ux * uy
     c1, c2 = (k1 * r) ** 2, (k2 * r) ** 2
-    s = (2 * ux * uy + c1) * (2 * vxy + c2) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
-    return s.mean(dim=(1, 2, 3))
+    out = []
+    for i in range(0, n, SSIM_CHUNK):  # in chunks: the convolutions' buffers grow with the batch (10,000 crops: ~45 GB at once)
+        x, y = a[i : i + SSIM_CHUNK], b[i : i + SSIM_CHUNK]
+        stats = torch.stack([x, y, x * x, y * y, x * y], dim=2).reshape(len(x) * c * 5, 1, h, wd)
+        stats = F.conv2d(F.conv2d(stats, w.view(1, 1, -1, 1)), w.view(1, 1, 1, -1))
+        ux, uy, uxx, uyy, uxy = stats.reshape(len(x), c, 5, *stats.shape[-2:]).unbind(dim=2)
+        vx, vy, vxy = uxx - ux * ux, uyy - uy * uy, uxy - ux * uy
+        s = (2 * ux * uy + c1) * (2 * vxy + c2) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
+        out.append(s.mean(dim=(1, 2, 3)))
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)

@@ -114,3 +114,17 @@ def test_small_images_use_the_largest_window_that_fits(h, w):
     for i in range(len(x)):
         assert float(ours[i]) == pytest.approx(structural_similarity(x[i], y[i], sigma=sigma, **kwargs), rel=REL)
     assert ssim(torch.from_numpy(x), torch.from_numpy(x)).tolist() == pytest.approx([1.0] * 3, rel=1e-12)
+
+
+def test_ssim_in_chunks_equals_scikit_image_per_image(monkeypatch):
+    """A batch longer than one chunk (ssim convolves SSIM_CHUNK images at a time, so 10,000 photo crops fit in memory)
+    gives every image the score scikit-image gives it alone, in order; an empty batch gives an empty result."""
+    import gankit.metrics.image_quality as iq
+
+    monkeypatch.setattr(iq, "SSIM_CHUNK", 3)
+    x, y = image_pairs(3, 1.0)
+    x, y = np.concatenate([x, y]), np.concatenate([y, x])  # 8 pairs: chunks of 3, 3 and 2
+    got = ssim(x, y).numpy()
+    assert got.shape == (8,)
+    np.testing.assert_allclose(got, [skimage_ssim(a, b, 1.0) for a, b in zip(x, y, strict=True)], rtol=REL)
+    assert ssim(x[:0], y[:0]).shape == (0,)
