@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import fcntl
+import hashlib
 import json
 import statistics
 import sys
@@ -88,6 +89,20 @@ def preset_overrides(preset: str, vgg_weights: str | None) -> list[str]:
     return []
 
 
+def preset_sha(preset: str) -> str:
+    """The preset as trained: a hash of its YAML without comment and blank lines, kept in each row so that a row of a
+    preset edited since it was measured is measured again (and left off the page until then)."""
+    text = (ROOT / "gankit" / "presets" / f"{preset}.yaml").read_text()
+    lines = [line.rstrip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+def current(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The rows measured with the presets as they are now, and the stale rest."""
+    fresh = [r for r in rows if r.get("preset_sha") == preset_sha(r["preset"])]
+    return fresh, [r for r in rows if r not in fresh]
+
+
 def stargan_scores(run: Path) -> dict:
     """The 500 held-out digit-domains digits, each translated to the three domains it is not in: the share the attribute
     classifier (trained on the real train digits' domains, gankit.metrics.attributes) reads as the target domain, and
@@ -125,7 +140,8 @@ def run_one(preset: str, seed: int, runs: Path, folder: Path, overrides: list[st
     cfg = load_config(preset, ["train.progress=none", f"train.seed={seed}", *own, *overrides])
     t0 = time.perf_counter()
     run = train(cfg, runs)
-    row: dict = {"preset": preset, "seed": seed, "steps": cfg.train.steps, "minutes": (time.perf_counter() - t0) / 60, "overrides": own}
+    minutes = (time.perf_counter() - t0) / 60
+    row: dict = {"preset": preset, "seed": seed, "preset_sha": preset_sha(preset), "steps": cfg.train.steps, "minutes": minutes, "overrides": own}
     if cfg.variant in ("cyclegan", "unit"):
         row["all"] = evaluate(run, ["translation"], split="all")["translation"]["value"]
         row["test"] = evaluate(run, ["translation"], split="test")["translation"]["value"]
@@ -157,13 +173,14 @@ def pictures(by: dict[str, list[dict]], presets: list[str], rows: str) -> list[s
     return [line for p in presets for line in (f"`{p}` (seed 0), rows: {rows}:", "", f"![{p}](translate/{by[p][0]['picture']})", "")]
 
 
-def write(rows: list[dict], out: Path, args: argparse.Namespace, started: str) -> None:
+def write(rows: list[dict], stale: list[dict], out: Path, args: argparse.Namespace, started: str) -> None:
+    """The page from the rows of the presets as they are; ``stale`` rows (their preset edited since) are only named."""
     by = {p: [r for r in rows if r["preset"] == p] for p in dict.fromkeys(r["preset"] for r in rows)}
     lines = [
         "# Image-to-image translation: pix2pix, CycleGAN, inpainting and super-resolution on offline tasks",
         "",
         f"Written by `bench/translate.py` on {started} (rows kept in `translate.json`, one per preset and seed; rows already there are"
-        " kept, so a page can hold rows of several invocations). Re-run: `make bench-translate` (all rows anew)"
+        " kept unless their preset was edited since, so a page can hold rows of several invocations). Re-run: `make bench-translate` (all rows anew)"
         + (f" (this run used overrides: `{' '.join(args.overrides)}`)" if args.overrides else "") + f"; {args.threads} torch thread(s).",
         "",
         f"Machine: {machine()}.",
@@ -174,6 +191,14 @@ def write(rows: list[dict], out: Path, args: argparse.Namespace, started: str) -
         "FID: Fréchet distance of the judge's 128-d features of the outputs vs the split's real target digits.",
         "",
     ]
+    if stale:
+        tasks = sorted({task for task, presets in TASKS.items() for r in stale if r["preset"] in presets})
+        names = ", ".join(sorted(f"{r['preset']} seed {r['seed']}" for r in stale))
+        lines += [
+            f"Left off (their preset was edited after they were measured): {names}. Re-run"
+            f" `python bench/translate.py --tasks {' '.join(tasks)}` to measure them again.",
+            "",
+        ]
     if "pix2pix-edges2digits" in by or "l1-edges2digits" in by:
         lines += [
             "## edges2digits (pix2pix, Isola et al., 2017)",
@@ -405,7 +430,7 @@ def main() -> None:
     if args.fresh or args.overrides:
         store = store if not args.overrides else Path(tempfile.mkdtemp()) / "smoke.json"
         store.unlink(missing_ok=True)
-    done = {(r["preset"], r["seed"]) for r in load_rows(store)}
+    done = {(r["preset"], r["seed"]) for r in current(load_rows(store))[0]}  # a row of an edited preset is measured again
     with tempfile.TemporaryDirectory(prefix="gankit-bench-translate-") as tmp:
         for seed in seeds:  # seed by seed, so that a partial run covers every model
             for task in args.tasks:
@@ -413,8 +438,8 @@ def main() -> None:
                     if (preset, seed) in done:
                         continue
                     rows = save_row(store, run_one(preset, seed, Path(tmp), folder, args.overrides, args.vgg_weights))
-                    write(rows, args.out, args, started)
-    write(load_rows(store), args.out, args, started)
+                    write(*current(rows), args.out, args, started)
+    write(*current(load_rows(store)), args.out, args, started)
     print(f"wrote {args.out}")
 
 
