@@ -423,6 +423,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",") if s] if "," in args.seeds else list(range(int(args.seeds)))  # "2," is seed 2 alone
+    if not seeds:
+        parser.error(f"--seeds {args.seeds} measures nothing: give a count (3: seeds 0, 1, 2) or a list ('0,' for seed 0 alone)")
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     folder = args.out.parent / "translate"
     folder.mkdir(parents=True, exist_ok=True)
