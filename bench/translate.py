@@ -416,6 +416,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "translate.md")
     parser.add_argument("--seeds", default="3", help="a count (0..N-1) or a comma-separated list of seeds (2, for seed 2 alone)")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("--presets", nargs="+", default=[], help="only these of the tasks' presets (e.g. srresnet-photos)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 lets two benchmarks share a 2-core machine)")
     parser.add_argument("--fresh", action="store_true", help="forget the stored rows (docs/results/translate.json) and measure everything anew")
     parser.add_argument("--vgg-weights", help="a local VGG19 state dict for srgan-photos' VGG54 content loss (without: SRGAN-MSE)")
@@ -423,6 +424,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",") if s] if "," in args.seeds else list(range(int(args.seeds)))  # "2," is seed 2 alone
+    known = [p for task in args.tasks for p in TASKS[task]]
+    unknown = sorted(set(args.presets) - set(known))
+    if unknown:
+        parser.error(f"--presets {' '.join(unknown)}: not a preset of the tasks {' '.join(args.tasks)}; choose among {', '.join(known)}")
     if not seeds:
         parser.error(f"--seeds {args.seeds} measures nothing: give a count (3: seeds 0, 1, 2) or a list ('0,' for seed 0 alone)")
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -437,7 +442,7 @@ def main() -> None:
         for seed in seeds:  # seed by seed, so that a partial run covers every model
             for task in args.tasks:
                 for preset in TASKS[task]:
-                    if (preset, seed) in done:
+                    if (preset, seed) in done or (args.presets and preset not in args.presets):
                         continue
                     rows = save_row(store, run_one(preset, seed, Path(tmp), folder, args.overrides, args.vgg_weights))
                     write(*current(rows), args.out, args, started)
