@@ -2,8 +2,11 @@
 with a classifier trained on the real images' attributes): a small CNN fitted with a fixed recipe and seed on
 domain-labelled real images, and the share of translated images it reads as their target domain.
 
-Images are (N, C, H, W) in [0, 1], as everywhere in the metrics. The recipe (Adam 1e-3, batch 64, ATTRIBUTE_STEPS
-steps, seed 0, batches drawn from one seeded generator) makes the classifier a function of its training set.
+Images are (N, C, H, W) in [0, 1], as everywhere in the metrics. The recipe (Adam 1e-3 decaying linearly to 0, batch
+64, ATTRIBUTE_STEPS steps, seed 0, batches drawn from one seeded generator) makes the classifier a function of its
+training set. The decay matters: at a constant rate the weights the recipe stops at moved with the float rounding of
+the machine (the same recipe on the digit-domains read 97.6% of the real test digits' domains with one torch thread
+and 94.4% with two, and a shear's outputs 95.2% vs 76.8% slanted); decaying over 2,000 steps both read 99.4%.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from torch import Tensor, nn
 
 from gankit.errors import GankitError
 
-ATTRIBUTE_STEPS = 600
+ATTRIBUTE_STEPS = 2000
 ATTRIBUTE_BATCH = 64
 ATTRIBUTE_LR = 1e-3
 ATTRIBUTE_SEED = 0
@@ -53,11 +56,13 @@ def train_attribute_classifier(
     optimizer = torch.optim.Adam(model.parameters(), lr=ATTRIBUTE_LR)
     images, labels = images.float().cpu(), labels.long().cpu()
     model.train()
-    for _ in range(steps):
+    for step in range(steps):
         idx = torch.randint(len(images), (min(ATTRIBUTE_BATCH, len(images)),), generator=generator)
         loss = F.cross_entropy(model(images[idx]), labels[idx])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        for group in optimizer.param_groups:  # linear decay to 0: the weights settle (float noise of other machines fades)
+            group["lr"] = ATTRIBUTE_LR * (1 - step / steps)
         optimizer.step()
     return model.requires_grad_(False).eval()
 
