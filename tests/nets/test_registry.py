@@ -66,7 +66,10 @@ DISCRIMINATORS = {
     "dcgan-d-unconditioned-labels": (NetConfig(arch="dcgan", width=8, norm="batch"), (1, 32, 32), 10, "none"),
 }
 # Computed with the builders of commit d80eaf1, before the registry existed: module tree, state dict (names, shapes,
-# values) and the global RNG's state after building, from torch.manual_seed(1234).
+# values) and the global RNG's state after building, from torch.manual_seed(1234), on the CPU CI used then (the result
+# pages of that time name an AMD EPYC). SN_ON_INTEL holds what the same builders give on an Intel Xeon for the
+# spectrally normalised networks (the power iteration's float rounding differs between the two CPUs' kernels; every
+# other network hashes the same on both).
 FINGERPRINTS = {
     "mlp-g": "93a666eedbaa4a46",
     "mlp-g-batch-leaky": "312824a3948bbcb0",
@@ -95,9 +98,21 @@ FINGERPRINTS = {
     "dcgan-d-sn-aux": "9b96c562dc98cf6f",
     "dcgan-d-unconditioned-labels": "d7519de22495f502",
 }
+SN_ON_INTEL = {
+    "mlp-g-sn": "633b6a54c23dd099",
+    "dcgan-g-sn": "ef7a59b18a195ccb",
+    "mlp-d-sn-batch-image": "99ed2d789e541c89",
+    "dcgan-d-sn": "c64373dafc8b475b",
+    "dcgan-d-sn-aux": "bc4e8ff839049439",
+}
 # The spectrally normalised projection discriminator now also wraps its embedding (Miyato & Koyama, 2018), which
 # renames embed.weight and adds its ũ, ṽ; its parameter values, in order, and the RNG draws are those of d80eaf1.
 SN_PROJECTION_PARAMETERS = "e0e2d06798d28e94"
+
+
+def _before(name: str) -> set[str]:
+    """The fingerprints d80eaf1's builders gave for ``name`` on the CPUs they were recorded on."""
+    return {FINGERPRINTS[name], SN_ON_INTEL.get(name, FINGERPRINTS[name])}
 
 
 def _fingerprint(build: Callable[[], nn.Module]) -> str:
@@ -116,14 +131,14 @@ def _fingerprint(build: Callable[[], nn.Module]) -> str:
 @pytest.mark.parametrize("name", list(GENERATORS))
 def test_build_generator_is_bit_identical_to_before(name):
     cfg, z_dim, shape, classes = GENERATORS[name]
-    assert _fingerprint(lambda: build_generator(cfg, z_dim, shape, classes)) == FINGERPRINTS[name]
-    assert _fingerprint(lambda: build_network(cfg, (z_dim,), shape, num_classes=classes)) == FINGERPRINTS[name]
+    assert _fingerprint(lambda: build_generator(cfg, z_dim, shape, classes)) in _before(name)
+    assert _fingerprint(lambda: build_network(cfg, (z_dim,), shape, num_classes=classes)) in _before(name)
 
 
 @pytest.mark.parametrize("name", list(DISCRIMINATORS))
 def test_build_discriminator_is_bit_identical_to_before(name):
     cfg, shape, classes, conditioning = DISCRIMINATORS[name]
-    assert _fingerprint(lambda: build_discriminator(cfg, shape, classes, conditioning)) == FINGERPRINTS[name]
+    assert _fingerprint(lambda: build_discriminator(cfg, shape, classes, conditioning)) in _before(name)
 
 
 def test_sn_projection_discriminator_keeps_its_parameter_values():

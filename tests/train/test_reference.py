@@ -1,7 +1,8 @@
 """The core redesign (DESIGN.md version 2) did not change old results: with the same seed, gan-ring and dcgan-mnist
 trained for 300 steps give bit-identical weights (players and EMA copies) to those of the version-1 core. The hashes
 were recorded on commit d80eaf1 (the last version-1 main) with exactly this protocol, on the 2-core CPU machine CI
-uses; CPU kernels are deterministic for a fixed thread count and PyTorch build."""
+used then (its result pages name an AMD EPYC), and again with d80eaf1's code on an Intel Xeon (ON_INTEL): CPU kernels
+are deterministic for a fixed thread count, PyTorch build and CPU, but their float rounding differs between CPUs."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ PROTOCOL = ["train.steps=300", "train.device=cpu", "train.progress=none", "train
 VERSION_1 = {
     "gan-ring": "2d0686d480303368b0ec7ab04700f87182c1c6190c0428bc251378254c8540a4",
     "dcgan-mnist": "4b3b35c7ad9f21d14c03da8b82bd4e3be35ba4d0c291f269616bb21d9e20652d",
+}
+
+ON_INTEL = {
+    "gan-ring": "e918b930cbcb5497ff08e7a66382ce23532e236f2e1c438b64bb3bd8cf989ee2",
+    "dcgan-mnist": "5ee87d68543a75464d952b106c2dfc3b89f5f4f20184a701eeb698f95b223c05",
 }
 
 
@@ -46,4 +52,4 @@ def two_threads():
 def test_300_steps_give_the_version_1_weights(preset, tmp_path, two_threads):
     run = train(load_config(preset, PROTOCOL), Path(tmp_path))
     payload = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
-    assert weights_digest(payload) == VERSION_1[preset]
+    assert weights_digest(payload) in {VERSION_1[preset], ON_INTEL[preset]}
