@@ -36,3 +36,10 @@ def mean_std(values: list[float], digits: int) -> str:
     """A table cell: the mean ± the sample standard deviation (0 for a single value)."""
     spread = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}"
+
+
+def preset_content(preset: str) -> str:
+    """A shipped preset's YAML without its comment and blank lines: what a benchmark's results depend on (an edited
+    comment does not make them stale)."""
+    text = (Path(__file__).resolve().parents[1] / "gankit" / "presets" / f"{preset}.yaml").read_text()
+    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")) + "\n"

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench.common import machine  # noqa: E402
+from bench.common import machine, preset_content  # noqa: E402
 
 SEMI = {  # table row -> (preset, how the row is read)
     "supervised-only CNN": ("supervised-mnist", "own"),
@@ -105,12 +105,6 @@ class Store:
             tmp.replace(self.path)
 
 
-def preset_text(preset: str) -> str:
-    """The preset's YAML without its comment and blank lines: what a job's results depend on."""
-    text = (ROOT / "gankit" / "presets" / f"{preset}.yaml").read_text()
-    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")) + "\n"
-
-
 def execute(job: Job, runs: Path, common: list[str], store: Store) -> Job:
     """Train, probe and evaluate one job in ``runs/KEY``. A job whose settings (preset text, overrides, probes) match
     the store's is read back from it without a run (its pictures are kept as they are). Otherwise ``job.json`` records
@@ -118,7 +112,7 @@ def execute(job: Job, runs: Path, common: list[str], store: Store) -> Job:
     an unfinished one continued with `gankit resume`, anything else started over, so the bench can be stopped and
     re-run without losing hours; each finished job goes into the store."""
     folder, sets = runs / job.key, [a for item in [*common, *job.overrides] for a in ("--set", item)]
-    yaml = preset_text(job.preset)  # an edited preset is trained again (an edited comment is not)
+    yaml = preset_content(job.preset)  # an edited preset is trained again (an edited comment is not)
     settings = json.loads(json.dumps({"preset": job.preset, "yaml": yaml, "sets": sets, "probes": job.probes, "metrics": job.metrics}))  # as job.json holds it
     record = folder / "job.json"
     saved = json.loads(record.read_text()) if record.exists() else {}

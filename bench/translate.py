@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from bench.common import machine, mean_std  # noqa: E402
+from bench.common import machine, mean_std, preset_content  # noqa: E402
 from gankit.config import load_config  # noqa: E402
 from gankit.metrics import evaluate  # noqa: E402
 from gankit.sampling import translation_picture  # noqa: E402
@@ -90,17 +90,16 @@ def preset_overrides(preset: str, vgg_weights: str | None) -> list[str]:
 
 
 def preset_sha(preset: str) -> str:
-    """The preset as trained: a hash of its YAML without comment and blank lines, kept in each row so that a row of a
-    preset edited since it was measured is measured again (and left off the page until then)."""
-    text = (ROOT / "gankit" / "presets" / f"{preset}.yaml").read_text()
-    lines = [line.rstrip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+    """The preset as trained (:func:`bench.common.preset_content`), hashed: kept in each row so that a row of a preset
+    edited since it was measured is measured again (and left off the page until then)."""
+    return hashlib.sha256(preset_content(preset).rstrip("\n").encode()).hexdigest()[:16]
 
 
 def current(rows: list[dict]) -> tuple[list[dict], list[dict]]:
     """The rows measured with the presets as they are now, and the stale rest."""
-    fresh = [r for r in rows if r.get("preset_sha") == preset_sha(r["preset"])]
-    return fresh, [r for r in rows if r not in fresh]
+    shas = {p: preset_sha(p) for p in {r["preset"] for r in rows}}
+    fresh = [r.get("preset_sha") == shas[r["preset"]] for r in rows]
+    return [r for r, ok in zip(rows, fresh, strict=True) if ok], [r for r, ok in zip(rows, fresh, strict=True) if not ok]
 
 
 def stargan_scores(run: Path) -> dict:

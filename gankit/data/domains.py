@@ -1,4 +1,4 @@
-"""Multi-domain digits for StarGAN (Choi et al., 2018), derived from MNIST-5k by fixed, deterministic edits:
+"""Multi-domain digits (the multi-domain translation task of Choi et al., 2018), derived from MNIST-5k by fixed, deterministic edits:
 
 - ``original``: the digit as it is (MNIST-5k at 32 px, :func:`~gankit.data.tasks.mnist32`);
 - ``thin``: grey-level erosion by a 3x3 square, min-pooling (−max_pool(−x)), at twice the resolution (bilinear up,

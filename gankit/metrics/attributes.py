@@ -1,4 +1,4 @@
-"""An attribute (domain) classifier for multi-domain translation (StarGAN, Choi et al., 2018, score their outputs
+"""An attribute (domain) classifier for multi-domain translation (Choi et al., 2018 score their outputs
 with a classifier trained on the real images' attributes): a small CNN fitted with a fixed recipe and seed on
 domain-labelled real images, and the share of translated images it reads as their target domain.
 

@@ -152,7 +152,7 @@ def check_direction(state: Any, direction: str | None) -> str:
 
 def inverse_direction(variant: Any, direction: str) -> str | None:
     """The direction that maps ``direction``'s outputs back to its inputs' field (a2b's b2a), or None: a direction
-    within one field (inpainting, a reconstruction, StarGAN's ``to-<domain>``) has no inverse among the others."""
+    within one field (filling a hole, a reconstruction, a ``to-<domain>`` translation) has no inverse among the others."""
     source, target = variant.directions[direction]
     return next((d for d, (s, t) in variant.directions.items() if s == target and t == source and s != t), None)
 
