@@ -582,30 +582,38 @@ def main() -> None:
     rank = _rank()
     if rank:  # under torchrun the other ranks stay quiet but for warnings and their own errors
         logging.getLogger("gankit").setLevel(logging.WARNING)
+    from gankit.train.distributed import close_world
+
+    clean = False
     try:
-        rc = app(standalone_mode=False)
-    except GankitError as exc:
-        if not (rank and getattr(exc, "shared", False)):  # an error every rank raised alike is printed by rank 0
-            _print_error(f"rank {rank}: {exc}" if rank else str(exc))
-        sys.exit(2)
-    except Interrupted as exc:  # a training run stopped on a signal, with its checkpoint written
-        if not rank:
-            print(str(exc), file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        rc = 130
-    except typer.Abort:
-        sys.exit(1)
-    except Exception as exc:
-        # Usage errors from typer's click (bundled or not): duck-typed, printed on one line.
-        if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
-            message = exc.format_message()
-            if type(exc).__name__ == "NoArgsIsHelpError":
-                print(message, file=sys.stderr)
-            else:
-                _print_error(f"{message.rstrip('.')}; see `gankit --help`")
+        try:
+            rc = app(standalone_mode=False)
+            clean = True  # every rank of a launch finished its command
+        except GankitError as exc:
+            clean = bool(getattr(exc, "shared", False))  # raised by every rank alike
+            if not (rank and getattr(exc, "shared", False)):  # an error every rank raised alike is printed by rank 0
+                _print_error(f"rank {rank}: {exc}" if rank else str(exc))
+            sys.exit(2)
+        except Interrupted as exc:  # a training run stopped on a signal, with its checkpoint written
+            if not rank:
+                print(str(exc), file=sys.stderr)
             sys.exit(exc.exit_code)
-        raise
-    if rc == 130:  # Ctrl-C outside training (typer turns it into exit status 130)
-        print("interrupted", file=sys.stderr)
-    sys.exit(rc if isinstance(rc, int) else 0)
+        except KeyboardInterrupt:
+            rc = 130
+        except typer.Abort:
+            sys.exit(1)
+        except Exception as exc:
+            # Usage errors from typer's click (bundled or not): duck-typed, printed on one line.
+            if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
+                message = exc.format_message()
+                if type(exc).__name__ == "NoArgsIsHelpError":
+                    print(message, file=sys.stderr)
+                else:
+                    _print_error(f"{message.rstrip('.')}; see `gankit --help`")
+                sys.exit(exc.exit_code)
+            raise
+        if rc == 130:  # Ctrl-C outside training (typer turns it into exit status 130)
+            print("interrupted", file=sys.stderr)
+        sys.exit(rc if isinstance(rc, int) else 0)
+    finally:
+        close_world(clean)  # under torchrun: leave the process group before the interpreter shuts down

@@ -72,6 +72,22 @@ def init_world(world: World, device: torch.device) -> None:
         dist.init_process_group("gloo")
 
 
+def close_world(clean: bool) -> None:
+    """Leave the process group before the interpreter shuts down (nothing where none was joined). Left to the
+    interpreter's finalisation, gloo's worker threads can still hold tensors whose release needs the GIL, and the
+    process aborts (SIGABRT) after its work is done. ``clean``: every rank got here the same way (the command
+    finished, or raised the same error), so a barrier first keeps a rank from leaving while a peer still talks to
+    it; otherwise (a peer was lost, or this rank alone failed) the group is left without waiting."""
+    if not dist.is_available() or not dist.is_initialized():
+        return
+    try:
+        if clean:
+            dist.barrier()
+        dist.destroy_process_group()
+    except Exception:  # a peer already gone: nothing left to tell it, and the command's own outcome stands
+        pass
+
+
 def rank_seed(seed: int, rank: int) -> int:
     """Rank ``rank``'s seed of a stream of randomness seeded with ``seed`` (noise, dropout): rank 0 keeps ``seed``,
     so one process is seeded exactly as before; others get 32 bits of ``SeedSequence(seed, spawn_key=(rank,))``."""

@@ -393,7 +393,7 @@ def test_torchrun_two_processes_resume_bit_exactly_after_one_rank_is_killed_and_
     args = set_args([*TINY, "train.steps=600", "train.ckpt_every=50", "train.log_every=50", "train.sample_every=600"])
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     whole = subprocess.run(_torchrun("train", "gan-ring", *args, "--runs-dir", str(tmp_path / "a")), env=env, capture_output=True, text=True, timeout=300)
-    assert whole.returncode == 0, whole.stderr[-2000:]
+    assert whole.returncode == 0, whole.stderr[-12000:]  # both ranks' errors whole
     proc = subprocess.Popen(_torchrun("train", "gan-ring", *args, "--runs-dir", str(tmp_path / "b")), env=env, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
@@ -417,7 +417,7 @@ def test_torchrun_two_processes_resume_bit_exactly_after_one_rank_is_killed_and_
     assert refused.returncode == 2 and "written by 2 process(es)" in refused.stderr and "--nproc_per_node=2" in refused.stderr
     assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == saved["step"]
     resumed = subprocess.run(_torchrun("resume", str(run)), env=env, capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr[-12000:]  # the whole of both ranks' errors (a rare SIGABRT of rank 1 here is not yet understood)
+    assert resumed.returncode == 0, resumed.stderr[-12000:]
     assert resumed.stdout.strip().splitlines() == [str(run)]  # the run directory, once (rank 0)
     a = load_checkpoint(next((tmp_path / "a").iterdir()) / "checkpoints" / "last.pt")
     b = load_checkpoint(run / "checkpoints" / "last.pt")
