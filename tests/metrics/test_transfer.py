@@ -43,6 +43,17 @@ def test_transfer_scores_compare_translated_with_untranslated_training_images():
     assert wrong["transfer_accuracy"] < 0.5
 
 
+def test_each_accuracy_is_the_mean_over_classifiers_of_consecutive_seeds():
+    target, target_labels = bars(40, 1)
+    source, labels = bars(64, 2, blur=True)
+    noisy = (source + 0.6 * torch.rand(source.shape, generator=torch.Generator().manual_seed(9))).clamp(0, 1)
+    each = [accuracy(train_classifier(noisy, labels, 2, seed=s, steps=3), target, target_labels) for s in (5, 6, 7)]
+    assert len(set(each)) > 1  # the seeds' classifiers differ here, so a mean over the wrong seeds would show
+    scores = transfer_scores(noisy, source, labels, target, target_labels, 2, seed=5, steps=3, classifiers=3)
+    assert scores["transfer_accuracy"] == pytest.approx(sum(each) / 3)
+    assert transfer_scores(noisy, source, labels, target, target_labels, 2, seed=5, steps=3, classifiers=1)["transfer_accuracy"] == each[0]
+
+
 def test_the_metric_on_a_refiner_run_and_its_bad_inputs(tmp_path, monkeypatch):
     from gankit.config import load_config
     from gankit.train.loop import train
