@@ -44,6 +44,7 @@ import torch  # noqa: E402
 
 from bench.common import machine, mean_std, preset_content  # noqa: E402
 from gankit.config import load_config  # noqa: E402
+from gankit.data.domains import PAIRS  # noqa: E402
 from gankit.metrics import evaluate  # noqa: E402
 from gankit.sampling import translation_picture  # noqa: E402
 from gankit.sampling.pictures import real_examples  # noqa: E402
@@ -56,7 +57,8 @@ TASKS = {
     "inpaint": ["inpaint-l2-mnist", "inpaint-mnist", "inpaint-l2-photos", "inpaint-photos"],
     "sr": ["srresnet-photos", "srgan-photos", "srgan-digits"],
     "simgan": ["simgan-fonts2mnist"],
-    "stargan": ["stargan-digits"],
+    # StarGAN's comparison: one CycleGAN per pair of its domains (a job "PRESET:PAIR" trains PRESET on data domains-PAIR)
+    "stargan": ["stargan-digits", *(f"cyclegan-digit-domains:{a}2{b}" for a, b in PAIRS)],
 }
 SR_GOAL_DB = 2.0  # SRResNet >= bicubic + 2 dB on the held-out photo crops
 CROPS = ("gray2color", "photo-crops")  # drawn crops: 1,000 of them are scored
@@ -82,8 +84,16 @@ def picture(run: Path, folder: Path, name: str, direction: str | None = None) ->
     return path.name
 
 
+def preset_of(job: str) -> str:
+    """The preset a bench job trains: a job is a preset's name, or ``PRESET:PAIR`` for a CycleGAN between two digit domains."""
+    return job.split(":")[0]
+
+
 def preset_overrides(preset: str, vgg_weights: str | None) -> list[str]:
-    """SRGAN on photos: the VGG54 content loss from the given local VGG19 file, or SRGAN-MSE without one."""
+    """SRGAN on photos: the VGG54 content loss from the given local VGG19 file, or SRGAN-MSE without one; a pair job
+    (``PRESET:A2B``): the data of that pair of digit domains."""
+    if ":" in preset:
+        return [f"data.name=domains-{preset.split(':')[1]}"]
     if preset == "srgan-photos":
         return [f"options.vgg_weights={vgg_weights}"] if vgg_weights else ["options.content=mse"]
     return []
@@ -92,7 +102,7 @@ def preset_overrides(preset: str, vgg_weights: str | None) -> list[str]:
 def preset_sha(preset: str) -> str:
     """The preset as trained (:func:`bench.common.preset_content`), hashed: kept in each row so that a row of a preset
     edited since it was measured is measured again (and left off the page until then)."""
-    return hashlib.sha256(preset_content(preset).rstrip("\n").encode()).hexdigest()[:16]
+    return hashlib.sha256(preset_content(preset_of(preset)).rstrip("\n").encode()).hexdigest()[:16]
 
 
 def recipe_sha(preset: str) -> str | None:
@@ -145,14 +155,42 @@ def stargan_scores(run: Path) -> dict:
     return scores | {key: value / n for key, value in totals.items()} | {"n": n}
 
 
+def pair_scores(run: Path) -> dict:
+    """A CycleGAN between two digit domains (data ``domains-A2B``) scored as :func:`stargan_scores` scores StarGAN: the
+    held-out digits in domain A translated a2b, those in B translated b2a; the share the attribute classifier reads as
+    the target domain and the judge as the digit, per direction."""
+    from gankit.data.domains import DOMAINS, domain_digits
+    from gankit.metrics.attributes import attribute_accuracy, domain_classifier
+    from gankit.metrics.translation import judge_accuracy
+    from gankit.sampling import translate_inputs
+
+    _, state, _ = load_run(run)
+    a, b = state.cfg.data.name.removeprefix("domains-").split("2")
+    images, domains, digits = domain_digits("test")
+    classifier, real = domain_classifier(), images.float() / 255
+    scores: dict = {"per_direction": {}}
+    for direction, source, target in (("a2b", a, b), ("b2a", b, a)):
+        keep = domains == DOMAINS.index(source)
+        out = (translate_inputs(state, real[keep] * 2 - 1, direction).clamp(-1, 1) + 1) / 2
+        scores["per_direction"][f"{source}2{target}"] = {
+            "target": target, "n": int(keep.sum()),
+            "domain_accuracy": attribute_accuracy(classifier, out, torch.full((int(keep.sum()),), DOMAINS.index(target))),
+            "judge_accuracy": judge_accuracy(out, digits[keep]),
+        }  # fmt: skip
+    return scores
+
+
 def run_one(preset: str, seed: int, runs: Path, folder: Path, overrides: list[str], vgg_weights: str | None = None) -> dict:
     own = preset_overrides(preset, vgg_weights)
-    cfg = load_config(preset, ["train.progress=none", f"train.seed={seed}", *own, *overrides])
+    cfg = load_config(preset_of(preset), ["train.progress=none", f"train.seed={seed}", *own, *overrides])
     t0 = time.perf_counter()
     run = train(cfg, runs)
     minutes = (time.perf_counter() - t0) / 60
-    row: dict = {"preset": preset, "seed": seed, "preset_sha": preset_sha(preset), "recipe_sha": recipe_sha(preset), "steps": cfg.train.steps, "minutes": minutes, "overrides": own}
-    if cfg.variant in ("cyclegan", "unit"):
+    row: dict = {"preset": preset, "seed": seed, "preset_sha": preset_sha(preset), "recipe_sha": recipe_sha(preset), "steps": cfg.train.steps,
+                 "minutes": minutes, "overrides": own}  # fmt: skip
+    if ":" in preset:
+        row["test"] = pair_scores(run)
+    elif cfg.variant in ("cyclegan", "unit"):
         row["all"] = evaluate(run, ["translation"], split="all")["translation"]["value"]
         row["test"] = evaluate(run, ["translation"], split="test")["translation"]["value"]
     elif cfg.variant == "stargan":
@@ -163,7 +201,7 @@ def run_one(preset: str, seed: int, runs: Path, folder: Path, overrides: list[st
     else:
         n = 1000 if cfg.data.name in CROPS or cfg.data.name == "sr-photos" else 10_000
         row["test"] = evaluate(run, ["translation"], n=n, split="test")["translation"]["value"]
-    row["picture"] = picture(run, folder, f"{preset}-seed-{seed}", "to-slanted" if cfg.variant == "stargan" else None)
+    row["picture"] = picture(run, folder, f"{preset.replace(':', '-')}-seed-{seed}", "to-slanted" if cfg.variant == "stargan" else None)
     print(f"[bench-translate] {preset} seed {seed}: {row['test']} in {row['minutes']:.1f} min", flush=True)
     return row
 
@@ -397,12 +435,59 @@ def write(rows: list[dict], stale: list[dict], out: Path, args: argparse.Namespa
             "min of training.",
             "",
             f"Goal (issue): ≥ {100 * STARGAN_DOMAIN_GOAL:.0f}% target-domain accuracy with ≥ {100 * STARGAN_JUDGE_GOAL:.0f}% digit identity kept — "
-            f"**{'met' if ok else 'not met'}** ({100 * domain_acc:.2f}%, {100 * judge_acc:.2f}%). The paper's comparison, CycleGAN between",
-            "each pair of domains (six models), was not run.",
+            f"**{'met' if ok else 'not met'}** ({100 * domain_acc:.2f}%, {100 * judge_acc:.2f}%).",
             "",
             *pictures(by, ["stargan-digits"], "input (its own domain) | output (to-slanted)"),
+            *pair_comparison(by, rs),
         ]
     out.write_text("\n".join(lines))
+
+
+def pair_comparison(by: dict[str, list[dict]], stargan: list[dict]) -> list[str]:
+    """StarGAN beside the paper's comparison: one CycleGAN per pair of domains (six models per seed), each held-out digit
+    translated into each domain it is not in by the pair model of its domain and the target (the same 1,500
+    translations, scored by the same classifier and judge); per target, over the seeds whose six models are all measured."""
+    jobs = [job for job in TASKS["stargan"] if ":" in job]
+    seeds = sorted(set.intersection(*({r["seed"] for r in by.get(job, [])} for job in jobs)))
+    if not seeds:
+        measured = sorted(job.split(":")[1] for job in jobs if job in by)
+        return ["The paper's comparison, CycleGAN between each pair of domains (six models, `cyclegan-digit-domains`), is not measured yet"
+                + (f" (measured: {', '.join(measured)})" if measured else "") + ": `python bench/translate.py --tasks stargan`.", ""]
+    directions: dict[int, dict[str, dict]] = {s: {} for s in seeds}
+    for job in jobs:
+        for r in by[job]:
+            if r["seed"] in directions:
+                directions[r["seed"]].update(r["test"]["per_direction"])
+
+    def per_target(seed: int, target: str | None, key: str) -> float:
+        parts = [d for d in directions[seed].values() if target is None or d["target"] == target]
+        return sum(d[key] * d["n"] for d in parts) / sum(d["n"] for d in parts)
+
+    def both(target: str | None, key: str) -> tuple[str, str]:
+        star = [{"test": r["test"] if target is None else r["test"]["per_target"][target]} for r in stargan]
+        return cell(star, "test", key, 100), mean_std([100 * per_target(s, target, key) for s in seeds], 2)
+
+    minutes = statistics.mean(r["minutes"] for job in jobs for r in by[job] if r["seed"] in directions)
+    lines = [
+        "### StarGAN against one CycleGAN per pair of domains",
+        "",
+        f"The paper's comparison: `cyclegan-digit-domains` (CycleGAN with `cyclegan-digits2mnist`'s settings, {by[jobs[0]][0]['steps']} steps,"
+        f" {minutes:.1f} min of training each) trained on each pair of domains (data `domains-A2B`: the train digits in A and those in B,",
+        "the same images StarGAN sees of the two), six models per seed. Each held-out digit is translated into each domain it",
+        "is not in by the model of its pair, and scored like StarGAN's outputs.",
+        "",
+        f"| target | StarGAN: domain accuracy ({len(stargan)} seeds) | StarGAN: judge | CycleGAN per pair: domain accuracy ({len(seeds)} seed(s)) "
+        "| CycleGAN: judge |",
+        "|---|---|---|---|---|",
+    ]
+    for target in [*stargan[0]["test"]["per_target"], None]:
+        (sd, cd), (sj, cj) = both(target, "domain_accuracy"), both(target, "judge_accuracy")
+        lines.append(f"| {target or '**all**'} | {sd}% | {sj}% | {cd}% | {cj}% |")
+    first = sorted(directions[seeds[0]].items())
+    lines += ["", f"CycleGAN per direction (seed {seeds[0]}; domain / judge): "
+              + "; ".join(f"{name}: {100 * d['domain_accuracy']:.1f}% / {100 * d['judge_accuracy']:.1f}%" for name, d in first) + ".", ""]
+    job = jobs[-1]
+    return [*lines, *pictures(by, [job], f"input | output ({job.split(':')[1]}, a2b) | round trip")]
 
 
 def load_rows(store: Path) -> list[dict]:

@@ -14,7 +14,7 @@ from typing import Any
 from gankit.config import DataConfig
 from gankit.data.base import Field, Stream, stream_seed
 from gankit.data.combinators import indexed, labelled, paired, unpaired
-from gankit.data.domains import digit_domains
+from gankit.data.domains import PAIR_DATASETS, digit_domains
 from gankit.data.fonts import font_digits, fonts2mnist
 from gankit.data.images import ImageDataset, image_folder, mnist5k, npz_images, photos, sklearn_digits, stacked_mnist
 from gankit.data.layouts import aligned, unaligned
@@ -46,6 +46,7 @@ DATASETS: dict[str, Callable[[DataConfig], Any]] = {
     "fonts2mnist": fonts2mnist,
     "aligned": aligned,
     "unaligned": unaligned,
+    **PAIR_DATASETS,  # domains-original2thin, ...: two of digit-domains' domains, unpaired
 }
 
 

@@ -26,6 +26,8 @@ from torch import Tensor
 
 from gankit.config import DataConfig
 from gankit.data.base import Field, FixedSource
+from gankit.data.combinators import Unpaired, unpaired
+from gankit.data.images import ImageDataset
 from gankit.data.tasks import mnist32
 from gankit.errors import GankitError
 
@@ -162,3 +164,29 @@ def digit_domains(cfg: DataConfig) -> DomainDigits:
     digits = mnist32(cfg)
     domains = domain_assignment(digits.labels)
     return DomainDigits(apply_domains(digits.images, domains), domains, digits.labels.clone())
+
+
+PAIRS = tuple((a, b) for i, a in enumerate(DOMAINS) for b in DOMAINS[i + 1 :])  # the six unordered pairs, in DOMAINS' order
+
+
+def domain_pair(a: str, b: str) -> Callable[[DataConfig], Unpaired]:
+    """The builder of data ``domains-A2B``: the digits of ``digit-domains`` (same split, same assignment, same edits)
+    that are in domain ``a`` as side A and those in domain ``b`` as side B, unpaired (no digit is on both sides), with
+    their digit classes (``y_a``, ``y_b``; for evaluation only): a two-domain model per pair (CycleGAN) sees exactly
+    the images a multi-domain model (StarGAN) sees of those two domains."""
+    for name in (a, b):
+        if name not in DOMAINS:
+            raise GankitError(f"unknown digit domain '{name}'; choose among: {', '.join(DOMAINS)}")
+
+    def build(cfg: DataConfig) -> Unpaired:
+        data = digit_domains(cfg)
+        sides = []
+        for name in (a, b):
+            keep = data.domains == DOMAINS.index(name)
+            sides.append(ImageDataset(name, data.images[keep], data.digits[keep], 10, DIGIT_NAMES))
+        return unpaired(*sides, f"domains-{a}2{b}")
+
+    return build
+
+
+PAIR_DATASETS = {f"domains-{a}2{b}": domain_pair(a, b) for a, b in PAIRS}

@@ -100,3 +100,21 @@ def test_the_test_split_is_disjoint_from_training():
     assert not any(bytes(x.numpy()) in original for x in held_out)
     seen = {bytes(x.numpy()) for x in train[0]}
     assert sum(bytes(x.numpy()) in seen for x in test[0]) == 0
+
+
+def test_a_pair_of_domains_holds_the_digits_of_each_side_unpaired():
+    from gankit.data.domains import PAIRS, domain_pair
+
+    assert len(PAIRS) == 6 and len(set(PAIRS)) == 6 and all(DOMAINS.index(a) < DOMAINS.index(b) for a, b in PAIRS)
+    whole = build_dataset(DataConfig(name="digit-domains", split="test"))
+    data = build_dataset(DataConfig(name="domains-thin2slanted", split="test"))
+    assert set(data.fields) == {"a", "y_a", "b", "y_b"} and data.fields["y_a"].classes == 10
+    for side, name in ((data.a, "thin"), (data.b, "slanted")):  # exactly digit-domains' images of that domain, in order
+        chosen = whole.domains == DOMAINS.index(name)
+        assert torch.equal(side.images, whole.images[chosen]) and torch.equal(side.labels, whole.digits[chosen])
+    assert not {bytes(x.numpy()) for x in data.a.images} & {bytes(x.numpy()) for x in data.b.images}  # no digit on both sides
+    batches = data.streams(0)
+    assert set(batches) == {"a", "b"} and set(batches["a"].next(4)) == {"a", "y_a"}
+    assert build_checked(DataConfig(name="domains-original2thick", split="test"))[1] is None
+    with pytest.raises(GankitError, match="unknown digit domain 'bold'"):
+        domain_pair("bold", "thin")
