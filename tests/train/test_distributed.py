@@ -45,6 +45,21 @@ def test_two_gloo_ranks_average_gradients_and_losses_and_share_flags(tmp_path):
         assert r["flags"] == [True, False]  # set on rank 1 only, seen by both
 
 
+@pytest.mark.parametrize("clean", [True, False])
+def test_close_world_leaves_the_process_group_and_is_nothing_without_one(clean, tmp_path):
+    from gankit.train.distributed import close_world
+
+    close_world(clean)  # no group joined: nothing to leave
+    assert not dist.is_initialized()
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        close_world(clean)  # with a barrier first when every rank finished alike
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
 def test_one_process_is_the_identity_and_the_world_comes_from_torchruns_environment():
     world = world_from_env({})
     assert world == World(0, 1, 0) and not world.distributed and world.main
