@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import fcntl
+import functools
 import hashlib
 import json
 import statistics
@@ -123,31 +124,54 @@ def current(rows: list[dict]) -> tuple[list[dict], list[dict]]:
     return [r for r, ok in zip(rows, fresh, strict=True) if ok], [r for r, ok in zip(rows, fresh, strict=True) if not ok]
 
 
+@functools.cache
+def _attribute_judge():
+    """The digit-domains attribute classifier (gankit.metrics.attributes; a fixed recipe, so one per bench process
+    serves every row) and the 500 held-out digits in their domains, in [0, 1]: images, domains, digit classes."""
+    from gankit.data.domains import domain_digits
+    from gankit.metrics.attributes import domain_classifier
+
+    images, domains, digits = domain_digits("test")
+    return domain_classifier(), images.float() / 255, domains, digits
+
+
+def _scored(images, target: int, digits) -> dict:
+    """The share of ``images`` the attribute classifier reads as domain ``target`` and the judge as their ``digits``."""
+    from gankit.metrics.attributes import attribute_accuracy
+    from gankit.metrics.translation import judge_accuracy
+
+    classifier = _attribute_judge()[0]
+    return {"n": len(images), "domain_accuracy": attribute_accuracy(classifier, images, torch.full((len(images),), target)),
+            "judge_accuracy": judge_accuracy(images, digits)}  # fmt: skip
+
+
+def _translated(state, inputs, direction: str):
+    from gankit.sampling import translate_inputs
+
+    return (translate_inputs(state, inputs * 2 - 1, direction).clamp(-1, 1) + 1) / 2
+
+
 def stargan_scores(run: Path) -> dict:
     """The 500 held-out digit-domains digits, each translated to the three domains it is not in: the share the attribute
     classifier (trained on the real train digits' domains, gankit.metrics.attributes) reads as the target domain, and
     the share the judge reads as the digit; per target, beside the fixed edit itself applied to the same digits."""
     from gankit.config import DataConfig
-    from gankit.data.domains import DOMAINS, domain_digits, edit_domain
+    from gankit.data.domains import DOMAINS, edit_domain
     from gankit.data.tasks import mnist32
-    from gankit.metrics.attributes import attribute_accuracy, domain_classifier
+    from gankit.metrics.attributes import attribute_accuracy
     from gankit.metrics.translation import judge_accuracy
-    from gankit.sampling import translate_inputs
 
     _, state, _ = load_run(run)
-    images, domains, digits = domain_digits("test")
+    classifier, real, domains, digits = _attribute_judge()
     originals = mnist32(DataConfig(name="mnist5k", split="test")).images
-    classifier, real = domain_classifier(), images.float() / 255
     scores: dict = {"real_domain_accuracy": attribute_accuracy(classifier, real, domains), "real_judge_accuracy": judge_accuracy(real, digits),
                     "per_target": {}}  # fmt: skip
     totals = {"domain_accuracy": 0.0, "judge_accuracy": 0.0, "edit_domain_accuracy": 0.0, "edit_judge_accuracy": 0.0}
     for k, name in enumerate(DOMAINS):
         keep = domains != k
-        target = torch.full((int(keep.sum()),), k)
-        out = (translate_inputs(state, real[keep] * 2 - 1, f"to-{name}").clamp(-1, 1) + 1) / 2
-        edit = edit_domain(originals[keep], name).float() / 255
-        part = {"n": len(target), "domain_accuracy": attribute_accuracy(classifier, out, target), "judge_accuracy": judge_accuracy(out, digits[keep]),
-                "edit_domain_accuracy": attribute_accuracy(classifier, edit, target), "edit_judge_accuracy": judge_accuracy(edit, digits[keep])}  # fmt: skip
+        edit = _scored(edit_domain(originals[keep], name).float() / 255, k, digits[keep])
+        part = {**_scored(_translated(state, real[keep], f"to-{name}"), k, digits[keep]),
+                "edit_domain_accuracy": edit["domain_accuracy"], "edit_judge_accuracy": edit["judge_accuracy"]}  # fmt: skip
         scores["per_target"][name] = part
         for key in totals:
             totals[key] += part[key] * part["n"]
@@ -156,27 +180,19 @@ def stargan_scores(run: Path) -> dict:
 
 
 def pair_scores(run: Path) -> dict:
-    """A CycleGAN between two digit domains (data ``domains-A2B``) scored as :func:`stargan_scores` scores StarGAN: the
-    held-out digits in domain A translated a2b, those in B translated b2a; the share the attribute classifier reads as
-    the target domain and the judge as the digit, per direction."""
-    from gankit.data.domains import DOMAINS, domain_digits
-    from gankit.metrics.attributes import attribute_accuracy, domain_classifier
-    from gankit.metrics.translation import judge_accuracy
-    from gankit.sampling import translate_inputs
+    """A two-domain translation model between two digit domains (data ``domains-A2B``) scored as :func:`stargan_scores`
+    scores a multi-domain one: the held-out digits in domain A translated a2b, those in B translated b2a; the share the
+    attribute classifier reads as the target domain and the judge as the digit, per direction."""
+    from gankit.data.domains import DOMAINS
 
     _, state, _ = load_run(run)
-    a, b = state.cfg.data.name.removeprefix("domains-").split("2")
-    images, domains, digits = domain_digits("test")
-    classifier, real = domain_classifier(), images.float() / 255
+    a, b = state.data.a.name, state.data.b.name  # each side is named after its domain
+    _, real, domains, digits = _attribute_judge()
     scores: dict = {"per_direction": {}}
     for direction, source, target in (("a2b", a, b), ("b2a", b, a)):
         keep = domains == DOMAINS.index(source)
-        out = (translate_inputs(state, real[keep] * 2 - 1, direction).clamp(-1, 1) + 1) / 2
-        scores["per_direction"][f"{source}2{target}"] = {
-            "target": target, "n": int(keep.sum()),
-            "domain_accuracy": attribute_accuracy(classifier, out, torch.full((int(keep.sum()),), DOMAINS.index(target))),
-            "judge_accuracy": judge_accuracy(out, digits[keep]),
-        }  # fmt: skip
+        part = _scored(_translated(state, real[keep], direction), DOMAINS.index(target), digits[keep])
+        scores["per_direction"][f"{source}2{target}"] = {"target": target, **part}
     return scores
 
 

@@ -172,8 +172,8 @@ PAIRS = tuple((a, b) for i, a in enumerate(DOMAINS) for b in DOMAINS[i + 1 :])  
 def domain_pair(a: str, b: str) -> Callable[[DataConfig], Unpaired]:
     """The builder of data ``domains-A2B``: the digits of ``digit-domains`` (same split, same assignment, same edits)
     that are in domain ``a`` as side A and those in domain ``b`` as side B, unpaired (no digit is on both sides), with
-    their digit classes (``y_a``, ``y_b``; for evaluation only): a two-domain model per pair (CycleGAN) sees exactly
-    the images a multi-domain model (StarGAN) sees of those two domains."""
+    their digit classes (``y_a``, ``y_b``; for evaluation only); each side's source is named after its domain. A
+    two-domain model trained on a pair sees exactly the images a model of all four domains sees of those two."""
     for name in (a, b):
         if name not in DOMAINS:
             raise GankitError(f"unknown digit domain '{name}'; choose among: {', '.join(DOMAINS)}")
