@@ -176,12 +176,14 @@ class Config:
 @dataclass(frozen=True)
 class VariantLayout:
     """What a variant declares for its config: players (name -> default network), optimiser groups (name ->
-    default optimiser), its options class, and whether its model draws noise (``model.z_dim``, ``model.z_prior``)."""
+    default optimiser), its options class, whether its model draws noise (``model.z_dim``, ``model.z_prior``) and
+    whether it applies ``train.augment`` to its networks' data inputs."""
 
     players: dict[str, NetConfig]
     groups: dict[str, OptimizerConfig]
     options: type = NoOptions
     noise: bool = True
+    augment: bool = False
 
 
 LAYOUTS: dict[str, VariantLayout] = {}  # filled by gankit.variants.register
@@ -650,7 +652,8 @@ def _refuse_unused(section: str, values: Any, default: Any, keys: tuple[str, ...
 def refuse_inert(cfg: Config) -> None:
     """Settings away from their default that the rest of a new config makes inert are refused (they would do
     nothing, silently): the LSGAN targets under another game, a penalty's options without the penalty, rejection
-    sampling's options with plain sampling, the EMA's or watchdog's start with them off. Data keys the chosen source
+    sampling's options with plain sampling, the EMA's or watchdog's start with them off, ``train.augment`` for a
+    variant that does not augment. Data keys the chosen source
     never reads are found when it is built (:func:`gankit.data.build_dataset`, ``strict``). Saved runs are not
     re-checked, so nothing trained before becomes unreadable."""
     loss, sampler, t = cfg.loss, cfg.sampler, cfg.train
@@ -669,3 +672,7 @@ def refuse_inert(cfg: Config) -> None:
         _refuse_unused("train", t, TrainConfig(), ("ema_start",), "it is when the generator's EMA starts, and train.ema is 0 (off)")
     if not t.watchdog:
         _refuse_unused("train", t, TrainConfig(), ("watchdog_start",), "it is when the watchdog starts, and train.watchdog is false")
+    layout = LAYOUTS.get(cfg.variant)
+    if layout is not None and not layout.augment:
+        takers = ", ".join(sorted(name for name, lay in LAYOUTS.items() if lay.augment))
+        _refuse_unused("train", t, TrainConfig(), ("augment",), f"variant '{cfg.variant}' does not augment its inputs (those that do: {takers})")

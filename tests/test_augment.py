@@ -61,3 +61,33 @@ def test_augment_on_point_data_is_refused_before_training():
 
     with pytest.raises(GankitError, match="transforms images"):
         build_state(load_config("gan-ring", ["train.augment=translation", "train.device=cpu"]))
+
+
+def _first_input(preset: str, player: str, overrides: list[str]) -> torch.Tensor:
+    """The first batch network ``player`` reads in one run of ``preset``'s step of the same name."""
+    from tests.variants.steps import run_step, tiny_state
+
+    state = tiny_state(preset, overrides)
+    seen: list[torch.Tensor] = []
+    handle = state.variant.players[player].register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().clone()))
+    run_step(state, player)
+    handle.remove()
+    return seen[0]
+
+
+@pytest.mark.parametrize(("preset", "player"), [("dcgan-mnist", "d"), ("catgan-semi-mnist", "d"), ("catgan-mnist", "d"), ("supervised-mnist", "c")])
+def test_augmenting_variants_feed_their_network_shifted_data(preset: str, player: str):
+    plain = _first_input(preset, player, [])
+    shifted = _first_input(preset, player, ["train.augment=translation"])
+    h = plain.shape[-1]
+    r = max(1, round(h * 0.125))
+    shifts = [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
+    assert not torch.equal(plain, shifted)
+    for img, res in zip(plain[:, 0], shifted[:, 0], strict=True):
+        assert any(torch.equal(_shifted(img, dy, dx), res) for dy, dx in shifts)
+
+
+@pytest.mark.parametrize("preset", ["vae-mnist", "bigan-mnist", "aae-mnist"])
+def test_augment_is_refused_for_a_variant_that_does_not_augment(preset: str):
+    with pytest.raises(GankitError, match=r"train\.augment='translation' would have no effect: variant '\w+' does not augment"):
+        load_config(preset, ["train.augment=translation"])

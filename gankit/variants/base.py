@@ -527,14 +527,16 @@ def register(
     groups: dict[str, OptimizerConfig] | tuple[str, ...] | None = None,
     options: type = NoOptions,
     noise: bool = True,
+    augment: bool = False,
 ) -> Callable[[VariantBuilder], VariantBuilder]:
     """Register a variant builder under ``name`` (``variant: name`` in configs), with its players (name -> default
     network; a tuple of names takes :class:`NetConfig`'s defaults), its optimiser groups (default: one per player),
-    its options dataclass (``options.*``) and whether it draws noise (``model.z_dim``, ``model.z_prior``)."""
+    its options dataclass (``options.*``), whether it draws noise (``model.z_dim``, ``model.z_prior``) and whether
+    it applies ``train.augment`` (:func:`gankit.augment.make_augment`) to its networks' data inputs."""
     player_defaults = dict(players) if isinstance(players, dict) else {p: NetConfig() for p in players}
     group_spec = groups if groups is not None else tuple(player_defaults)
     group_defaults = dict(group_spec) if isinstance(group_spec, dict) else {g: OptimizerConfig() for g in group_spec}
-    layout = VariantLayout(player_defaults, group_defaults, options, noise)
+    layout = VariantLayout(player_defaults, group_defaults, options, noise, augment)
 
     def wrap(build: VariantBuilder) -> VariantBuilder:
         VARIANTS[name] = VariantEntry(build, description, layout)

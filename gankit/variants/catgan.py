@@ -3,7 +3,8 @@ certain of the class of every real sample (low conditional entropy), use every c
 (high marginal entropy) and be uncertain of generated samples (high conditional entropy); G makes samples D is
 certain of, spread over every class (:func:`gankit.losses.catgan_d_loss`, :func:`gankit.losses.catgan_g_loss`).
 Unsupervised, D's classes are clusters; with ``options.labels`` > 0 (semi-supervised) D also minimises the
-cross-entropy of the labelled items (weight ``options.supervised``) and its classes are the labels'.
+cross-entropy of the labelled items (weight ``options.supervised``) and its classes are the labels'. ``train.augment``
+transforms every input of D alike (real, labelled and generated).
 
 ``classify`` is D's K logits (clusters, or classes when semi-supervised), ``encode`` D's last hidden features,
 ``decode`` G.
@@ -18,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gankit.augment import make_augment
 from gankit.config import Config, NetConfig, _positive
 from gankit.errors import GankitError
 from gankit.losses import catgan_d_loss, catgan_g_loss, entropy
@@ -49,6 +51,7 @@ class CatGANOptions:
     "Springenberg (2016): D a K-way classifier, certain of real samples' classes, balanced over classes, uncertain of fakes; clusters or semi-supervised",
     players={"g": NetConfig(arch="dcgan", width=32, norm="batch"), "d": NetConfig(arch="dcgan", width=32, norm="batch")},
     options=CatGANOptions,
+    augment=True,
 )
 def build_catgan(cfg: Config, data: Any, device: torch.device) -> Variant:
     opts, z_dim, prior = cfg.options, cfg.model.z_dim, cfg.model.z_prior
@@ -64,19 +67,23 @@ def build_catgan(cfg: Config, data: Any, device: torch.device) -> Variant:
         if k < 2:
             raise GankitError(f"CatGAN needs K >= 2 categories: set options.classes (data '{cfg.data.name}' has no classes to take K from)")
     players = {"g": build_generator(cfg.model.g, z_dim, shape).to(device), "d": build_network(cfg.model.d, shape, (k,), critic=True).to(device)}
+    augment = make_augment(cfg.train.augment, data.kind)  # the same random transforms of every input of D: real, labelled and fake
+
+    def logits(d: torch.nn.Module, x: Tensor, rng: torch.Generator) -> Tensor:
+        return d(augment(x, rng))["logits"]
 
     def d_objective(ctx: StepContext) -> dict[str, Tensor]:
         d = ctx.players["d"]
         with torch.no_grad():
             fake = ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device))
-        out = catgan_d_loss(d(ctx.batches["train"]["x"])["logits"], d(fake)["logits"])
+        out = catgan_d_loss(logits(d, ctx.batches["train"]["x"], ctx.rng), logits(d, fake, ctx.rng))
         if opts.labels:
             batch = ctx.batches["labelled"]
-            out["d_sup"] = opts.supervised * F.cross_entropy(d(batch["x"])["logits"], batch["y"], reduction="none")
+            out["d_sup"] = opts.supervised * F.cross_entropy(logits(d, batch["x"], ctx.rng), batch["y"], reduction="none")
         return out
 
     def g_objective(ctx: StepContext) -> dict[str, Tensor]:
-        return catgan_g_loss(ctx.players["d"](ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device)))["logits"])
+        return catgan_g_loss(logits(ctx.players["d"], ctx.players["g"](latent(ctx.n, z_dim, prior, ctx.rng, ctx.device)), ctx.rng))
 
     def probe(players: Players, batches: dict[str, dict[str, Tensor]], rng: torch.Generator) -> tuple[Tensor, Tensor]:
         """Certainty 1 - H[p(y|x)] / log K of real and of generated samples (1: one class, 0: uniform)."""

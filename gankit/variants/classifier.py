@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gankit.augment import make_augment
 from gankit.config import Config, NetConfig
 from gankit.nets import build_network
 from gankit.variants.base import Players, Step, StepContext, Variant, assemble, labelled_source, register, validate_labels
@@ -40,15 +41,17 @@ class ClassifierOptions:
     players={"c": NetConfig(arch="dcgan", width=32, norm="batch")},
     options=ClassifierOptions,
     noise=False,
+    augment=True,
 )
 def build_classifier(cfg: Config, data: Any, device: torch.device) -> Variant:
     opts = cfg.options
     source, classes = labelled_source(cfg, data, opts.labels, opts.label_seed)
     c = build_network(cfg.model.c, data.fields["x"].shape, (classes,), critic=True).to(device)
+    augment = make_augment(cfg.train.augment, data.kind)  # random transforms of the labelled inputs (train.augment)
 
     def objective(ctx: StepContext) -> dict[str, Tensor]:
         batch = ctx.batches["labelled"]
-        return {"ce": F.cross_entropy(ctx.players["c"](batch["x"])["logits"], batch["y"], reduction="none")}
+        return {"ce": F.cross_entropy(ctx.players["c"](augment(batch["x"], ctx.rng))["logits"], batch["y"], reduction="none")}
 
     def classify(players: Players, x: Tensor) -> Tensor:
         return players["c"](x)["logits"]

@@ -111,16 +111,16 @@ def _build_conditional(cfg: Config, data: Any, device: torch.device, conditionin
     )
 
 
-@register("cgan", "Mirza & Osindero (2014): label concatenated to G's noise and to D's input")
+@register("cgan", "Mirza & Osindero (2014): label concatenated to G's noise and to D's input", augment=True)
 def build_cgan(cfg: Config, data: Any, device: torch.device) -> Variant:
     return _build_conditional(cfg, data, device, "concat")
 
 
-@register("projection", "Miyato & Koyama (2018): projection discriminator, logit + <embed(y), phi(x)>")
+@register("projection", "Miyato & Koyama (2018): projection discriminator, logit + <embed(y), phi(x)>", augment=True)
 def build_projection(cfg: Config, data: Any, device: torch.device) -> Variant:
     return _build_conditional(cfg, data, device, "projection")
 
 
-@register("acgan", "Odena et al. (2017): auxiliary classifier GAN, D also predicts the class", options=ACGANOptions)
+@register("acgan", "Odena et al. (2017): auxiliary classifier GAN, D also predicts the class", options=ACGANOptions, augment=True)
 def build_acgan(cfg: Config, data: Any, device: torch.device) -> Variant:
     return _build_conditional(cfg, data, device, "aux")

@@ -115,7 +115,7 @@ def lazy_r1_r2(
     return objective
 
 
-@register("gan", "Goodfellow et al. (2014) and its stabilised forms: any game, penalties, SN, packing, Improved-GAN terms", options=GanOptions)
+@register("gan", "Goodfellow et al. (2014) and its stabilised forms: any game, penalties, SN, packing, Improved-GAN terms", options=GanOptions, augment=True)
 def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
     game, loss, opts = make_game(cfg.loss), cfg.loss, cfg.options
     z_dim, prior, m = cfg.model.z_dim, cfg.model.z_prior, opts.pack

@@ -58,6 +58,7 @@ def code_spec(z_dim: int, prior: str, categorical: int, continuous: int) -> Late
              "q": NetConfig(arch="mlp", width=128, depth=1, activation="leaky_relu", norm="batch")},
     groups=("g", "d"),
     options=InfoGANOptions,
+    augment=True,
 )  # fmt: skip
 def build_infogan(cfg: Config, data: Any, device: torch.device) -> Variant:
     game, opts = make_game(cfg.loss), cfg.options

@@ -72,7 +72,7 @@ def unrolled_parameters(d: nn.Module, optimizer: torch.optim.Optimizer, d_loss: 
     return params | buffers
 
 
-@register("unrolled", "Metz et al. (2017): G's loss against D after k unrolled D updates, differentiated through them", options=UnrolledOptions)
+@register("unrolled", "Metz et al. (2017): G's loss against D after k unrolled D updates, differentiated through them", options=UnrolledOptions, augment=True)
 def build_unrolled(cfg: Config, data: Any, device: torch.device) -> Variant:
     game, loss, k = make_game(cfg.loss), cfg.loss, cfg.options.unroll_steps
     z_dim, prior = cfg.model.z_dim, cfg.model.z_prior
