@@ -653,9 +653,9 @@ def refuse_inert(cfg: Config) -> None:
     """Settings away from their default that the rest of a new config makes inert are refused (they would do
     nothing, silently): the LSGAN targets under another game, a penalty's options without the penalty, rejection
     sampling's options with plain sampling, the EMA's or watchdog's start with them off, ``train.augment`` for a
-    variant that does not augment. Data keys the chosen source
-    never reads are found when it is built (:func:`gankit.data.build_dataset`, ``strict``). Saved runs are not
-    re-checked, so nothing trained before becomes unreadable."""
+    variant that does not augment. Data keys the chosen source never reads are found when it is built
+    (:func:`gankit.data.build_dataset`, ``strict``). Saved runs are not re-checked, so nothing trained before becomes
+    unreadable."""
     loss, sampler, t = cfg.loss, cfg.sampler, cfg.train
     if loss.name != "lsgan":
         _refuse_unused("loss", loss, LossConfig(), ("ls_a", "ls_b", "ls_c"), f"the LSGAN targets are read by loss.name=lsgan only, not '{loss.name}'")
