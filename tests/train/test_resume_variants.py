@@ -64,15 +64,16 @@ IN_PROCESS = {
     "infogan-mnist": [o for o in CASES["infogan-mnist"] if not o.startswith("train.ema")],
     "pix2pix-edges2digits": [o for o in CASES["pix2pix-edges2digits"] if not o.startswith("train.ema")],
     # joint-pair D (bigan), noise layers and an averaged D (ssgan), a code table read by index (glo), entropy terms with
-    # labels (catgan-semi), the ELBO's reparameterised draws (vae), the labelled stream alone (supervised)
+    # labels and augmented inputs (catgan-semi), the ELBO's reparameterised draws (vae), the labelled stream alone with
+    # augmented inputs (supervised)
     "bigan-mnist": ["model.g.width=4", "model.e.width=4", "model.dx.width=4", "model.dz.width=8", "model.dj.width=8", "model.z_dim=4",
                     "options.features=8", "train.ema=0.9"],
     # (a constant rate: the preset's decay is a function of train.steps, which the halved run changes)
     "ssgan-mnist": ["model.g.width=8", "model.d.width=8", "model.z_dim=4", "train.ema=0.9", "optim.g.decay_start=1.0", "optim.d.decay_start=1.0"],
     "glo-mnist": ["model.g.width=4", "model.z_dim=4"],
-    "catgan-semi-mnist": ["model.g.width=4", "model.d.width=4", "model.z_dim=4", "options.labels=20"],
+    "catgan-semi-mnist": ["model.g.width=4", "model.d.width=4", "model.z_dim=4", "options.labels=20", "train.augment=translation,cutout"],
     "vae-mnist": ["model.e.width=4", "model.g.width=4", "model.z_dim=4", "train.ema=0.9"],
-    "supervised-mnist": ["model.c.width=4"],
+    "supervised-mnist": ["model.c.width=4", "train.augment=translation"],
     # random holes drawn from the loop's generator, the U-Net's dropout, D on the G step's scratch (the context encoder)
     "inpaint-mnist": ["model.g.width=4", "model.d.width=4", "options.mask=random", "train.ema=0.9"],
     # two phases (MSE, then judge content + adversarial from iteration 10), a frozen feature network (SRGAN)
