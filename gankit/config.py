@@ -672,7 +672,6 @@ def refuse_inert(cfg: Config) -> None:
         _refuse_unused("train", t, TrainConfig(), ("ema_start",), "it is when the generator's EMA starts, and train.ema is 0 (off)")
     if not t.watchdog:
         _refuse_unused("train", t, TrainConfig(), ("watchdog_start",), "it is when the watchdog starts, and train.watchdog is false")
-    layout = LAYOUTS.get(cfg.variant)
-    if layout is not None and not layout.augment:
+    if not LAYOUTS[cfg.variant].augment:  # the variant was validated: its layout is registered
         takers = ", ".join(sorted(name for name, lay in LAYOUTS.items() if lay.augment))
         _refuse_unused("train", t, TrainConfig(), ("augment",), f"variant '{cfg.variant}' does not augment its inputs (those that do: {takers})")

@@ -75,7 +75,21 @@ def _first_input(preset: str, player: str, overrides: list[str]) -> torch.Tensor
     return seen[0]
 
 
-@pytest.mark.parametrize(("preset", "player"), [("dcgan-mnist", "d"), ("catgan-semi-mnist", "d"), ("catgan-mnist", "d"), ("supervised-mnist", "c")])
+# one image preset per variant that declares train.augment (register(augment=True)), and the network whose step
+# (of the same name) reads the data; catgan twice, unsupervised and with a labelled stream
+AUGMENTING = {"gan": ("dcgan-mnist", "d"), "cgan": ("cgan-mnist", "d"), "projection": ("projection-mnist", "d"), "acgan": ("acgan-mnist", "d"),
+              "infogan": ("infogan-mnist", "d"), "unrolled": ("unrolled-mnist", "d"), "catgan": ("catgan-mnist", "d"),
+              "classifier": ("supervised-mnist", "c")}  # fmt: skip
+
+
+def test_every_variant_declaring_augment_is_checked_below():
+    import gankit.variants  # noqa: F401  (registers the variants and their layouts)
+    from gankit.config import LAYOUTS
+
+    assert set(AUGMENTING) == {name for name, layout in LAYOUTS.items() if layout.augment}
+
+
+@pytest.mark.parametrize(("preset", "player"), [*AUGMENTING.values(), ("catgan-semi-mnist", "d")])
 def test_augmenting_variants_feed_their_network_shifted_data(preset: str, player: str):
     plain = _first_input(preset, player, [])
     shifted = _first_input(preset, player, ["train.augment=translation"])
