@@ -5,7 +5,8 @@ unlabelled images y, while staying close to x so that x's label (known from the 
 
     L_R = Σ_patches ℓ_G(D(x̃)) + λ·‖x̃ - x‖₁        L_D = Σ_patches ℓ_D(D(y), D(x̃))
 
-The adversarial loss is local: D is fully convolutional (a PatchGAN) and its map of per-patch logits is scored patch
+The adversarial loss is local: D is fully convolutional (a PatchGAN, by default one stride-2 layer: 16 px patches; two
+give 34 px ones, whole digits at 32 px, and the refiner then rewrites them) and its map of per-patch logits is scored patch
 by patch, each patch's loss averaged (the paper sums; ``options.adversarial`` scales). The self-regularisation L1 is
 the mean absolute difference over pixels, weighted by λ = ``options.self_reg``. D sees refined images through a
 history buffer (:class:`~gankit.variants.base.ImagePool`): once it is full, about half of each batch of refined
@@ -59,7 +60,7 @@ def self_regularisation(refined: Tensor, synthetic: Tensor) -> Tensor:
 @register(
     "simgan",
     "Shrivastava et al. (2017): a refiner makes synthetic images realistic; local (patch) adversarial loss, self-regularisation L1, history buffer",
-    players={"r": NetConfig(arch="refiner", width=64, depth=4, norm="batch"), "d": NetConfig(arch="patchgan", width=32, depth=2, norm="batch")},
+    players={"r": NetConfig(arch="refiner", width=64, depth=4, norm="batch"), "d": NetConfig(arch="patchgan", width=32, depth=1, norm="batch")},
     options=SimGANOptions,
     noise=False,
 )
