@@ -53,3 +53,25 @@ def test_the_default_keeps_last_only_and_resume_goes_on_pruning(tmp_path):
     kept = train(load_config("gan-ring", [*TINY, "train.keep=2", "train.progress=none"]), tmp_path)
     resume(kept, ["train.steps=40"])
     assert list(kept_checkpoints(kept)) == [30, 40]
+
+
+def _make_runs(args):
+    from gankit.train.rundir import create_run_dir
+
+    runs_dir, name, count, start = args
+    start.wait()
+    return [create_run_dir(runs_dir, name).name[:5] for _ in range(count)]
+
+
+def test_concurrent_runs_with_different_names_never_share_a_number(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Manager() as manager:
+        start = manager.Event()
+        with ctx.Pool(4) as pool:
+            pending = pool.map_async(_make_runs, [(tmp_path, f"job{i}", 25, start) for i in range(4)])
+            start.set()
+            numbers = [n for part in pending.get(timeout=60) for n in part]
+    assert len(numbers) == 100
+    assert sorted(numbers) == [f"{i:05d}" for i in range(100)]  # one number each, no gaps
