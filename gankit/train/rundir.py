@@ -19,7 +19,7 @@ RUN_PATTERN = re.compile(r"^(\d{5})-")
 
 def create_run_dir(runs_dir: Path, name: str) -> Path:
     """Create ``runs_dir/NNNNN-name`` with the next free number (never reuses an existing directory or a number another
-    run took, even one started at the same moment: the numbering holds a lock file in ``runs_dir``)."""
+    run took, even one started at the same moment: the numbering locks ``runs_dir`` itself, adding no file to it)."""
     runs_dir = Path(runs_dir)
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
@@ -29,7 +29,8 @@ def create_run_dir(runs_dir: Path, name: str) -> Path:
         raise GankitError(f"{runs_dir} is not a directory; choose another with --runs-dir")
     if not os.access(runs_dir, os.W_OK):
         raise GankitError(f"runs directory {runs_dir} is not writable; choose another with --runs-dir")
-    with open(runs_dir / ".numbering.lock", "a") as lock:  # concurrent runs with different names get different numbers
+    lock = os.open(runs_dir, os.O_RDONLY)  # a lock on the runs directory itself: two runs started together get two numbers
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         taken = [int(m.group(1)) for p in runs_dir.iterdir() if (m := RUN_PATTERN.match(p.name))]
         number = max(taken, default=-1) + 1
@@ -43,6 +44,8 @@ def create_run_dir(runs_dir: Path, name: str) -> Path:
             except OSError as exc:
                 raise GankitError(f"cannot create run directory {path}: {exc.strerror}") from None
             break
+    finally:
+        os.close(lock)  # releases the lock
     (path / "samples").mkdir()
     (path / "checkpoints").mkdir()
     return path

@@ -75,3 +75,4 @@ def test_concurrent_runs_with_different_names_never_share_a_number(tmp_path):
             numbers = [n for part in pending.get(timeout=60) for n in part]
     assert len(numbers) == 100
     assert sorted(numbers) == [f"{i:05d}" for i in range(100)]  # one number each, no gaps
+    assert sorted(p.name[:5] for p in tmp_path.iterdir()) == sorted(numbers)  # the runs directory holds the runs alone
