@@ -29,7 +29,10 @@ def create_run_dir(runs_dir: Path, name: str) -> Path:
         raise GankitError(f"{runs_dir} is not a directory; choose another with --runs-dir")
     if not os.access(runs_dir, os.W_OK):
         raise GankitError(f"runs directory {runs_dir} is not writable; choose another with --runs-dir")
-    lock = os.open(runs_dir, os.O_RDONLY)  # a lock on the runs directory itself: two runs started together get two numbers
+    try:
+        lock = os.open(runs_dir, os.O_RDONLY)  # a lock on the runs directory itself: two runs started together get two numbers
+    except OSError as exc:
+        raise GankitError(f"cannot read runs directory {runs_dir}: {exc.strerror}; choose another with --runs-dir") from None
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         taken = [int(m.group(1)) for p in runs_dir.iterdir() if (m := RUN_PATTERN.match(p.name))]
