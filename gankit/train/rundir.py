@@ -6,8 +6,8 @@ import fcntl
 import json
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ RUN_PATTERN = re.compile(r"^(\d{5})-")
 
 def create_run_dir(runs_dir: Path, name: str) -> Path:
     """Create ``runs_dir/NNNNN-name`` with the next free number (never reuses an existing directory or a number another
-    run took, even one started at the same moment: the numbering locks ``runs_dir`` itself, adding no file to it)."""
+    run took, even one started at the same moment: the numbering holds :func:`directory_lock` on ``runs_dir``)."""
     runs_dir = Path(runs_dir)
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
@@ -29,12 +29,7 @@ def create_run_dir(runs_dir: Path, name: str) -> Path:
         raise GankitError(f"{runs_dir} is not a directory; choose another with --runs-dir")
     if not os.access(runs_dir, os.W_OK):
         raise GankitError(f"runs directory {runs_dir} is not writable; choose another with --runs-dir")
-    try:
-        lock = os.open(runs_dir, os.O_RDONLY)  # a lock on the runs directory itself: two runs started together get two numbers
-    except OSError as exc:
-        raise GankitError(f"cannot read runs directory {runs_dir}: {exc.strerror}; choose another with --runs-dir") from None
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with directory_lock(runs_dir, "the numbering of its runs"):  # two runs started together get two numbers
         taken = [int(m.group(1)) for p in runs_dir.iterdir() if (m := RUN_PATTERN.match(p.name))]
         number = max(taken, default=-1) + 1
         while True:
@@ -47,8 +42,6 @@ def create_run_dir(runs_dir: Path, name: str) -> Path:
             except OSError as exc:
                 raise GankitError(f"cannot create run directory {path}: {exc.strerror}") from None
             break
-    finally:
-        os.close(lock)  # releases the lock
     (path / "samples").mkdir()
     (path / "checkpoints").mkdir()
     return path
@@ -68,26 +61,35 @@ def lock_holder(path: Path) -> str:
 
 
 @contextmanager
-def writer_lock(run: Path) -> Iterator[None]:
-    """Hold the run's one-writer lock for the block: an OS lock (flock) on the run directory itself, which the
-    kernel releases when the process ends, however it ends, and which writes nothing. A second writer
-    (``train``/``resume`` of the same run) gets a one-line error naming the holder's pid. Readers (sample, eval,
-    report, ...) never take it."""
+def directory_lock(path: Path, what: str, busy: Callable[[], GankitError] | None = None) -> Iterator[None]:
+    """Hold an OS lock (exclusive flock) on the directory ``path`` itself for the block: the kernel releases it when
+    the process ends, however it ends, and it writes nothing into the directory. Without ``busy`` it waits for the
+    holder; with it, it raises ``busy()`` at once instead. ``what``: what the lock guards, for the error message."""
     try:
-        fd = os.open(run, os.O_RDONLY | os.O_DIRECTORY)
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as exc:
-        raise GankitError(f"cannot open {run} to lock the run: {exc.strerror or exc}; check the run directory's permissions") from None
+        raise GankitError(f"cannot open {path} to lock {what}: {exc.strerror or exc}; check the directory's permissions") from None
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX if busy is None else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise GankitError(
-                f"{run} is being trained by {lock_holder(run)}; one process writes a run at a time: wait for it to finish, "
-                f"or stop it (kill -TERM checkpoints it) and then `gankit resume {run}`"
-            ) from None
+            raise busy() from None
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def writer_lock(run: Path) -> AbstractContextManager[None]:
+    """The run's one-writer lock (:func:`directory_lock` on the run directory). A second writer (``train``/``resume``
+    of the same run) gets a one-line error naming the holder's pid. Readers (sample, eval, report, ...) never take it."""
+
+    def busy() -> GankitError:
+        return GankitError(
+            f"{run} is being trained by {lock_holder(run)}; one process writes a run at a time: wait for it to finish, "
+            f"or stop it (kill -TERM checkpoints it) and then `gankit resume {run}`"
+        )
+
+    return directory_lock(run, "the run", busy)
 
 
 def checkpoint_path(run: Path) -> Path:
