@@ -1,14 +1,15 @@
 """SRGAN (Ledig et al., 2017): single-image super-resolution. G (SRResNet: residual blocks, sub-pixel upsampling)
 maps a low-resolution image ``a`` to the high-resolution ``b``.
 
-Two phases. For the first ``options.pretrain`` iterations G minimises the mean squared error alone (SRResNet, the
-paper's initialisation); then it minimises a content loss plus ``options.adversarial`` (10⁻³) times the
-non-saturating adversarial loss, against a VGG-style D that tells real high-resolution images from G's. Content
-losses (``options.content``): ``vgg``, the squared distance of frozen VGG19 features φ_i,j (``options.vgg_layer``,
-the paper's VGG54 by default) of G(a) and b, scaled by ``options.content_weight`` (1/12.75², the paper's rescaling
-of the feature maps), from the local weights file ``options.vgg_weights`` (never downloaded); ``judge``, the same
-on the 128-d features of the digit judge shipped with gankit (digits); ``mse``, the pixels' squared error
-(SRGAN-MSE). ``options.adversarial: 0`` is SRResNet alone: the MSE phase throughout, no D.
+Two phases. For the first ``options.pretrain`` iterations G minimises the pixels' mean squared error alone (SRResNet,
+the paper's initialisation; with ``options.pixel: l1`` the mean absolute error instead, as EDSR, Lim et al., 2017);
+then it minimises a content loss plus ``options.adversarial`` (10⁻³) times the non-saturating adversarial loss,
+against a VGG-style D that tells real high-resolution images from G's. Content losses (``options.content``): ``vgg``,
+the squared distance of frozen VGG19 features φ_i,j (``options.vgg_layer``, the paper's VGG54 by default) of G(a) and
+b, scaled by ``options.content_weight`` (1/12.75², the paper's rescaling of the feature maps), from the local weights
+file ``options.vgg_weights`` (never downloaded); ``judge``, the same on the 128-d features of the digit judge shipped
+with gankit (digits); ``mse``, the pixels' squared error (SRGAN-MSE). ``options.adversarial: 0`` is SRResNet alone:
+the first phase throughout, no D.
 
 With ``options.residual``, G predicts the difference from the input's bicubic upsampling (the output is bicubic(a)
 + G(a)), as VDSR does, so that training starts from the bicubic image: not the paper's, which trains 10⁶ iterations
@@ -35,6 +36,7 @@ from gankit.nets.vgg import RELU_INDEX, VGG19Features
 from gankit.variants.base import Players, Step, StepContext, Variant, assemble, d_penalties, mean_logit, register
 
 CONTENT = ("vgg", "judge", "mse")
+PIXEL = ("mse", "l1")
 
 
 @dataclass
@@ -42,7 +44,8 @@ class SRGANOptions:
     """``pretrain``: iterations of the MSE-only phase; ``adversarial``: weight of G's adversarial loss afterwards (0:
     SRResNet, no D); ``content``: vgg, judge or mse; ``content_weight``: factor of the feature distance; ``vgg_weights``
     / ``vgg_layer``: VGG19's local state-dict file (torchvision's names) and the layer i_j of φ_i,j; ``residual``: G adds
-    its output to the bicubic upsampling of the input."""
+    its output to the bicubic upsampling of the input; ``pixel``: the loss of the first phase (and of SRResNet alone),
+    the pixels' mse or l1."""
 
     pretrain: int = 0
     adversarial: float = 1e-3
@@ -51,11 +54,13 @@ class SRGANOptions:
     vgg_weights: str | None = None
     vgg_layer: str = "5_4"
     residual: bool = False
+    pixel: str = "mse"
 
     def validate(self, cfg: Config) -> None:
         _positive("options.pretrain", self.pretrain, allow_zero=True)
         _positive("options.adversarial", self.adversarial, allow_zero=True)
         _choice("options.content", self.content, list(CONTENT))
+        _choice("options.pixel", self.pixel, list(PIXEL))
         _positive("options.content_weight", self.content_weight)
         _choice("options.vgg_layer", self.vgg_layer, list(RELU_INDEX))
 
@@ -102,6 +107,11 @@ def squared_error(x: Tensor, y: Tensor) -> Tensor:
     return (x - y).pow(2).reshape(len(x), -1).mean(dim=1)
 
 
+def absolute_error(x: Tensor, y: Tensor) -> Tensor:
+    """Mean absolute difference per sample: (B, ...) -> (B,)."""
+    return (x - y).abs().reshape(len(x), -1).mean(dim=1)
+
+
 @register(
     "srgan",
     "Ledig et al. (2017): SRResNet G trained with MSE, then a VGG (or judge) content loss + 1e-3 adversarial against a VGG-style D",
@@ -134,9 +144,11 @@ def build_srgan(cfg: Config, data: Any, device: torch.device) -> Variant:
             out = out + F.interpolate(a, size=out.shape[-2:], mode="bicubic", align_corners=False)
         return out
 
+    pixel_error = absolute_error if opts.pixel == "l1" else squared_error
+
     def mse_objective(ctx: StepContext) -> dict[str, Tensor]:
         a, b = ctx.batch["a"], ctx.batch["b"]
-        return {"g_mse": squared_error(upsample(ctx.players["g"], a), b)}
+        return {f"g_{opts.pixel}": pixel_error(upsample(ctx.players["g"], a), b)}
 
     def content(fake: Tensor, real: Tensor) -> Tensor:
         if "content" not in frozen:

@@ -83,6 +83,21 @@ def test_srresnet_is_the_mse_phase_alone_without_a_discriminator():
     assert x.shape == (2, 3, 8, 8) and v.translate(v.players, x, "a2b").shape == (2, 3, 32, 32)
 
 
+def test_the_l1_pixel_loss_is_the_mean_absolute_error_per_sample():
+    state = tiny_state("srresnet-photos", [*SMALL, "data.image_size=32", "train.batch_size=2", "options.pixel=l1"])
+    v = state.variant
+    step = next(s for s in v.steps if s.name == "mse")
+    ctx = step_context(state, step)
+    losses = step.objective(ctx)
+    a, b = ctx.batch["a"], ctx.batch["b"]
+    with torch.no_grad():
+        out = v.players["g"](a) + F.interpolate(a, size=(32, 32), mode="bicubic", align_corners=False)  # the preset's residual G
+        expected = (out - b).abs().mean(dim=(1, 2, 3))
+    assert set(losses) == {"g_l1"}
+    torch.testing.assert_close(losses["g_l1"], expected, atol=1e-6, rtol=1e-5)
+    assert not torch.allclose(expected, (out - b).pow(2).mean(dim=(1, 2, 3)))
+
+
 def test_bad_settings_are_one_line_errors(tmp_path):
     with pytest.raises(GankitError, match=r"needs options\.vgg_weights.*options\.content=mse"):
         build_state(load_config("srgan-photos", [*TINY, *SMALL]))
@@ -92,6 +107,8 @@ def test_bad_settings_are_one_line_errors(tmp_path):
         build_state(load_config("srgan-digits", [*TINY, *SMALL, "data.name=mnist5k"]))
     with pytest.raises(GankitError, match=r"options\.content"):
         load_config("srgan-digits", ["options.content=lpips"])
+    with pytest.raises(GankitError, match=r"options\.pixel"):
+        load_config("srresnet-photos", ["options.pixel=huber"])
 
 
 def test_a_residual_generator_adds_its_output_to_the_bicubic_upsampling():
