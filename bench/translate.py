@@ -16,7 +16,7 @@ context encoder (inpainting, with its L2-only baseline), each measured with `gan
   `inpaint-l2-photos` / `inpaint-photos` (the central 32 × 32 square of 64 px crops of the held-out photos): PSNR and
   SSIM of the hole alone, L2 only vs L2 + adversarial, beside the grey hole; on digits the judge's accuracy on the
   filled-in digits, on the holed inputs and on the real digits.
-- sr: `srresnet-photos` (MSE only) and `srgan-photos` (×4 on 64 px crops of the held-out photos) beside bicubic
+- sr: `srresnet-photos` (a pixel loss only) and `srgan-photos` (×4 on 64 px crops of the held-out photos) beside bicubic
   upsampling; SRGAN's content loss is VGG54 with `--vgg-weights PATH` (a local VGG19 file), else the pixels' MSE
   (SRGAN-MSE), as the page says; `srgan-digits` (8 → 32 px held-out digits, the judge's features as content loss).
 - simgan: `simgan-fonts2mnist` refines rendered font digits towards MNIST-5k without labels; `gankit eval RUN --metrics
@@ -380,8 +380,9 @@ def write(rows: list[dict], stale: list[dict], out: Path, args: argparse.Namespa
         for preset in sr:
             rs = by[preset]
             cfg = load_config(preset, rs[0].get("overrides", []))
-            kind = "MSE only" if cfg.options.adversarial == 0 else {"vgg": f"VGG{cfg.options.vgg_layer.replace('_', '')}", "judge": "digit judge features",
-                                                                    "mse": "pixels' MSE (SRGAN-MSE: no VGG19 file here)"}[cfg.options.content]
+            contents = {"vgg": f"VGG{cfg.options.vgg_layer.replace('_', '')}", "judge": "digit judge features",
+                        "mse": "pixels' MSE (SRGAN-MSE: no VGG19 file here)"}
+            kind = f"{'L1' if cfg.options.pixel == 'l1' else 'MSE'} only" if cfg.options.adversarial == 0 else contents[cfg.options.content]
             lines.append(
                 f"| `{preset}` | {kind} | {len(rs)} | {rs[0]['steps']} | {statistics.mean(r['minutes'] for r in rs):.1f} | {cell(rs, 'test', 'psnr')} | "
                 f"{cell(rs, 'test', 'ssim', 1, 3)} | {cell(rs, 'test', 'input_psnr')} | {cell(rs, 'test', 'input_ssim', 1, 3)} | "

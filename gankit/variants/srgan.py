@@ -41,7 +41,7 @@ PIXEL = ("mse", "l1")
 
 @dataclass
 class SRGANOptions:
-    """``pretrain``: iterations of the MSE-only phase; ``adversarial``: weight of G's adversarial loss afterwards (0:
+    """``pretrain``: iterations of the pixel-loss-only phase; ``adversarial``: weight of G's adversarial loss afterwards (0:
     SRResNet, no D); ``content``: vgg, judge or mse; ``content_weight``: factor of the feature distance; ``vgg_weights``
     / ``vgg_layer``: VGG19's local state-dict file (torchvision's names) and the layer i_j of φ_i,j; ``residual``: G adds
     its output to the bicubic upsampling of the input; ``pixel``: the loss of the first phase (and of SRResNet alone),

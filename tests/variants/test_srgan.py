@@ -73,12 +73,12 @@ def test_the_vgg_content_loss_reads_the_named_local_weights(tmp_path):
     torch.testing.assert_close(losses["g_content"], expected, atol=1e-6, rtol=1e-4)
 
 
-def test_srresnet_is_the_mse_phase_alone_without_a_discriminator():
+def test_srresnet_is_the_pixel_loss_phase_alone_without_a_discriminator():
     state = tiny_state("srresnet-photos", [*SMALL, "data.image_size=32", "train.batch_size=2"])
     v = state.variant
     assert set(v.players) == {"g"} and [s.name for s in v.steps] == ["mse"] and not v.frozen
     losses, changed = run_step(state, "mse")
-    assert set(losses) == {"g_mse"} and changed == {"g"}
+    assert set(losses) == {"g_l1"} and changed == {"g"}  # the preset's L1 pixel loss
     x = state.streams["train"].next(2)["a"]
     assert x.shape == (2, 3, 8, 8) and v.translate(v.players, x, "a2b").shape == (2, 3, 32, 32)
 
