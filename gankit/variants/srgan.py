@@ -146,7 +146,7 @@ def build_srgan(cfg: Config, data: Any, device: torch.device) -> Variant:
 
     pixel_error = absolute_error if opts.pixel == "l1" else squared_error
 
-    def mse_objective(ctx: StepContext) -> dict[str, Tensor]:
+    def pixel_objective(ctx: StepContext) -> dict[str, Tensor]:
         a, b = ctx.batch["a"], ctx.batch["b"]
         return {f"g_{opts.pixel}": pixel_error(upsample(ctx.players["g"], a), b)}
 
@@ -179,12 +179,12 @@ def build_srgan(cfg: Config, data: Any, device: torch.device) -> Variant:
 
     if adversarial:
         steps = [
-            Step("mse", ("g",), mse_objective, stop=opts.pretrain),
+            Step("mse", ("g",), pixel_objective, stop=opts.pretrain),
             Step("g", ("g",), g_objective, start=opts.pretrain),
             Step("d", ("d",), d_objective, repeat=cfg.train.d_steps, start=opts.pretrain, streams=()),  # on the G step's batch
         ]
     else:
-        steps = [Step("mse", ("g",), mse_objective)]
+        steps = [Step("mse", ("g",), pixel_objective)]
     return assemble(
         cfg, players, {name: (name,) for name in players}, steps=steps, frozen=frozen, frozen_sha256=sha, translate=translate,
         directions={"a2b": ("a", "b")}, paired=True, probes={"d": probe} if adversarial else {}, ema_players=("g",),
