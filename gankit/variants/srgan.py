@@ -34,6 +34,7 @@ from gankit.losses import make_game
 from gankit.nets import build_network
 from gankit.nets.vgg import RELU_INDEX, VGG19Features
 from gankit.variants.base import Players, Step, StepContext, Variant, assemble, d_penalties, mean_logit, register
+from gankit.variants.pix2pix import l1_loss
 
 CONTENT = ("vgg", "judge", "mse")
 PIXEL = ("mse", "l1")
@@ -107,11 +108,6 @@ def squared_error(x: Tensor, y: Tensor) -> Tensor:
     return (x - y).pow(2).reshape(len(x), -1).mean(dim=1)
 
 
-def absolute_error(x: Tensor, y: Tensor) -> Tensor:
-    """Mean absolute difference per sample: (B, ...) -> (B,)."""
-    return (x - y).abs().reshape(len(x), -1).mean(dim=1)
-
-
 @register(
     "srgan",
     "Ledig et al. (2017): SRResNet G trained with MSE, then a VGG (or judge) content loss + 1e-3 adversarial against a VGG-style D",
@@ -144,7 +140,7 @@ def build_srgan(cfg: Config, data: Any, device: torch.device) -> Variant:
             out = out + F.interpolate(a, size=out.shape[-2:], mode="bicubic", align_corners=False)
         return out
 
-    pixel_error = absolute_error if opts.pixel == "l1" else squared_error
+    pixel_error = l1_loss if opts.pixel == "l1" else squared_error
 
     def pixel_objective(ctx: StepContext) -> dict[str, Tensor]:
         a, b = ctx.batch["a"], ctx.batch["b"]
