@@ -30,6 +30,7 @@ from gankit.errors import GankitError
 from gankit.losses import make_game
 from gankit.nets import build_network
 from gankit.variants.base import ImagePool, Players, Step, StepContext, Variant, assemble, d_penalties, mean_logit, register
+from gankit.variants.pix2pix import l1_loss
 
 
 @dataclass
@@ -53,8 +54,9 @@ class SimGANOptions:
 
 
 def self_regularisation(refined: Tensor, synthetic: Tensor) -> Tensor:
-    """‖x̃ - x‖₁ as the mean absolute difference over each image's pixels: (B,)."""
-    return (refined - synthetic).abs().reshape(len(refined), -1).mean(dim=1)
+    """‖x̃ - x‖₁ as the mean absolute difference over each image's pixels: (B,) (pix2pix's per-sample L1, named
+    for the paper's term)."""
+    return l1_loss(refined, synthetic)
 
 
 @register(
