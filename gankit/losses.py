@@ -187,6 +187,16 @@ def kplus1_d_loss(real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]
     return {"d_real": F.softplus(-real_logit(real_logits)), "d_fake": F.softplus(real_logit(fake_logits))}
 
 
+def l1_loss(output: Tensor, target: Tensor) -> Tensor:
+    """‖b - G(a)‖₁ per sample, as the mean absolute difference over its elements: (B, ...) -> (B,)."""
+    return (output - target).abs().reshape(len(output), -1).mean(dim=1)
+
+
+def squared_error(x: Tensor, y: Tensor) -> Tensor:
+    """Mean squared difference per sample: (B, ...) -> (B,)."""
+    return (x - y).pow(2).reshape(len(x), -1).mean(dim=1)
+
+
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
     """KL(N(μ, diag σ²) ‖ N(0, I)) per sample = ½ Σ (μ² + σ² - 1 - log σ²): (B, D) -> (B,)."""
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).flatten(1).sum(dim=1)

@@ -25,6 +25,7 @@ from torch import Tensor
 
 from gankit.config import Config, NetConfig, _choice, _positive
 from gankit.errors import GankitError
+from gankit.losses import squared_error
 from gankit.nets import build_network
 from gankit.variants.base import LatentPart, LatentSpec, Players, Step, StepContext, Variant, assemble, labelled_source, register, validate_labels
 
@@ -118,7 +119,7 @@ def build_aae(cfg: Config, data: Any, device: torch.device) -> Variant:
         x = ctx.batch["x"]
         y, z = codes(ctx.players, x)
         out = ctx.players["g"](decoder_input(y.softmax(dim=1) if y is not None else None, z))
-        return {"recon": opts.reconstruction * (out - x).pow(2).flatten(1).mean(dim=1)}
+        return {"recon": opts.reconstruction * squared_error(out, x)}
 
     def prior(n: int, ctx: StepContext) -> tuple[Tensor | None, Tensor]:
         z = torch.randn(n, z_dim, generator=ctx.rng, device=ctx.device)

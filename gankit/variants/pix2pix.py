@@ -17,7 +17,7 @@ from torch import Tensor
 
 from gankit.config import Config, NetConfig, _positive
 from gankit.errors import GankitError
-from gankit.losses import make_game
+from gankit.losses import l1_loss, make_game
 from gankit.nets import build_network
 from gankit.regularizers import clip_weights
 from gankit.variants.base import Players, Step, StepContext, Variant, assemble, d_penalties, register
@@ -38,11 +38,6 @@ class Pix2PixOptions:
         _positive("options.d_scale", self.d_scale)
         if not self.l1_weight and not self.gan_weight:
             raise GankitError("options.l1_weight and options.gan_weight are both 0: G would have no loss; set one of them")
-
-
-def l1_loss(output: Tensor, target: Tensor) -> Tensor:
-    """‖b - G(a)‖₁ per sample, as the mean absolute difference over pixels."""
-    return (output - target).abs().reshape(len(output), -1).mean(dim=1)
 
 
 @register(

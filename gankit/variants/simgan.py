@@ -27,10 +27,9 @@ from torch import Tensor
 
 from gankit.config import Config, NetConfig, _positive
 from gankit.errors import GankitError
-from gankit.losses import make_game
+from gankit.losses import l1_loss, make_game
 from gankit.nets import build_network
 from gankit.variants.base import ImagePool, Players, Step, StepContext, Variant, assemble, d_penalties, mean_logit, register
-from gankit.variants.pix2pix import l1_loss
 
 
 @dataclass

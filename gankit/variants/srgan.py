@@ -30,11 +30,10 @@ from torch import Tensor, nn
 
 from gankit.config import Config, NetConfig, _choice, _positive
 from gankit.errors import GankitError
-from gankit.losses import make_game
+from gankit.losses import l1_loss, make_game, squared_error
 from gankit.nets import build_network
 from gankit.nets.vgg import RELU_INDEX, VGG19Features
 from gankit.variants.base import Players, Step, StepContext, Variant, assemble, d_penalties, mean_logit, register
-from gankit.variants.pix2pix import l1_loss
 
 CONTENT = ("vgg", "judge", "mse")
 PIXEL = ("mse", "l1")
@@ -101,11 +100,6 @@ def content_network(opts: SRGANOptions) -> tuple[nn.Module | None, str | None]:
 
     network = VGG19Features(opts.vgg_weights, opts.vgg_layer)  # one-line errors for a missing or wrong file
     return network, file_sha256(Path(opts.vgg_weights).expanduser())
-
-
-def squared_error(x: Tensor, y: Tensor) -> Tensor:
-    """Mean squared difference per sample: (B, ...) -> (B,)."""
-    return (x - y).pow(2).reshape(len(x), -1).mean(dim=1)
 
 
 @register(

@@ -30,11 +30,10 @@ from torch import Tensor, nn
 
 from gankit.config import Config, NetConfig, _positive
 from gankit.errors import GankitError
-from gankit.losses import classification_loss, make_game
+from gankit.losses import classification_loss, l1_loss, make_game
 from gankit.nets import build_network
 from gankit.regularizers import clip_weights
 from gankit.variants.base import Players, Step, StepContext, Variant, assemble, d_penalties, mean_logit, random_labels, register
-from gankit.variants.pix2pix import l1_loss
 
 
 @dataclass
