@@ -55,6 +55,7 @@ CLUSTERS = {"CatGAN (K = 10)": "catgan-mnist", "AAE (30 clusters)": "aae-cluster
 CLUSTER_COUNTS = {"catgan-mnist": 10, "aae-cluster-mnist": 30}  # as the presets set them
 GENERATORS = {"DCGAN": "dcgan-mnist", "VAE": "vae-mnist", "GLO": "glo-mnist", "AAE": "aae-mnist", "BiGAN": "bigan-mnist"}
 CIRCLES_SEEDS = (0, 1, 2, 3, 4)  # train.seed of the catgan-circles runs; the first one is drawn
+CIRCLE_KEYS = {seed: f"catgan-circles-s{seed}" if seed else "catgan-circles" for seed in CIRCLES_SEEDS}  # job keys
 GOAL_SEMI_ERROR, GOAL_NN1, GOAL_CLUSTER_ERROR = 2.0, 0.95, 10.0
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
@@ -169,9 +170,8 @@ def jobs(labels: list[int], draws: list[int]) -> list[Job]:
         if preset in CLUSTERS.values():
             probes.append(("100", "0"))  # the clusters are scored on the test split by any probe
         out[preset] = Job(preset, preset, [], probes, metrics=preset in GENERATORS.values())
-    out["catgan-circles"] = Job("catgan-circles", "catgan-circles")  # train.seed 0: the figure
-    for seed in CIRCLES_SEEDS[1:]:  # the same preset from other initialisations: does the split hold?
-        out[f"catgan-circles-s{seed}"] = Job(f"catgan-circles-s{seed}", "catgan-circles", [f"train.seed={seed}"])
+    for seed, key in CIRCLE_KEYS.items():  # seed 0 (the preset as shipped) is the figure; the others: does the split hold?
+        out[key] = Job(key, "catgan-circles", [f"train.seed={seed}"] if seed else [])
     # the longest first, so that the two workers finish together (the K+1 GAN's last: its preset was tuned last)
     order = ["catgan-semi", "aae-semi", "bigan", "dcgan", "glo", "catgan-mnist", "aae-cluster", "vae", "aae-mnist", "supervised", "catgan-circles", "ssgan"]
     return sorted(out.values(), key=lambda j: next((i for i, p in enumerate(order) if j.preset.startswith(p)), len(order)))
@@ -344,13 +344,12 @@ def main() -> None:
         return
     pixels = pixel_rows(splits(), labels, draws)
     # pictures of the runs trained now; those of jobs read from the store were drawn when they were measured
-    circle_keys = ["catgan-circles", *(f"catgan-circles-s{seed}" for seed in CIRCLES_SEEDS[1:])]
-    for key in circle_keys:
+    for key in CIRCLE_KEYS.values():
         if done[key].run is not None:
             figure = folder / "catgan-circles.png" if key == "catgan-circles" else done[key].run / "circles.png"
             store.put(key, {**store.jobs[key], "circles": circles_figure(done[key].run, figure)})
     circles = store.jobs["catgan-circles"]["circles"]
-    seeds_matched = [store.jobs[key]["circles"]["catgan"] for key in circle_keys]
+    seeds_matched = [store.jobs[key]["circles"]["catgan"] for key in CIRCLE_KEYS.values()]
     if done["aae-mnist"].run is not None:
         aae_scatter(done["aae-mnist"].run, folder / "aae-codes.png")
     if done["bigan-mnist"].run is not None:

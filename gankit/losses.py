@@ -188,13 +188,13 @@ def kplus1_d_loss(real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]
 
 
 def l1_loss(output: Tensor, target: Tensor) -> Tensor:
-    """‖b - G(a)‖₁ per sample, as the mean absolute difference over its elements: (B, ...) -> (B,)."""
-    return (output - target).abs().reshape(len(output), -1).mean(dim=1)
+    """The L1 distance per sample, as the mean absolute difference over its elements: (B, ...) -> (B,)."""
+    return per_sample((output - target).abs())
 
 
-def squared_error(x: Tensor, y: Tensor) -> Tensor:
-    """Mean squared difference per sample: (B, ...) -> (B,)."""
-    return (x - y).pow(2).reshape(len(x), -1).mean(dim=1)
+def squared_error(output: Tensor, target: Tensor) -> Tensor:
+    """The mean squared difference per sample: (B, ...) -> (B,)."""
+    return per_sample((output - target).pow(2))
 
 
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
