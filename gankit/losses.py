@@ -187,6 +187,13 @@ def kplus1_d_loss(real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]
     return {"d_real": F.softplus(-real_logit(real_logits)), "d_fake": F.softplus(real_logit(fake_logits))}
 
 
+def feature_matching(fake_features: Tensor, real_features: Tensor) -> Tensor:
+    """G's feature-matching cost (Salimans et al., 2016): ‖E f(G(z)) - E f(x)‖², the squared distance between the batch
+    means of D's features of generated and of real samples, (B, F) and (B', F) -> a scalar. A batch statistic by its
+    definition (one value per batch, not per sample); pass the real features without a graph to match them as a target."""
+    return (fake_features.mean(dim=0) - real_features.mean(dim=0)).pow(2).sum()
+
+
 def l1_loss(output: Tensor, target: Tensor) -> Tensor:
     """The L1 distance per sample, as the mean absolute difference over its elements: (B, ...) -> (B,)."""
     return per_sample((output - target).abs())

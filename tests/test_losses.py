@@ -196,6 +196,7 @@ from gankit.losses import (  # noqa: E402
     catgan_d_loss,
     catgan_g_loss,
     entropy,
+    feature_matching,
     gaussian_kl,
     gaussian_nll,
     kplus1_d_loss,
@@ -247,6 +248,16 @@ def test_the_k_plus_1_real_logit_is_the_fake_class_fixed_at_zero():
     d = kplus1_d_loss(logits, logits)
     assert torch.allclose(d["d_real"], -p_real.log(), rtol=1e-9) and torch.allclose(d["d_fake"], -full[:, -1].log(), rtol=1e-9)
     assert all(torch.isfinite(v).all() for v in kplus1_d_loss(logits * 100, -logits * 100).values())
+
+
+def test_feature_matching_is_the_squared_distance_of_the_batch_means_and_reaches_g_alone():
+    fake = torch.tensor([[1.0, 0.0], [3.0, 2.0]], requires_grad=True)  # mean (2, 1)
+    real = torch.tensor([[0.0, 1.0], [0.0, 3.0], [0.0, 2.0]])  # mean (0, 2); batches of different sizes
+    cost = feature_matching(fake, real)
+    assert cost.item() == pytest.approx(2.0**2 + 1.0**2)
+    cost.backward()  # d/d fake_i = 2 (mean_fake - mean_real) / B
+    assert torch.allclose(fake.grad, torch.tensor([[2.0, -1.0], [2.0, -1.0]]))
+    assert feature_matching(real, real).item() == 0.0
 
 
 def test_gaussian_kl_and_nll_match_torch_distributions():

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from gankit.augment import make_augment
 from gankit.config import Config, _choice, _positive
 from gankit.errors import GankitError
-from gankit.losses import make_game
+from gankit.losses import feature_matching, make_game
 from gankit.nets import build_discriminator, build_generator
 from gankit.regularizers import clip_weights, r1_penalty
 from gankit.variants.base import (
@@ -149,8 +149,8 @@ def build_gan(cfg: Config, data: Any, device: torch.device) -> Variant:
             losses["g"] = game.g_loss(out["logits"])
         if matching:  # ‖E f(x) - E f(G(z))‖² on D's last hidden features (Salimans et al., 2016); a batch statistic
             with torch.no_grad():
-                real_features = discriminate(ctx.players["d"], ctx.batch["x"], ctx.rng)["features"].mean(dim=0)
-            losses["g_fm"] = opts.feature_matching * (out["features"].mean(dim=0) - real_features).pow(2).sum()
+                real_features = discriminate(ctx.players["d"], ctx.batch["x"], ctx.rng)["features"]
+            losses["g_fm"] = opts.feature_matching * feature_matching(out["features"], real_features)
         if history is not None:
             losses["g_hist"] = history.penalty("g", ctx.players["g"])
         return unpack_losses(losses, m)

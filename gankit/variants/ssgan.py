@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gankit.config import Config, NetConfig, _positive
-from gankit.losses import kplus1_d_loss, real_logit
+from gankit.losses import feature_matching, kplus1_d_loss, real_logit
 from gankit.nets import build_generator, build_network
 from gankit.variants.base import Players, Step, StepContext, Variant, assemble, labelled_source, latent, noise_spec, register, validate_labels
 
@@ -73,8 +73,8 @@ def build_ssgan(cfg: Config, data: Any, device: torch.device) -> Variant:
     def g_objective(ctx: StepContext) -> dict[str, Tensor]:
         d = ctx.players["d"]
         with torch.no_grad():
-            real = d(ctx.batch["x"])["features"].mean(dim=0)
-        return {"g_fm": opts.feature_matching * (d(generate(ctx))["features"].mean(dim=0) - real).pow(2).sum()}
+            real = d(ctx.batch["x"])["features"]
+        return {"g_fm": opts.feature_matching * feature_matching(d(generate(ctx))["features"], real)}
 
     def probe(players: Players, batches: dict[str, dict[str, Tensor]], rng: torch.Generator) -> tuple[Tensor, Tensor]:
         real = batches["train"]["x"]

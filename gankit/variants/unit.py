@@ -33,7 +33,7 @@ from torch import Tensor
 
 from gankit.config import Config, NetConfig, _positive
 from gankit.errors import GankitError
-from gankit.losses import l1_loss, make_game
+from gankit.losses import l1_loss, make_game, per_sample
 from gankit.nets import build_network
 from gankit.regularizers import clip_weights
 from gankit.variants.base import Players, Step, StepContext, Variant, assemble, d_penalties, register
@@ -43,7 +43,7 @@ TRANSLATION_PLAYERS = ("e_a", "e_b", "e_shared", "g_shared", "g_a", "g_b")
 
 def unit_kl(mu: Tensor) -> Tensor:
     """KL(N(μ, I) ‖ N(0, I)) per code entry, averaged over the entries: ½ mean_j μ_j², (B, ...) -> (B,)."""
-    return 0.5 * mu.pow(2).flatten(1).mean(dim=1)
+    return 0.5 * per_sample(mu.pow(2))
 
 
 @dataclass
