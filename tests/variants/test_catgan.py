@@ -50,3 +50,14 @@ def test_catgan_on_the_circles_has_two_categories():
     x = state.streams["train"].next(16)["x"]
     assert x.shape == (16, 2)
     assert v.classify(v.players, x).shape == (16, 2)
+
+
+def test_catgan_clustering_into_more_categories_than_digits_is_scored_by_majority():
+    from gankit.metrics.probes import cluster_accuracy
+
+    state = tiny_state("catgan-cluster-mnist", SMALL)
+    v = state.variant
+    x = state.streams["train"].next(8)["x"]
+    assert v.clusters and v.classify(v.players, x).shape == (8, 30)
+    clusters, digits = [0, 0, 0, 29, 29, 5], [3, 3, 7, 1, 1, 1]  # cluster 0 holds two 3s and a 7
+    assert cluster_accuracy(torch.tensor(clusters).numpy(), torch.tensor(digits).numpy(), 30, 10) == (5 / 6, "majority")
