@@ -54,10 +54,17 @@ FEATURES = {"BiGAN E": "bigan-mnist", "AAE encoder": "aae-mnist", "VAE encoder":
 CLUSTERS = {"CatGAN (K = 10)": "catgan-mnist", "CatGAN (K = 30)": "catgan-cluster-mnist", "AAE (30 clusters)": "aae-cluster-mnist"}
 CLUSTER_COUNTS = {"catgan-mnist": 10, "catgan-cluster-mnist": 30, "aae-cluster-mnist": 30}  # as the presets set them
 GENERATORS = {"DCGAN": "dcgan-mnist", "VAE": "vae-mnist", "GLO": "glo-mnist", "AAE": "aae-mnist", "BiGAN": "bigan-mnist"}
+
+
+def seed_keys(preset: str, seeds: tuple[int, ...]) -> dict[int, str]:
+    """Job keys of a preset trained from several ``train.seed`` values: seed 0 is the preset as shipped (its own key)."""
+    return {seed: f"{preset}-s{seed}" if seed else preset for seed in seeds}
+
+
 CLUSTER_SEEDS = (0, 1, 2)  # train.seed of the catgan-cluster-mnist runs; the first one is the table's
-CLUSTER_KEYS = {seed: f"catgan-cluster-mnist-s{seed}" if seed else "catgan-cluster-mnist" for seed in CLUSTER_SEEDS}  # job keys
+CLUSTER_KEYS = seed_keys("catgan-cluster-mnist", CLUSTER_SEEDS)
 CIRCLES_SEEDS = (0, 1, 2, 3, 4)  # train.seed of the catgan-circles runs; the first one is drawn
-CIRCLE_KEYS = {seed: f"catgan-circles-s{seed}" if seed else "catgan-circles" for seed in CIRCLES_SEEDS}  # job keys
+CIRCLE_KEYS = seed_keys("catgan-circles", CIRCLES_SEEDS)
 GOAL_SEMI_ERROR, GOAL_NN1, GOAL_CLUSTER_ERROR = 2.0, 0.95, 10.0
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
@@ -121,15 +128,19 @@ def execute(job: Job, runs: Path, common: list[str], store: Store) -> Job:
     settings = json.loads(json.dumps({"preset": job.preset, "yaml": yaml, "sets": sets, "probes": job.probes, "metrics": job.metrics}))  # as job.json holds it
     record = folder / "job.json"
     saved = json.loads(record.read_text()) if record.exists() else {}
+    stored = store.get(job.key, settings)
+
+    def entry() -> dict:  # what the store keeps of a measured job
+        return {"settings": settings, "minutes": job.minutes, "eval": job.eval, "measured": job.measured, "cpu": job.cpu}
+
     if saved.get("settings") == settings and saved.get("minutes") is not None:
         job.run, job.minutes = Path(saved["run"]), saved["minutes"]
         job.eval = read_eval(job.run)
         print(f"[bench-representation] {job.key}: done before ({job.minutes:.1f} min)", flush=True)
-        job.measured, job.cpu = saved.get("measured", ""), saved.get("cpu") or (store.get(job.key, settings) or {}).get("cpu", "")
-        if store.get(job.key, settings) is None:
-            store.put(job.key, {"settings": settings, "minutes": job.minutes, "eval": job.eval, "measured": job.measured, "cpu": job.cpu})
+        job.measured, job.cpu = saved.get("measured", ""), saved.get("cpu") or (stored or {}).get("cpu", "")
+        if stored is None:
+            store.put(job.key, entry())
         return job
-    stored = store.get(job.key, settings)
     if stored is not None:
         job.minutes, job.eval, job.measured, job.cpu = stored["minutes"], stored["eval"], stored["measured"], stored.get("cpu", "")
         print(f"[bench-representation] {job.key}: read from {store.path.name} (measured {job.measured})", flush=True)
@@ -152,7 +163,7 @@ def execute(job: Job, runs: Path, common: list[str], store: Store) -> Job:
     job.eval = read_eval(job.run)
     job.measured, job.cpu = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"), cpu_model()
     record.write_text(json.dumps({"settings": settings, "run": str(job.run), "minutes": job.minutes, "measured": job.measured, "cpu": job.cpu}))
-    store.put(job.key, {"settings": settings, "minutes": job.minutes, "eval": job.eval, "measured": job.measured, "cpu": job.cpu})
+    store.put(job.key, entry())
     print(f"[bench-representation] {job.key}: {job.minutes:.1f} min", flush=True)
     return job
 
@@ -173,10 +184,10 @@ def jobs(labels: list[int], draws: list[int]) -> list[Job]:
         if preset in CLUSTERS.values():
             probes.append(("100", "0"))  # the clusters are scored on the test split by any probe
         out[preset] = Job(preset, preset, [], probes, metrics=preset in GENERATORS.values())
-    for seed, key in list(CLUSTER_KEYS.items())[1:]:  # does CatGAN's clustering hold from other starting points?
-        out[key] = Job(key, "catgan-cluster-mnist", [f"train.seed={seed}"], [("100", "0")])
-    for seed, key in CIRCLE_KEYS.items():  # seed 0 (the preset as shipped) is the figure; the others: does the split hold?
-        out[key] = Job(key, "catgan-circles", [f"train.seed={seed}"] if seed else [])
+    # do CatGAN's clusters and its split of the circles hold from other starting points? (seed 0: the preset as shipped)
+    for keys, preset, probes in ((CLUSTER_KEYS, "catgan-cluster-mnist", [("100", "0")]), (CIRCLE_KEYS, "catgan-circles", [])):
+        for seed, key in keys.items():
+            out.setdefault(key, Job(key, preset, [f"train.seed={seed}"] if seed else [], probes))
     # the longest first, so that the two workers finish together (the K+1 GAN's last: its preset was tuned last)
     order = ["catgan-semi", "aae-semi", "bigan", "dcgan", "glo", "catgan-mnist", "catgan-cluster", "aae-cluster", "vae", "aae-mnist", "supervised",
              "catgan-circles", "ssgan"]
@@ -307,6 +318,7 @@ def cluster_grid(run: Path, path: Path, per_row: int = 16) -> None:
     from gankit.data.images import mnist5k
     from gankit.sampling import classify_inputs
     from gankit.train.loop import load_run
+    from gankit.viz import image_grid
 
     _, state, _ = load_run(run)
     test = mnist5k(DataConfig(name="mnist5k", split="test"))
@@ -318,14 +330,14 @@ def cluster_grid(run: Path, path: Path, per_row: int = 16) -> None:
         counts = np.bincount(labels[members], minlength=10)
         rows.append((int(counts.argmax()), -len(members), members, counts.max() / len(members)))
     rows.sort(key=lambda r: r[:2])
-    h, w = images.shape[-2:]
-    canvas = np.ones((len(rows) * (h + 2), per_row * (w + 2)), dtype=np.float32)
+    h = images.shape[-2]
+    tiles = torch.ones(len(rows), per_row, *images.shape[1:])  # dark digits on white; empty places stay white
     for i, (_, _, members, _) in enumerate(rows):
-        for j, m in enumerate(members[:per_row]):
-            canvas[i * (h + 2) + 1:i * (h + 2) + 1 + h, j * (w + 2) + 1:j * (w + 2) + 1 + w] = 1 - images[m, 0].numpy() / 255.0
+        shown = torch.from_numpy(members[:per_row])
+        tiles[i, : len(shown)] = 1 - images[shown].float() / 255.0
     fig, ax = plt.subplots(figsize=(per_row * 0.42 + 2.6, len(rows) * 0.42 + 0.6), dpi=100)
-    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    ax.set_yticks([i * (h + 2) + h / 2 for i in range(len(rows))])
+    ax.imshow(image_grid(tiles.flatten(0, 1), nrow=per_row), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    ax.set_yticks([2 + i * (h + 2) + h / 2 for i in range(len(rows))])  # image_grid's padding: 2
     ax.set_yticklabels([f"{digit}: {-negsize} digits, {100 * purity:.0f}%" for digit, negsize, _, purity in rows], fontsize=8)
     ax.set_xticks([])
     ax.set_title(f"{state.cfg.name}: test digits by cluster (majority digit: size, share)", fontsize=9)
