@@ -55,10 +55,10 @@ class DataConfig:
 class NetConfig:
     """One player's network. ``norm``: none, batch, layer, or virtual (generators: virtual batch norm with a fixed
     reference batch). ``sn``: spectral normalisation of every layer. ``minibatch``: minibatch-discrimination kernels
-    (discriminators; 0 = off). MLPs only: ``input_noise`` / ``noise``, the standard deviation of Gaussian noise added
-    in training to the input / to every hidden layer's output (Salimans et al., 2016: 0.3 and 0.5), and
-    ``weight_norm``, weight normalisation of every linear layer (Salimans & Kingma, 2016), and ``output``, the output
-    layer's activation: none or tanh (images lie in [-1, 1])."""
+    (discriminators; 0 = off). MLPs and DCGAN image readers: ``input_noise`` / ``noise``, the standard deviation of
+    Gaussian noise added in training to the input / to every hidden layer's output (Salimans et al., 2016: 0.3 and
+    0.5). MLPs only: ``weight_norm``, weight normalisation of every linear layer (Salimans & Kingma, 2016), and
+    ``output``, the output layer's activation: none or tanh (images lie in [-1, 1])."""
 
     arch: str = "mlp"
     width: int = 128
@@ -596,10 +596,10 @@ def validate(cfg: Config) -> None:
         _positive(f"model.{player}.input_noise", net.input_noise, allow_zero=True)
         _positive(f"model.{player}.noise", net.noise, allow_zero=True)
         _choice(f"model.{player}.output", net.output, ["none", "tanh"])
-        if net.arch != "mlp" and (net.input_noise or net.noise or net.weight_norm or net.output != "none"):
-            raise GankitError(
-                f"model.{player}: input_noise, noise, weight_norm and output are options of the mlp architecture, not of {net.arch}; remove them"
-            )
+        if net.arch not in ("mlp", "dcgan") and (net.input_noise or net.noise):
+            raise GankitError(f"model.{player}: input_noise and noise are options of the mlp and dcgan architectures, not of {net.arch}; remove them")
+        if net.arch != "mlp" and (net.weight_norm or net.output != "none"):
+            raise GankitError(f"model.{player}: weight_norm and output are options of the mlp architecture, not of {net.arch}; remove them")
 
     for group, opt in groups_of(cfg).items():
         key = f"optim.{group}"

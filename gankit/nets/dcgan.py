@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from gankit.config import NetConfig
 from gankit.errors import GankitError
-from gankit.nets.layers import MinibatchDiscrimination, VirtualBatchNorm
+from gankit.nets.layers import GaussianNoise, MinibatchDiscrimination, VirtualBatchNorm
 from gankit.nets.shapes import is_image, is_logit, is_vector, unsupported
 
 D_CONDITIONING = ("none", "concat", "projection", "aux")
@@ -94,13 +94,17 @@ class DCGANGenerator(nn.Module):
         return self.net(z[:, :, None, None])
 
 
+def _maybe(layer: nn.Module | None, x: Tensor) -> Tensor:
+    return x if layer is None else layer(x)
+
+
 class DCGANDiscriminator(nn.Module):
     """Returns logits (B, ``outputs``), one by default; :meth:`heads` also gives features phi(x) and, with ``aux``,
     class logits; :meth:`feature_maps` the activations of every convolutional block."""
 
     def __init__(
         self, in_shape: tuple[int, ...], width: int = 64, norm: str = "batch", num_classes: int = 0, conditioning: str = "none", minibatch: int = 0,
-        outputs: int = 1,
+        outputs: int = 1, input_noise: float = 0.0, noise: float = 0.0,
     ) -> None:
         super().__init__()
         channels, size = _check_shape(in_shape)
@@ -111,11 +115,16 @@ class DCGANDiscriminator(nn.Module):
             raise GankitError(f"discriminator conditioning '{conditioning}' needs labelled data (num_classes > 0)")
         self.num_classes, self.conditioning = num_classes, conditioning
         extra = num_classes if conditioning == "concat" else 0
+        # Gaussian noise on the input and after every block (parameter-free: without noise the layers' indices are
+        # unchanged); the last block's noise is applied on the way to the heads, so ``features`` are read before it
         layers: list[nn.Module] = [nn.Conv2d(channels + extra, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         ch = width
         for _ in range(k - 1):
+            layers += [GaussianNoise(noise)] if noise else []
             layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=norm == "none"), _norm(norm, ch * 2), nn.LeakyReLU(0.2, True)]
             ch *= 2
+        self.input_noise = GaussianNoise(input_noise) if input_noise else None
+        self.head_noise = GaussianNoise(noise) if noise else None
         self.body = nn.Sequential(*layers)
         self.feature_channels = ch
         self.out = nn.Conv2d(ch, outputs, start, 1, 0)
@@ -132,11 +141,12 @@ class DCGANDiscriminator(nn.Module):
                 raise ValueError("this discriminator is conditional: pass labels y")
             planes = F.one_hot(y, self.num_classes).to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:])
             x = torch.cat([x, planes], dim=1)
-        h = self.body(x)
+        features = self.body(_maybe(self.input_noise, x))
+        h = _maybe(self.head_noise, features)
         logits = self.out(h).flatten(1)
         if self.minibatch is not None:
             logits = logits + self.minibatch_out(self.minibatch(h))
-        out = {"features": h.flatten(1)}
+        out = {"features": features.flatten(1)}
         if self.embed is not None:
             if y is None:
                 raise ValueError("this discriminator is conditional: pass labels y")
@@ -152,11 +162,11 @@ class DCGANDiscriminator(nn.Module):
     def feature_maps(self, x: Tensor) -> list[Tensor]:
         """The activation map after each convolutional block (each LeakyReLU), from the first to the last: the
         features Radford et al. (2016) pool into a representation. Unconditional: no labels are given."""
-        maps = []
+        maps, x = [], _maybe(self.input_noise, x)
         for layer in self.body:
             x = layer(x)
             if isinstance(layer, nn.LeakyReLU):
-                maps.append(x)
+                maps.append(x)  # before the next block's noise
         return maps
 
 
@@ -178,9 +188,15 @@ def dcgan_network(
     if is_vector(inputs) and not is_logit(outputs):
         if cfg.minibatch:
             raise GankitError("minibatch discrimination is a critic layer; a DCGAN generator cannot have it (set minibatch: 0)")
+        if cfg.input_noise or cfg.noise:
+            raise GankitError("input_noise and noise are layers of image-reading networks; a DCGAN generator cannot have them (remove them)")
         return DCGANGenerator(inputs[0], outputs, cfg.width, cfg.norm, num_classes, **extra)
     if is_logit(outputs) or (is_image(inputs) and is_vector(outputs)):
         if is_logit(outputs) or critic:
-            return DCGANDiscriminator(inputs, cfg.width, cfg.norm, num_classes, conditioning, cfg.minibatch, outputs=outputs[0], **extra)
-        return DCGANEncoder(inputs, cfg.width, cfg.norm, num_classes, conditioning, cfg.minibatch, outputs=outputs[0], **extra)
+            return DCGANDiscriminator(
+                inputs, cfg.width, cfg.norm, num_classes, conditioning, cfg.minibatch, outputs=outputs[0], input_noise=cfg.input_noise, noise=cfg.noise, **extra
+            )
+        return DCGANEncoder(
+            inputs, cfg.width, cfg.norm, num_classes, conditioning, cfg.minibatch, outputs=outputs[0], input_noise=cfg.input_noise, noise=cfg.noise, **extra
+        )
     raise unsupported("dcgan", inputs, outputs, "(z_dim,) -> (C, H, W) generators, (C, H, W) -> (1,) discriminators and (C, H, W) -> (K,) encoders")

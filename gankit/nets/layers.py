@@ -1,4 +1,5 @@
-"""Layers of the Improved-GAN techniques (Salimans et al., 2016): minibatch discrimination and virtual batch norm."""
+"""Layers of the Improved-GAN techniques (Salimans et al., 2016): minibatch discrimination, virtual batch norm and
+Gaussian noise."""
 
 from __future__ import annotations
 
@@ -6,6 +7,21 @@ import torch
 from torch import Tensor, nn
 
 MINIBATCH_DIMS = 5  # C, the size of each kernel's projection
+
+
+class GaussianNoise(nn.Module):
+    """x + N(0, std²) in training, x at test time (the noise layers of Salimans et al., 2016's MNIST discriminator).
+    Draws from torch's global generator, which the checkpoint carries."""
+
+    def __init__(self, std: float) -> None:
+        super().__init__()
+        self.std = std
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.std * torch.randn_like(x) if self.training and self.std > 0 else x
+
+    def extra_repr(self) -> str:
+        return f"std={self.std}"
 
 
 class MinibatchDiscrimination(nn.Module):

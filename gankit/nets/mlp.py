@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.config import NetConfig
-from gankit.nets.layers import MinibatchDiscrimination, VirtualBatchNorm
+from gankit.nets.layers import GaussianNoise, MinibatchDiscrimination, VirtualBatchNorm
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -27,21 +27,6 @@ NORMS = {
     "layer": nn.LayerNorm,
     "virtual": VirtualBatchNorm,
 }
-
-
-class GaussianNoise(nn.Module):
-    """x + N(0, std²) in training, x at test time (the noise layers of Salimans et al., 2016's MNIST discriminator).
-    Draws from torch's global generator, which the checkpoint carries."""
-
-    def __init__(self, std: float) -> None:
-        super().__init__()
-        self.std = std
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.std * torch.randn_like(x) if self.training and self.std > 0 else x
-
-    def extra_repr(self) -> str:
-        return f"std={self.std}"
 
 
 class MLP(nn.Module):

@@ -6,8 +6,11 @@ import pytest
 import torch
 from torch import nn
 
+from gankit.config import NetConfig
 from gankit.errors import GankitError
+from gankit.nets import build_network
 from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_layout
+from gankit.nets.layers import GaussianNoise
 
 
 @pytest.mark.parametrize(("size", "channels"), [(28, 1), (32, 1), (32, 3), (64, 1), (64, 3), (16, 1)])
@@ -100,3 +103,31 @@ def test_an_image_to_vector_network_is_an_encoder_or_a_k_logit_critic_and_d_expo
     maps = critic.feature_maps(x)
     assert [tuple(m.shape[1:]) for m in maps] == [(8, 14, 14), (16, 7, 7)]
     torch.testing.assert_close(maps[-1].flatten(1), out["features"])
+
+
+def test_noise_layers_perturb_only_in_training_and_features_are_read_before_the_heads_noise():
+    torch.manual_seed(0)
+    plain = DCGANDiscriminator((1, 28, 28), width=8, norm="none", outputs=10)
+    noisy = DCGANDiscriminator((1, 28, 28), width=8, norm="none", outputs=10, input_noise=0.3, noise=0.5)
+    with torch.no_grad():  # parameter-free layers: the same parameters in the same order
+        for mine, theirs in zip(noisy.parameters(), plain.parameters(), strict=True):
+            mine.copy_(theirs)
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    plain.eval(), noisy.eval()
+    torch.testing.assert_close(noisy(x)["logits"], plain(x)["logits"])  # no noise at test time
+    noisy.train()
+    torch.manual_seed(1)
+    heads = noisy.heads(x)
+    assert not torch.allclose(heads["logits"], plain(x)["logits"])
+    torch.manual_seed(1)  # the same draws, step by step: input noise, the blocks with their noise, then the heads' noise
+    h = x + 0.3 * torch.randn_like(x)
+    for layer in noisy.body:
+        h = layer(h)
+    torch.testing.assert_close(heads["features"], h.flatten(1))
+    torch.testing.assert_close(heads["logits"], noisy.out(h + 0.5 * torch.randn_like(h)).flatten(1))
+    assert sum(isinstance(m, GaussianNoise) for m in noisy.modules()) == 1 + 1 + (len(noisy.feature_maps(x)) - 1)
+
+
+def test_a_generator_refuses_noise_layers():
+    with pytest.raises(GankitError, match="generator cannot have them"):
+        build_network(NetConfig(arch="dcgan", width=8, input_noise=0.3), (16,), (1, 28, 28), critic=False)

@@ -72,8 +72,8 @@ def test_features_are_read_before_the_last_noise_and_tanh_bounds_the_output():
 
 
 def test_mlp_only_options_are_refused_on_other_architectures():
-    with pytest.raises(GankitError, match="options of the mlp architecture"):
-        load_config("dcgan-mnist", ["model.d.noise=0.5"])
+    with pytest.raises(GankitError, match="options of the mlp and dcgan architectures"):
+        load_config("dcgan-mnist", ["model.d.arch=resnet", "model.d.noise=0.5"])
     with pytest.raises(GankitError, match="options of the mlp architecture"):
         load_config("dcgan-mnist", ["model.g.output=tanh"])
     with pytest.raises(GankitError, match=r"model\.g\.output"):
