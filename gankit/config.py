@@ -633,7 +633,9 @@ def validate(cfg: Config) -> None:
 
     parse_signals(t.stop_signals)
     if not 0.0 <= t.ema < 1.0:
-        raise GankitError(f"train.ema is the EMA decay of the generator, in [0, 1) with 0 = off (got {t.ema})")
+        raise GankitError(
+            f"train.ema is the decay of the moving averages of the generator (and of D where a variant averages it), in [0, 1) with 0 = off (got {t.ema})"
+        )
     _positive("train.ema_start", t.ema_start, allow_zero=True)
     _positive("train.watchdog_start", t.watchdog_start, allow_zero=True)
     from gankit.augment import AUGMENTS, parse_augment
@@ -669,7 +671,7 @@ def refuse_inert(cfg: Config) -> None:
     elif sampler.estimator != "refit":
         _refuse_unused("sampler", sampler, SamplerConfig(), ("refit_steps", "refit_batch"), "it configures sampler.estimator=refit only")
     if not t.ema:
-        _refuse_unused("train", t, TrainConfig(), ("ema_start",), "it is when the generator's EMA starts, and train.ema is 0 (off)")
+        _refuse_unused("train", t, TrainConfig(), ("ema_start",), "it is when the moving averages start, and train.ema is 0 (off)")
     if not t.watchdog:
         _refuse_unused("train", t, TrainConfig(), ("watchdog_start",), "it is when the watchdog starts, and train.watchdog is false")
     if not LAYOUTS[cfg.variant].augment:  # the variant was validated: its layout is registered

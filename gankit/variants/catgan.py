@@ -31,12 +31,14 @@ from gankit.variants.base import Players, Step, StepContext, Variant, assemble, 
 class CatGANOptions:
     """``classes``: K, D's categories when unsupervised (0: the data's number of classes); ``labels``: labelled train
     items for the semi-supervised form (0: unsupervised), drawn by ``label_seed``; ``supervised``: weight of their
-    cross-entropy."""
+    cross-entropy; ``average_d``: keep D's moving average beside G's (``train.ema``), and classify, cluster and encode
+    with it (a Polyak-averaged D, as the K+1 GAN's)."""
 
     classes: int = 0
     labels: int = 0
     label_seed: int = 0
     supervised: float = 1.0
+    average_d: bool = False
 
     def validate(self, cfg: Config) -> None:
         _positive("options.classes", self.classes, allow_zero=True)
@@ -44,6 +46,8 @@ class CatGANOptions:
             validate_labels(self.labels, self.label_seed)
         _positive("options.labels", self.labels, allow_zero=True)
         _positive("options.supervised", self.supervised)
+        if self.average_d and not cfg.train.ema:
+            raise GankitError("options.average_d keeps D's moving average with decay train.ema, which is 0 (off): set train.ema, e.g. 0.999")
 
 
 @register(
@@ -105,5 +109,5 @@ def build_catgan(cfg: Config, data: Any, device: torch.device) -> Variant:
     steps = [Step("d", ("d",), d_objective, repeat=cfg.train.d_steps, streams=streams), Step("g", ("g",), g_objective, streams=())]
     return assemble(
         cfg, players, {"g": ("g",), "d": ("d",)}, steps=steps, source=source, latents=noise_spec(z_dim, prior), decode=decode, classify=classify,
-        clusters=not opts.labels, encode=encode, probes={"d": probe}, ema_players=("g",),
+        clusters=not opts.labels, encode=encode, probes={"d": probe}, ema_players=("g", "d") if opts.average_d else ("g",),
     )  # fmt: skip

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
+from gankit.config import load_config
+from gankit.errors import GankitError
 from gankit.losses import catgan_d_loss, catgan_g_loss
+from gankit.sampling import classify_inputs
+from gankit.train.ema import update_ema
 from gankit.variants.base import latent
 from tests.variants.steps import run_step, step_context, tiny_state
 
@@ -62,3 +67,20 @@ def test_catgan_clustering_into_more_categories_than_digits_is_scored_by_majorit
     assert v.clusters and v.classify(v.players, x).shape == (8, 30)
     clusters, digits = np.array([0, 0, 0, 29, 29, 5]), np.array([3, 3, 7, 1, 1, 1])  # cluster 0: two 3s and a 7
     assert cluster_accuracy(clusters, digits, 30, 10) == (5 / 6, "majority")
+
+
+def test_an_averaged_d_classifies_when_asked_and_needs_the_moving_average_on():
+    state = tiny_state("catgan-cluster-mnist", [*SMALL, "options.average_d=true", "train.ema=0.5"])
+    v = state.variant
+    assert set(state.ema) == {"g", "d"}
+    run_step(state, "d")
+    update_ema(state.ema, v.players, 0.5)
+    x = state.streams["train"].next(6)["x"]
+    averaged, live = classify_inputs(state, x), classify_inputs(state, x, use_ema=False)
+    with torch.no_grad():
+        state.ema["d"].eval()
+        torch.testing.assert_close(averaged, state.ema["d"](x)["logits"])
+    assert not torch.allclose(averaged, live)
+    assert set(tiny_state("catgan-cluster-mnist", [*SMALL, "train.ema=0.5"]).ema) == {"g"}  # by default only G is averaged
+    with pytest.raises(GankitError, match=r"options\.average_d"):
+        load_config("catgan-cluster-mnist", ["options.average_d=true", "train.ema=0"])
