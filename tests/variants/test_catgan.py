@@ -81,6 +81,6 @@ def test_an_averaged_d_classifies_when_asked_and_needs_the_moving_average_on():
         state.ema["d"].eval()
         torch.testing.assert_close(averaged, state.ema["d"](x)["logits"])
     assert not torch.allclose(averaged, live)
-    assert set(tiny_state("catgan-cluster-mnist", [*SMALL, "train.ema=0.5"]).ema) == {"g"}  # by default only G is averaged
+    assert set(tiny_state("catgan-mnist", [*SMALL, "train.ema=0.5"]).ema) == {"g"}  # by default only G is averaged
     with pytest.raises(GankitError, match=r"options\.average_d"):
         load_config("catgan-cluster-mnist", ["options.average_d=true", "train.ema=0"])
