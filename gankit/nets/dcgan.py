@@ -192,11 +192,8 @@ def dcgan_network(
             raise GankitError("input_noise and noise are layers of image-reading networks; a DCGAN generator cannot have them (remove them)")
         return DCGANGenerator(inputs[0], outputs, cfg.width, cfg.norm, num_classes, **extra)
     if is_logit(outputs) or (is_image(inputs) and is_vector(outputs)):
-        if is_logit(outputs) or critic:
-            return DCGANDiscriminator(
-                inputs, cfg.width, cfg.norm, num_classes, conditioning, cfg.minibatch, outputs=outputs[0], input_noise=cfg.input_noise, noise=cfg.noise, **extra
-            )
-        return DCGANEncoder(
+        kind = DCGANDiscriminator if is_logit(outputs) or critic else DCGANEncoder
+        return kind(
             inputs, cfg.width, cfg.norm, num_classes, conditioning, cfg.minibatch, outputs=outputs[0], input_noise=cfg.input_noise, noise=cfg.noise, **extra
         )
     raise unsupported("dcgan", inputs, outputs, "(z_dim,) -> (C, H, W) generators, (C, H, W) -> (1,) discriminators and (C, H, W) -> (K,) encoders")
