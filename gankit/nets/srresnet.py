@@ -4,7 +4,9 @@ Image -> larger image (``arch: srresnet``): SRResNet. A 9×9 convolution to ``wi
 residual blocks (3×3 conv, batch norm, PReLU, 3×3 conv, batch norm, plus the input; the paper: 16 blocks of 64);
 a 3×3 convolution and batch norm added to the first convolution's output; per factor 2 of upscaling, a 3×3
 convolution to 4·width channels, a sub-pixel shuffle (Shi et al., 2016) and PReLU; a 9×9 convolution to the output
-channels and tanh (images lie in [-1, 1]). The output side is the input side times a power of two.
+channels and tanh (images lie in [-1, 1]). The output side is the input side times a power of two, or the input's own
+side (factor 1, no sub-pixel layers: an input already enlarged to the output's size, as SRCNN's and VDSR's, or the
+low-resolution half of a pix2pix-layout pair).
 
 Image -> logit (``arch: srgan``): the VGG-style discriminator. Eight 3×3 convolutions of width, width, 2·width,
 2·width, 4·width, 4·width, 8·width, 8·width channels (the paper: 64 ... 512), strides 1, 2, 1, 2, ...; LeakyReLU
@@ -65,8 +67,8 @@ class SRResNet(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, scale: int, width: int = 64, blocks: int = 16, norm: str = "batch") -> None:
         super().__init__()
-        if scale < 2 or scale & (scale - 1):
-            raise GankitError(f"SRResNet upscales by a power of two (2, 4, 8, ...), not {scale}; choose output sides a power of two times the input's")
+        if scale < 1 or scale & (scale - 1):
+            raise GankitError(f"SRResNet upscales by a power of two (1, 2, 4, 8, ...), not {scale}; choose output sides a power of two times the input's")
         if blocks < 1:
             raise GankitError(f"SRResNet needs depth >= 1 (its number of residual blocks), not {blocks}")
         self.scale = scale
@@ -118,7 +120,7 @@ def srresnet_network(
     cfg: NetConfig, inputs: tuple[int, ...], outputs: tuple[int, ...], *, num_classes: int = 0, conditioning: str = "none", critic: bool | None = None,
     **extra: Any,
 ) -> nn.Module:
-    """(C_in, h, w) -> (C_out, h·s, w·s), s a power of two: SRResNet with ``depth`` residual blocks of ``width``."""
+    """(C_in, h, w) -> (C_out, h·s, w·s), s a power of two (1 included): SRResNet with ``depth`` residual blocks of ``width``."""
     if not (is_image(inputs) and is_image(outputs)):
         raise unsupported("srresnet", inputs, outputs, "super-resolution networks (C_in, h, w) -> (C_out, s·h, s·w)")
     scale = outputs[1] // inputs[1]

@@ -113,7 +113,7 @@ def build_srgan(cfg: Config, data: Any, device: torch.device) -> Variant:
     if "a" not in data.fields or "b" not in data.fields:
         raise GankitError(
             f"variant 'srgan' maps low-resolution images a to high-resolution b; data '{cfg.data.name}' has fields {', '.join(data.fields)} "
-            "(use sr-digits, sr-photos, or an aligned folder of low|high pairs)"
+            "(use sr-digits, sr-photos, or an aligned folder of pairs: A the low-resolution image enlarged to B's size)"
         )
     opts, game, loss = cfg.options, make_game(cfg.loss), cfg.loss
     shape_a, shape_b = tuple(data.fields["a"].shape), tuple(data.fields["b"].shape)
@@ -161,7 +161,7 @@ def build_srgan(cfg: Config, data: Any, device: torch.device) -> Variant:
         return game.d_loss(d(real)["logits"], d(fake)["logits"]) | penalties
 
     def translate(players: Players, x: Tensor, direction: str) -> Tensor:
-        return upsample(players["g"], x)
+        return upsample(players["g"], x).clamp(-1, 1)  # bicubic + G's residual can step out of the image range
 
     def probe(players: Players, batches: dict[str, dict[str, Tensor]], rng: torch.Generator) -> tuple[Tensor, Tensor]:
         a, b = batches["train"]["a"], batches["train"]["b"]

@@ -39,9 +39,20 @@ def test_srresnet_upscales_by_the_shapes_factor_into_the_image_range():
     assert gray(torch.randn(2, 1, 8, 8)).shape == (2, 1, 16, 16)
 
 
+def test_srresnet_at_factor_one_keeps_the_size_without_sub_pixel_layers():
+    # an input already enlarged to the output's size (the low-resolution half of a pix2pix-layout pair)
+    net = build_network(NetConfig(arch="srresnet", width=8, depth=2, norm="none"), (3, 20, 28), (3, 20, 28))
+    assert net.scale == 1 and len(net.up) == 0
+    assert not [m for m in net.modules() if type(m).__name__ == "PixelShuffle"]
+    assert net(torch.randn(2, 3, 20, 28)).shape == (2, 3, 20, 28)
+
+
 @pytest.mark.parametrize(
     ("inputs", "outputs", "match"),
-    [((3, 8, 8), (3, 24, 24), "power of two"), ((3, 8, 8), (3, 16, 24), "one integer factor"), ((3, 8, 8), (1,), "super-resolution")],
+    [
+        ((3, 8, 8), (3, 24, 24), "power of two"), ((3, 8, 8), (3, 16, 24), "one integer factor"), ((3, 16, 16), (3, 8, 8), "one integer factor"),
+        ((3, 8, 8), (1,), "super-resolution"),
+    ],
 )
 def test_srresnet_refuses_shapes_it_cannot_map(inputs, outputs, match):
     with pytest.raises(GankitError, match=match):

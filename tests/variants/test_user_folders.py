@@ -43,6 +43,9 @@ CASES = {  # preset: (layout, the README's overrides beside data.root, tiny widt
     "simgan-fonts2mnist": ("unaligned", ["data.name=unaligned"], ["model.r.width=4", "model.r.depth=1", "model.d.width=4"]),
     "stargan-digits": ("folder", ["data.name=folder", "data.labels=true", "options.domain=y"], ["model.g.width=4", "model.g.depth=1", "model.d.width=4"]),
     "inpaint-photos": ("folder", ["data.name=folder"], ["model.g.width=4", "model.d.width=4", "options.hole=8"]),
+    # super-resolution from pix2pix-layout pairs: A the low-resolution image already enlarged to B's size (factor 1)
+    "srresnet-photos": ("aligned", ["data.name=aligned"], ["model.g.width=4", "model.g.depth=1"]),
+    "srgan-photos": ("aligned", ["data.name=aligned", "options.content=mse", "options.pretrain=1"], ["model.g.width=4", "model.g.depth=1", "model.d.width=4"]),
 }
 
 
