@@ -400,6 +400,13 @@ def probe(
     results = probe_run(run_dir, count, draws, step=step, use_ema=not no_ema)
     for key, entry in results.items():
         typer.echo(f"{key}: {format_value(entry['value'])}")
+        trained_on = entry["protocol"].get("classifier_trained_on")
+        if trained_on is not None and (trained_on["labels"] != count or draws != [trained_on["label_seed"]]):
+            typer.echo(
+                f"note: the model's own classifier learnt from the {trained_on['labels']} labels of draw {trained_on['label_seed']} it was trained "
+                f"with; --labels and --seeds choose the linear / 1-NN probes' labels only",
+                err=True,
+            )
     typer.echo(str(Path(run_dir) / "eval.json"))
 
 

@@ -35,6 +35,11 @@ def test_probe_scores_features_per_label_draw_and_the_own_classifier(tmp_path, c
         assert all(0.0 <= a <= 1.0 for a in accs)
     assert 0.0 <= value["classifier"] <= 1.0 and value["features"] > 0
     assert protocol["n"] == 20 and protocol["seed"] == [0, 1] and protocol["train_items"] == 4500 and protocol["test_items"] == 500
+    # the own classifier learnt from the run's labels (the preset's 100 of draw 0), whatever labels the probes draw
+    assert protocol["classifier_trained_on"] == {"labels": 100, "label_seed": 0}
+    assert "own classifier learnt from the 100 labels of draw 0" in err
+    code, _, err = in_process(capsys, "probe", str(run), "--labels", "100", "--seeds", "0")
+    assert code == 0 and "note:" not in err
     code, _, err = in_process(capsys, "report", str(run))  # a model that only classifies: its picture is real inputs by class
     assert code == 0, err
     page = (run / "report.md").read_text()

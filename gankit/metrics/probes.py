@@ -97,6 +97,17 @@ def _split(state: Any, split: str, field: str) -> tuple[Any, Any]:
     return x, data.fixed("y").numpy()
 
 
+def _classifier_labels(variant: Any) -> dict[str, int] | None:
+    """The labelled train items a semi-supervised run's own classifier learnt from (its ``labelled`` stream: how many,
+    and the draw's seed); None for a run that did not train on a labelled subset."""
+    from gankit.data.combinators import Labelled
+
+    source = variant.source
+    if not isinstance(source, Labelled):
+        return None
+    return {"labels": len(source.subset), "label_seed": int(source.seed)}
+
+
 def probe_run(run: Any, labels: int | None, seeds: list[int], *, step: int | None = None, use_ema: bool = True) -> dict[str, Any]:
     """``gankit probe``: a run's features (``encode``) of the train and test splits of its data, scored by
     :func:`probe_features` with ``labels`` labelled train items per seed (None: every train item), and its own
@@ -146,6 +157,7 @@ def probe_run(run: Any, labels: int | None, seeds: list[int], *, step: int | Non
             value |= {"clusters": accuracy, "cluster_matching": matching}
         else:
             value["classifier"] = float((predicted == test_y).mean())
+    trained_on = _classifier_labels(v) if v.classify is not None and not v.clusters else None
     entry = {
         "value": value,
         "protocol": {
@@ -163,6 +175,8 @@ def probe_run(run: Any, labels: int | None, seeds: list[int], *, step: int | Non
             "gankit_version": __version__,
         },
     }
+    if trained_on is not None:  # the own classifier's labels are the run's, whatever --labels / --seeds the probes use
+        entry["protocol"]["classifier_trained_on"] = trained_on
     if per_seed and labels is not None and len(seeds) > 1:
         entry["per_seed"] = per_seed
     key = f"probe_{labels if labels is not None else 'all'}"

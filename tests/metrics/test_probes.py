@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from gankit.config import DataConfig
-from gankit.data.combinators import labelled_subset
+from gankit.data.combinators import labelled, labelled_subset
 from gankit.data.images import mnist5k
 from gankit.errors import GankitError
-from gankit.metrics.probes import cluster_accuracy, per_class_labels, probe_features
+from gankit.metrics.probes import _classifier_labels, cluster_accuracy, per_class_labels, probe_features
 
 CENTRES = np.random.default_rng(99).normal(size=(3, 12)) * 1.5  # three classes, one centre each
 
@@ -75,3 +75,12 @@ def test_cluster_accuracy_is_the_best_one_to_one_matching_or_the_majority_class(
     accuracy, how = cluster_accuracy(many, labels, 7, 4)
     majority = sum(np.bincount(labels[many == c], minlength=4).max() for c in range(7) if (many == c).any()) / 200
     assert how == "majority" and accuracy == pytest.approx(majority)
+
+
+def test_the_own_classifiers_labels_are_the_runs_labelled_stream():
+    from types import SimpleNamespace
+
+    digits = mnist5k(DataConfig(name="mnist5k", split="test"))
+    assert _classifier_labels(SimpleNamespace(source=labelled(digits, 2, 3))) == {"labels": 20, "label_seed": 3}
+    assert _classifier_labels(SimpleNamespace(source=None)) is None  # trained without a labelled subset
+    assert _classifier_labels(SimpleNamespace(source=digits)) is None
