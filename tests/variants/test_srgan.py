@@ -122,3 +122,18 @@ def test_a_residual_generator_adds_its_output_to_the_bicubic_upsampling():
         # an image: the sum clipped to the image range, where bicubic overshoot and G's residual step out of it
         assert raw.abs().max() > 1
         torch.testing.assert_close(v.translate(v.players, a, "a2b"), raw.clamp(-1, 1))
+
+
+def test_the_self_ensemble_averages_the_eight_turned_and_mirrored_inputs():
+    state = tiny_state("srresnet-photos", [*SMALL, "data.image_size=32", "train.batch_size=2", "options.self_ensemble=true"])
+    v = state.variant
+    v.players["g"].eval()
+    a = state.streams["train"].next(2)["a"]
+    with torch.no_grad():
+        out = v.translate(v.players, a, "a2b")
+        plain = (v.players["g"](a) + F.interpolate(a, size=(32, 32), mode="bicubic", align_corners=False)).clamp(-1, 1)
+        assert (out - plain).abs().max() > 1e-3  # G alone is not symmetric: the ensemble differs from one pass
+        # the mean over the dihedral group turns with its input (exactly, up to rounding), which one pass does not
+        for turn in (lambda t: torch.rot90(t, 1, (2, 3)), lambda t: t.flip(3), lambda t: t.transpose(2, 3)):
+            torch.testing.assert_close(v.translate(v.players, turn(a), "a2b"), turn(out))
+            assert (v.players["g"](turn(a)) - turn(v.players["g"](a))).abs().max() > 1e-3
