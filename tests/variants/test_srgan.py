@@ -111,11 +111,15 @@ def test_bad_settings_are_one_line_errors(tmp_path):
         load_config("srresnet-photos", ["options.pixel=huber"])
 
 
+def residual_srresnet(*overrides):
+    """A tiny residual SRResNet (32 px outputs) in eval mode and two of its training inputs."""
+    state = tiny_state("srresnet-photos", [*SMALL, "data.image_size=32", "train.batch_size=2", "options.residual=true", *overrides])
+    state.variant.players["g"].eval()
+    return state.variant, state.streams["train"].next(2)["a"]
+
+
 def test_a_residual_generator_adds_its_output_to_the_bicubic_upsampling():
-    state = tiny_state("srresnet-photos", [*SMALL, "data.image_size=32", "train.batch_size=2", "options.residual=true"])
-    v = state.variant
-    v.players["g"].eval()
-    a = state.streams["train"].next(2)["a"]
+    v, a = residual_srresnet()
     with torch.no_grad():
         bicubic = F.interpolate(a, size=(32, 32), mode="bicubic", align_corners=False)
         raw = bicubic + v.players["g"](a)
@@ -125,10 +129,7 @@ def test_a_residual_generator_adds_its_output_to_the_bicubic_upsampling():
 
 
 def test_the_self_ensemble_averages_the_eight_turned_and_mirrored_inputs():
-    state = tiny_state("srresnet-photos", [*SMALL, "data.image_size=32", "train.batch_size=2", "options.self_ensemble=true"])
-    v = state.variant
-    v.players["g"].eval()
-    a = state.streams["train"].next(2)["a"]
+    v, a = residual_srresnet("options.self_ensemble=true")
     with torch.no_grad():
         out = v.translate(v.players, a, "a2b")
         plain = (v.players["g"](a) + F.interpolate(a, size=(32, 32), mode="bicubic", align_corners=False)).clamp(-1, 1)
