@@ -18,7 +18,9 @@ from scratch, but what a short CPU training needs to get past bicubic.
 ``translate`` (direction ``a2b``) upsamples; translation metrics score it against the paired targets beside the
 bicubic upsampling of the input. With ``options.self_ensemble`` it averages G's outputs over the eight rotations and
 mirror images of the input, each turned back (the geometric self-ensemble of Lim et al., 2017, EDSR+): eight times
-the cost of a translation, training unchanged.
+the cost of a translation, training unchanged. With ``options.dihedral`` every training pair is turned by one of
+those eight symmetries, drawn per pair from the loop's generator, ``a`` and ``b`` alike (EDSR's augmentation: the
+×4 bicubic downscaling commutes with quarter turns and mirrors, so a turned pair is a pair of the same task).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class SRGANOptions:
     / ``vgg_layer``: VGG19's local state-dict file (torchvision's names) and the layer i_j of φ_i,j; ``residual``: G adds
     its output to the bicubic upsampling of the input; ``pixel``: the loss of the first phase (and of SRResNet alone),
     the pixels' mse or l1; ``self_ensemble``: translate with the mean over the input's eight rotations and mirror
-    images (test time only)."""
+    images (test time only); ``dihedral``: each training pair turned by a random one of those eight (square images)."""
 
     pretrain: int = 0
     adversarial: float = 1e-3
@@ -59,6 +61,7 @@ class SRGANOptions:
     residual: bool = False
     pixel: str = "mse"
     self_ensemble: bool = False
+    dihedral: bool = False
 
     def validate(self, cfg: Config) -> None:
         _positive("options.pretrain", self.pretrain, allow_zero=True)
@@ -106,6 +109,32 @@ def content_network(opts: SRGANOptions) -> tuple[nn.Module | None, str | None]:
     return network, file_sha256(Path(opts.vgg_weights).expanduser())
 
 
+def dihedral(x: Tensor, k: int) -> Tensor:
+    """The ``k``-th (0-7) symmetry of the square: ``k % 4`` quarter turns, then a mirror image for ``k >= 4``."""
+    x = torch.rot90(x, k % 4, (-2, -1))
+    return x.flip(-1) if k >= 4 else x
+
+
+def undo_dihedral(x: Tensor, k: int) -> Tensor:
+    """The inverse of :func:`dihedral`: ``undo_dihedral(dihedral(x, k), k) == x``."""
+    return torch.rot90(x.flip(-1) if k >= 4 else x, -(k % 4), (-2, -1))
+
+
+def turn_pairs(batch: dict[str, Tensor], fields: tuple[str, ...], rng: torch.Generator) -> dict[str, Tensor]:
+    """The batch with each sample's ``fields`` turned by the same random symmetry of the square (one draw per sample)."""
+    first = batch[fields[0]]
+    which = torch.randint(8, (len(first),), generator=rng, device=rng.device).to(first.device)
+    out = dict(batch)
+    for name in fields:
+        turned = batch[name].clone()
+        for k in range(1, 8):
+            rows = (which == k).nonzero().squeeze(1)
+            if len(rows):
+                turned[rows] = dihedral(batch[name][rows], k)
+        out[name] = turned
+    return out
+
+
 @register(
     "srgan",
     "Ledig et al. (2017): SRResNet G trained with MSE, then a VGG (or judge) content loss + 1e-3 adversarial against a VGG-style D",
@@ -121,6 +150,11 @@ def build_srgan(cfg: Config, data: Any, device: torch.device) -> Variant:
         )
     opts, game, loss = cfg.options, make_game(cfg.loss), cfg.loss
     shape_a, shape_b = tuple(data.fields["a"].shape), tuple(data.fields["b"].shape)
+    if opts.dihedral and (shape_a[-1] != shape_a[-2] or shape_b[-1] != shape_b[-2]):
+        raise GankitError(
+            f"options.dihedral turns training pairs by quarter turns, which needs square images; data '{cfg.data.name}' has "
+            f"a {shape_a[-2]}x{shape_a[-1]}, b {shape_b[-2]}x{shape_b[-1]}: set options.dihedral=false or crop the images square"
+        )
     players = {"g": build_network(cfg.model.g, shape_a, shape_b).to(device)}
     adversarial = opts.adversarial > 0
     frozen: dict[str, nn.Module] = {}
@@ -140,8 +174,12 @@ def build_srgan(cfg: Config, data: Any, device: torch.device) -> Variant:
 
     pixel_error = l1_loss if opts.pixel == "l1" else squared_error
 
+    def pairs(ctx: StepContext) -> tuple[Tensor, Tensor]:
+        batch = turn_pairs(ctx.batch, ("a", "b"), ctx.rng) if opts.dihedral else ctx.batch
+        return batch["a"], batch["b"]
+
     def pixel_objective(ctx: StepContext) -> dict[str, Tensor]:
-        a, b = ctx.batch["a"], ctx.batch["b"]
+        a, b = pairs(ctx)
         return {f"g_{opts.pixel}": pixel_error(upsample(ctx.players["g"], a), b)}
 
     def content(fake: Tensor, real: Tensor) -> Tensor:
@@ -153,7 +191,7 @@ def build_srgan(cfg: Config, data: Any, device: torch.device) -> Variant:
         return opts.content_weight * squared_error(phi(fake), target)
 
     def g_objective(ctx: StepContext) -> dict[str, Tensor]:
-        a, b = ctx.batch["a"], ctx.batch["b"]
+        a, b = pairs(ctx)
         fake = upsample(ctx.players["g"], a)
         ctx.scratch.update(real=b, fake=fake.detach())
         return {"g_content": content(fake, b), "g_adv": opts.adversarial * game.g_loss(ctx.players["d"](fake)["logits"])}
@@ -168,11 +206,8 @@ def build_srgan(cfg: Config, data: Any, device: torch.device) -> Variant:
         if not opts.self_ensemble:
             return upsample(players["g"], x).clamp(-1, 1)  # bicubic + G's residual can step out of the image range
         total = torch.zeros(())
-        for turns in range(4):
-            for mirror in (False, True):
-                t = torch.rot90(x, turns, (2, 3))
-                y = upsample(players["g"], t.flip(3) if mirror else t)
-                total = total + torch.rot90(y.flip(3) if mirror else y, -turns, (2, 3))
+        for k in range(8):
+            total = total + undo_dihedral(upsample(players["g"], dihedral(x, k)), k)
         return (total / 8).clamp(-1, 1)  # clipped after the mean: the eight outputs' own overshoots average out
 
     def probe(players: Players, batches: dict[str, dict[str, Tensor]], rng: torch.Generator) -> tuple[Tensor, Tensor]:

@@ -76,8 +76,9 @@ IN_PROCESS = {
     "supervised-mnist": ["model.c.width=4", "train.augment=translation"],
     # random holes drawn from the loop's generator, the U-Net's dropout, D on the G step's scratch (the context encoder)
     "inpaint-mnist": ["model.g.width=4", "model.d.width=4", "options.mask=random", "train.ema=0.9"],
-    # two phases (MSE, then judge content + adversarial from iteration 10), a frozen feature network (SRGAN)
-    "srgan-digits": ["model.g.width=4", "model.g.depth=2", "model.d.width=4", "options.pretrain=10", "train.ema=0.9"],
+    # two phases (MSE, then judge content + adversarial from iteration 10), a frozen feature network, pairs turned by
+    # symmetries drawn from the loop's generator (SRGAN)
+    "srgan-digits": ["model.g.width=4", "model.g.depth=2", "model.d.width=4", "options.pretrain=10", "train.ema=0.9", "options.dihedral=true"],
     # D steps that draw their own batch and target domains, then a G step with the reconstruction (StarGAN; no EMA: its
     # pictures would recompute standing statistics for each of the four directions)
     "stargan-digits": ["model.g.width=4", "model.g.depth=2", "model.d.width=4"],

@@ -138,3 +138,40 @@ def test_the_self_ensemble_averages_the_eight_turned_and_mirrored_inputs():
         for turn in (lambda t: torch.rot90(t, 1, (2, 3)), lambda t: t.flip(3), lambda t: t.transpose(2, 3)):
             torch.testing.assert_close(v.translate(v.players, turn(a), "a2b"), turn(out))
             assert (v.players["g"](turn(a)) - turn(v.players["g"](a))).abs().max() > 1e-3
+
+
+def test_dihedral_training_turns_each_pair_alike_by_a_symmetry_the_degradation_commutes_with():
+    from gankit.data.tasks import downscale
+    from gankit.variants.srgan import dihedral, undo_dihedral
+
+    b = torch.randint(256, (4, 3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    for k in range(8):  # the x4 bicubic downscaling commutes with each symmetry: a turned pair is a pair of the task
+        assert torch.equal(downscale(dihedral(b, k)), dihedral(downscale(b), k))
+        assert torch.equal(undo_dihedral(dihedral(b, k), k), b)
+    assert len({dihedral(b, k)[0].numpy().tobytes() for k in range(8)}) == 8
+
+    state = tiny_state("srresnet-photos", [*SMALL, "data.image_size=32", "options.dihedral=true"])
+    v = state.variant
+    step = next(s for s in v.steps if s.name == "mse")
+    ctx = step_context(state, step)
+    draws = torch.Generator().set_state(ctx.rng.get_state())
+    losses = step.objective(ctx)
+    which = torch.randint(8, (ctx.n,), generator=draws)
+    assert len(set(which.tolist())) > 1
+    a = torch.stack([dihedral(x, int(k)) for x, k in zip(ctx.batch["a"], which, strict=True)])
+    b = torch.stack([dihedral(x, int(k)) for x, k in zip(ctx.batch["b"], which, strict=True)])
+    with torch.no_grad():
+        out = v.players["g"](a) + F.interpolate(a, size=(32, 32), mode="bicubic", align_corners=False)
+    torch.testing.assert_close(losses["g_l1"], (out - b).abs().mean(dim=(1, 2, 3)), atol=1e-6, rtol=1e-5)
+
+
+def test_dihedral_training_refuses_non_square_images():
+    from types import SimpleNamespace
+
+    from gankit.data.base import Field
+    from gankit.variants.srgan import build_srgan
+
+    cfg = load_config("srresnet-photos", [*TINY, *SMALL, "options.dihedral=true"])
+    data = SimpleNamespace(fields={"a": Field("image", (3, 16, 24)), "b": Field("image", (3, 64, 96))})
+    with pytest.raises(GankitError, match=r"options\.dihedral .* square images; .* a 16x24, b 64x96"):
+        build_srgan(cfg, data, torch.device("cpu"))
