@@ -383,6 +383,8 @@ def write(rows: list[dict], stale: list[dict], out: Path, args: argparse.Namespa
             contents = {"vgg": f"VGG{cfg.options.vgg_layer.replace('_', '')}", "judge": "digit judge features",
                         "mse": "pixels' MSE (SRGAN-MSE: no VGG19 file here)"}
             kind = f"{'L1' if cfg.options.pixel == 'l1' else 'MSE'} only" if cfg.options.adversarial == 0 else contents[cfg.options.content]
+            kind += "; pairs turned in training (dihedral)" if cfg.options.dihedral else ""
+            kind += "; test-time self-ensemble (mean of 8)" if cfg.options.self_ensemble else ""
             lines.append(
                 f"| `{preset}` | {kind} | {len(rs)} | {rs[0]['steps']} | {statistics.mean(r['minutes'] for r in rs):.1f} | {cell(rs, 'test', 'psnr')} | "
                 f"{cell(rs, 'test', 'ssim', 1, 3)} | {cell(rs, 'test', 'input_psnr')} | {cell(rs, 'test', 'input_ssim', 1, 3)} | "
