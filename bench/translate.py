@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from bench.common import machine, mean_std, preset_content  # noqa: E402
+from bench.common import cpu_model, machine, mean_std, preset_content  # noqa: E402
 from gankit.config import load_config  # noqa: E402
 from gankit.data.domains import PAIRS  # noqa: E402
 from gankit.metrics import evaluate  # noqa: E402
@@ -203,7 +203,7 @@ def run_one(preset: str, seed: int, runs: Path, folder: Path, overrides: list[st
     run = train(cfg, runs)
     minutes = (time.perf_counter() - t0) / 60
     row: dict = {"preset": preset, "seed": seed, "preset_sha": preset_sha(preset), "recipe_sha": recipe_sha(preset), "steps": cfg.train.steps,
-                 "minutes": minutes, "overrides": own}  # fmt: skip
+                 "minutes": minutes, "overrides": own, "cpu": cpu_model(), "measured": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")}  # fmt: skip
     if ":" in preset:
         row["test"] = pair_scores(run)
     elif cfg.variant in ("cyclegan", "unit"):
@@ -237,6 +237,17 @@ def pictures(by: dict[str, list[dict]], presets: list[str], rows: str) -> list[s
     return [line for p in presets for line in (f"`{p}` (seed 0), rows: {rows}:", "", f"![{p}](translate/{by[p][0]['picture']})", "")]
 
 
+def row_machines(rows: list[dict]) -> str:
+    """Where the rows were measured (train min compares only within one CPU): per CPU model, its rows; rows from before
+    the store recorded it are counted as such."""
+    by: dict[str, list[str]] = {}
+    for r in rows:
+        where = f"{r['cpu']}, {r['measured']}" if "cpu" in r else "not recorded (measured before the store kept it)"
+        by.setdefault(where, []).append(f"{r['preset']} seed {r['seed']}")
+    parts = [f"{where}: {', '.join(names) if len(names) <= 6 else f'{len(names)} rows'}" for where, names in by.items()]
+    return "Rows measured on: " + "; ".join(parts) + "."
+
+
 def write(rows: list[dict], stale: list[dict], out: Path, args: argparse.Namespace, started: str) -> None:
     """The page from the rows of the presets as they are; ``stale`` rows (their preset edited since) are only named."""
     by = {p: [r for r in rows if r["preset"] == p] for p in dict.fromkeys(r["preset"] for r in rows)}
@@ -247,7 +258,7 @@ def write(rows: list[dict], stale: list[dict], out: Path, args: argparse.Namespa
         " kept unless their preset was edited since, so a page can hold rows of several invocations). Re-run: `make bench-translate` (all rows anew)"
         + (f" (this run used overrides: `{' '.join(args.overrides)}`)" if args.overrides else "") + f"; {args.threads} torch thread(s).",
         "",
-        f"Machine: {machine()}.",
+        f"Machine (of this invocation): {machine()}. {row_machines(rows)}",
         "",
         "Every number is `gankit eval RUN --metrics translation` on a held-out split (mean ± std over the seeds; each seed a",
         "separate training run). PSNR (dB) and SSIM (Gaussian window σ 1.5, scikit-image's convention) on images in [0, 1],",
