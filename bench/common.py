@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import platform
 import statistics
@@ -20,6 +21,11 @@ def cpu_model() -> str:
     except OSError:
         pass
     return "unknown CPU"
+
+
+def measured_on() -> tuple[str, str]:
+    """A stored row's provenance: today's date (UTC) and the CPU model, so that a page can say where each row ran."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"), cpu_model()
 
 
 def machine() -> str:

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench.common import cpu_model, machine, preset_content  # noqa: E402
+from bench.common import machine, measured_on, preset_content  # noqa: E402
 
 SEMI = {  # table row -> (preset, how the row is read)
     "supervised-only CNN": ("supervised-mnist", "own"),
@@ -161,7 +161,7 @@ def execute(job: Job, runs: Path, common: list[str], store: Store) -> Job:
     if job.metrics:
         gankit("eval", str(job.run), "--metrics", "is,fid", "--extractor", "mnist")
     job.eval = read_eval(job.run)
-    job.measured, job.cpu = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"), cpu_model()
+    job.measured, job.cpu = measured_on()
     record.write_text(json.dumps({"settings": settings, "run": str(job.run), "minutes": job.minutes, "measured": job.measured, "cpu": job.cpu}))
     store.put(job.key, entry())
     print(f"[bench-representation] {job.key}: {job.minutes:.1f} min", flush=True)

@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from bench.common import cpu_model, machine, mean_std, preset_content  # noqa: E402
+from bench.common import machine, mean_std, measured_on, preset_content  # noqa: E402
 from gankit.config import load_config  # noqa: E402
 from gankit.data.domains import PAIRS  # noqa: E402
 from gankit.metrics import evaluate  # noqa: E402
@@ -202,8 +202,9 @@ def run_one(preset: str, seed: int, runs: Path, folder: Path, overrides: list[st
     t0 = time.perf_counter()
     run = train(cfg, runs)
     minutes = (time.perf_counter() - t0) / 60
+    measured, cpu = measured_on()
     row: dict = {"preset": preset, "seed": seed, "preset_sha": preset_sha(preset), "recipe_sha": recipe_sha(preset), "steps": cfg.train.steps,
-                 "minutes": minutes, "overrides": own, "cpu": cpu_model(), "measured": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")}  # fmt: skip
+                 "minutes": minutes, "overrides": own, "cpu": cpu, "measured": measured}  # fmt: skip
     if ":" in preset:
         row["test"] = pair_scores(run)
     elif cfg.variant in ("cyclegan", "unit"):

@@ -122,17 +122,8 @@ def undo_dihedral(x: Tensor, k: int) -> Tensor:
 
 def turn_pairs(batch: dict[str, Tensor], fields: tuple[str, ...], rng: torch.Generator) -> dict[str, Tensor]:
     """The batch with each sample's ``fields`` turned by the same random symmetry of the square (one draw per sample)."""
-    first = batch[fields[0]]
-    which = torch.randint(8, (len(first),), generator=rng, device=rng.device).to(first.device)
-    out = dict(batch)
-    for name in fields:
-        turned = batch[name].clone()
-        for k in range(1, 8):
-            rows = (which == k).nonzero().squeeze(1)
-            if len(rows):
-                turned[rows] = dihedral(batch[name][rows], k)
-        out[name] = turned
-    return out
+    which = torch.randint(8, (len(batch[fields[0]]),), generator=rng, device=rng.device).tolist()
+    return batch | {name: torch.stack([dihedral(x, k) for x, k in zip(batch[name], which, strict=True)]) for name in fields}
 
 
 @register(
