@@ -63,23 +63,23 @@ def test_augment_on_point_data_is_refused_before_training():
         build_state(load_config("gan-ring", ["train.augment=translation", "train.device=cpu"]))
 
 
-def _first_input(preset: str, player: str, overrides: list[str]) -> torch.Tensor:
-    """The first batch network ``player`` reads in one run of ``preset``'s step of the same name."""
+def _first_input(preset: str, step: str, player: str, overrides: list[str]) -> torch.Tensor:
+    """The first batch network ``player`` reads in one run of ``preset``'s step ``step``."""
     from tests.variants.steps import run_step, tiny_state
 
     state = tiny_state(preset, overrides)
     seen: list[torch.Tensor] = []
     handle = state.variant.players[player].register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().clone()))
-    run_step(state, player)
+    run_step(state, step)
     handle.remove()
     return seen[0]
 
 
-# one image preset per variant that declares train.augment (register(augment=True)), and the network whose step
-# (of the same name) reads the data; catgan twice, unsupervised and with a labelled stream
-AUGMENTING = {"gan": ("dcgan-mnist", "d"), "cgan": ("cgan-mnist", "d"), "projection": ("projection-mnist", "d"), "acgan": ("acgan-mnist", "d"),
-              "infogan": ("infogan-mnist", "d"), "unrolled": ("unrolled-mnist", "d"), "catgan": ("catgan-mnist", "d"),
-              "classifier": ("supervised-mnist", "c")}  # fmt: skip
+# one image preset per variant that declares train.augment (register(augment=True)), the step that reads the data and
+# the network of that step reading it; catgan twice, unsupervised and with a labelled stream
+AUGMENTING = {"gan": ("dcgan-mnist", "d", "d"), "cgan": ("cgan-mnist", "d", "d"), "projection": ("projection-mnist", "d", "d"),
+              "acgan": ("acgan-mnist", "d", "d"), "infogan": ("infogan-mnist", "d", "d"), "unrolled": ("unrolled-mnist", "d", "d"),
+              "catgan": ("catgan-mnist", "d", "d"), "classifier": ("supervised-mnist", "c", "c"), "bigan": ("bigan-mnist", "d", "dx")}  # fmt: skip
 
 
 def test_every_variant_declaring_augment_is_checked_below():
@@ -89,10 +89,10 @@ def test_every_variant_declaring_augment_is_checked_below():
     assert set(AUGMENTING) == {name for name, layout in LAYOUTS.items() if layout.augment}
 
 
-@pytest.mark.parametrize(("preset", "player"), [*AUGMENTING.values(), ("catgan-semi-mnist", "d")])
-def test_augmenting_variants_feed_their_network_shifted_data(preset: str, player: str):
-    plain = _first_input(preset, player, [])
-    shifted = _first_input(preset, player, ["train.augment=translation"])
+@pytest.mark.parametrize(("preset", "step", "player"), [*AUGMENTING.values(), ("catgan-semi-mnist", "d", "d")])
+def test_augmenting_variants_feed_their_network_shifted_data(preset: str, step: str, player: str):
+    plain = _first_input(preset, step, player, [])
+    shifted = _first_input(preset, step, player, ["train.augment=translation"])
     h = plain.shape[-1]
     r = max(1, round(h * 0.125))
     shifts = [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
@@ -101,7 +101,7 @@ def test_augmenting_variants_feed_their_network_shifted_data(preset: str, player
         assert any(torch.equal(_shifted(img, dy, dx), res) for dy, dx in shifts)
 
 
-@pytest.mark.parametrize("preset", ["vae-mnist", "bigan-mnist", "aae-mnist"])
+@pytest.mark.parametrize("preset", ["vae-mnist", "glo-mnist", "aae-mnist"])
 def test_augment_is_refused_for_a_variant_that_does_not_augment(preset: str):
     with pytest.raises(GankitError, match=r"train\.augment='translation' would have no effect: variant '\w+' does not augment"):
         load_config(preset, ["train.augment=translation"])

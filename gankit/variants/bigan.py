@@ -7,7 +7,8 @@ D is three players in one optimiser group: ``dx`` reads the image to a feature v
 feature vector, and ``dj`` scores their concatenation. G and E are one group that plays the game's other side
 (non-saturating: each pair is pushed towards the label of the other kind). At the optimum E inverts G.
 ``encode`` is E(x); ``translate`` (direction ``reconstruct``) is G(E(x)), the reconstructions of the paper's
-figure.
+figure. ``train.augment`` transforms the images D reads (real and generated alike; Zhao et al.'s DiffAugment), while E
+encodes the untransformed digit: a real pair is (T(x), E(x)), and D memorises the 4,500 training images less easily.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gankit.augment import make_augment
 from gankit.config import Config, NetConfig, _positive
 from gankit.nets import build_generator, build_network
 from gankit.variants.base import Players, Step, StepContext, Variant, assemble, latent, noise_spec, register
@@ -26,9 +28,13 @@ from gankit.variants.base import Players, Step, StepContext, Variant, assemble, 
 
 @dataclass
 class BiGANOptions:
-    """``features``: width of the feature vectors ``dx`` and ``dz`` give the joint scorer ``dj``."""
+    """``features``: width of the feature vectors ``dx`` and ``dz`` give the joint scorer ``dj``; ``unary``: D also
+    scores the image and the code each on its own (BigBiGAN's unary terms, Donahue & Simonyan, 2019): ``dx`` and
+    ``dz`` give one more output each, a linear score of their last hidden layer, and every pair's loss is the sum of
+    the joint and both unary terms."""
 
     features: int = 256
+    unary: bool = False
 
     def validate(self, cfg: Config) -> None:
         _positive("options.features", self.features)
@@ -46,35 +52,46 @@ class BiGANOptions:
     },
     groups=("ge", "d"),
     options=BiGANOptions,
+    augment=True,
 )
 def build_bigan(cfg: Config, data: Any, device: torch.device) -> Variant:
     z_dim, prior, k = cfg.model.z_dim, cfg.model.z_prior, cfg.options.features
+    u = int(cfg.options.unary)  # the unary score: one more output of dx and of dz
     shape = tuple(data.fields["x"].shape)
     players = {
         "g": build_generator(cfg.model.g, z_dim, shape).to(device),
         "e": build_network(cfg.model.e, shape, (z_dim,), critic=False).to(device),
-        "dx": build_network(cfg.model.dx, shape, (k,), critic=False).to(device),
-        "dz": build_network(cfg.model.dz, (z_dim,), (k,), critic=False).to(device),
+        "dx": build_network(cfg.model.dx, shape, (k + u,), critic=False).to(device),
+        "dz": build_network(cfg.model.dz, (z_dim,), (k + u,), critic=False).to(device),
         "dj": build_network(cfg.model.dj, (2 * k,), (1,), critic=True).to(device),
     }
 
+    augment = make_augment(cfg.train.augment, data.kind)  # DiffAugment on D's image input, real and generated pairs alike
+
+    def scores(players: Players, x: Tensor, z: Tensor) -> Tensor:
+        """D's logits of the pairs (x, z): (B, 1), the joint score; with ``unary`` (B, 3), joint, image's, code's."""
+        fx, fz = players["dx"](x), players["dz"](z)
+        h = torch.cat([F.leaky_relu(fx[:, :k], 0.2), F.leaky_relu(fz[:, :k], 0.2)], dim=1)
+        return torch.cat([players["dj"](h)["logits"].reshape(-1, 1), fx[:, k:], fz[:, k:]], dim=1)
+
     def joint(players: Players, x: Tensor, z: Tensor) -> Tensor:
-        """D's logit of the pairs (x, z): (B,)."""
-        h = torch.cat([F.leaky_relu(players["dx"](x), 0.2), F.leaky_relu(players["dz"](z), 0.2)], dim=1)
-        return players["dj"](h)["logits"].reshape(-1)
+        """D's joint logit of the pairs (x, z): (B,)."""
+        return scores(players, x, z)[:, 0]
 
     def d_objective(ctx: StepContext) -> dict[str, Tensor]:
         x = ctx.batch["x"]
         z = latent(ctx.n, z_dim, prior, ctx.rng, ctx.device)
         with torch.no_grad():
             code, fake = ctx.players["e"](x), ctx.players["g"](z)
-        return {"d_real": F.softplus(-joint(ctx.players, x, code)), "d_fake": F.softplus(joint(ctx.players, fake, z))}
+        real, fake = scores(ctx.players, augment(x, ctx.rng), code), scores(ctx.players, augment(fake, ctx.rng), z)
+        return {"d_real": F.softplus(-real).sum(1), "d_fake": F.softplus(fake).sum(1)}
 
     def ge_objective(ctx: StepContext) -> dict[str, Tensor]:
         x = ctx.batch["x"]
         z = latent(ctx.n, z_dim, prior, ctx.rng, ctx.device)
-        real, fake = joint(ctx.players, x, ctx.players["e"](x)), joint(ctx.players, ctx.players["g"](z), z)
-        return {"e": F.softplus(real), "g": F.softplus(-fake)}  # non-saturating, both pairs towards the other label
+        real = scores(ctx.players, augment(x, ctx.rng), ctx.players["e"](x))
+        fake = scores(ctx.players, augment(ctx.players["g"](z), ctx.rng), z)
+        return {"e": F.softplus(real).sum(1), "g": F.softplus(-fake).sum(1)}  # non-saturating, both pairs towards the other label
 
     def probe(players: Players, batches: dict[str, dict[str, Tensor]], rng: torch.Generator) -> tuple[Tensor, Tensor]:
         x = batches["train"]["x"]

@@ -41,3 +41,54 @@ def test_the_d_step_trains_only_d_and_the_other_step_trains_g_and_e_together():
     with torch.no_grad():
         assert v.encode(v.players, x).shape == (4, 6)
         torch.testing.assert_close(v.translate(v.players, x, "reconstruct"), v.players["g"](v.players["e"](x)))
+
+
+def test_with_train_augment_d_scores_transformed_images_beside_untransformed_codes():
+    from gankit.augment import make_augment
+
+    state = tiny_state("bigan-mnist", [*SMALL, "train.augment=translation,cutout"])
+    v = state.variant
+    step = next(s for s in v.steps if s.name == "d")
+    replay = torch.Generator().set_state(state.noise.get_state())
+    ctx = step_context(state, step)
+    losses = step.objective(ctx)
+    x, p, augment = ctx.batch["x"], v.players, make_augment("translation,cutout")
+    z = latent(ctx.n, 6, "uniform", replay, state.device)
+
+    def joint(a, b):
+        h = torch.cat([F.leaky_relu(p["dx"](a), 0.2), F.leaky_relu(p["dz"](b), 0.2)], dim=1)
+        return p["dj"](h)["logits"].reshape(-1)
+
+    with torch.no_grad():
+        seen_x, seen_fake = augment(x, replay), augment(p["g"](z), replay)
+        assert not torch.equal(seen_x, x)
+        torch.testing.assert_close(losses["d_real"], F.softplus(-joint(seen_x, p["e"](x))))  # E reads the untransformed digit
+        torch.testing.assert_close(losses["d_fake"], F.softplus(joint(seen_fake, z)))
+
+
+def test_unary_scores_add_the_image_and_code_terms_to_every_pairs_loss():
+    state = tiny_state("bigan-mnist", [*SMALL, "options.unary=true"])
+    v, p = state.variant, state.variant.players
+    assert p["dx"](torch.zeros(2, 1, 28, 28)).shape == (2, 17) and p["dz"](torch.zeros(2, 6)).shape == (2, 17)
+    losses = {}
+    for name in ("d", "ge"):
+        step = next(s for s in v.steps if s.name == name)
+        replay = torch.Generator().set_state(state.noise.get_state())
+        ctx = step_context(state, step)
+        losses[name] = step.objective(ctx)
+        z = latent(ctx.n, 6, "uniform", replay, state.device)
+        x = ctx.batch["x"]
+        with torch.no_grad():
+            fx_real, fz_real, fx_fake, fz_fake = p["dx"](x), p["dz"](p["e"](x)), p["dx"](p["g"](z)), p["dz"](z)
+
+            def three(fx, fz):  # joint, image's and code's logits
+                h = torch.cat([F.leaky_relu(fx[:, :16], 0.2), F.leaky_relu(fz[:, :16], 0.2)], dim=1)
+                return [p["dj"](h)["logits"].reshape(-1), fx[:, 16], fz[:, 16]]
+
+            real, fake = three(fx_real, fz_real), three(fx_fake, fz_fake)
+        if name == "d":
+            torch.testing.assert_close(losses[name]["d_real"], sum(F.softplus(-s) for s in real))
+            torch.testing.assert_close(losses[name]["d_fake"], sum(F.softplus(s) for s in fake))
+        else:
+            torch.testing.assert_close(losses[name]["e"], sum(F.softplus(s) for s in real))
+            torch.testing.assert_close(losses[name]["g"], sum(F.softplus(-s) for s in fake))
