@@ -12,7 +12,7 @@ SMALL = ["model.g.width=8", "model.e.width=8", "model.dx.width=8", "model.dz.wid
 
 
 def test_d_scores_real_pairs_with_the_encoder_and_fake_pairs_with_their_noise():
-    state = tiny_state("bigan-mnist", SMALL)
+    state = tiny_state("bigan-mnist", [*SMALL, "options.unary=false"])  # the joint score alone (the preset adds the unary ones)
     v = state.variant
     step = next(s for s in v.steps if s.name == "d")
     replay = torch.Generator().set_state(state.noise.get_state())
@@ -46,7 +46,7 @@ def test_the_d_step_trains_only_d_and_the_other_step_trains_g_and_e_together():
 def test_with_train_augment_d_scores_transformed_images_beside_untransformed_codes():
     from gankit.augment import make_augment
 
-    state = tiny_state("bigan-mnist", [*SMALL, "train.augment=translation,cutout"])
+    state = tiny_state("bigan-mnist", [*SMALL, "options.unary=false", "train.augment=translation,cutout"])
     v = state.variant
     step = next(s for s in v.steps if s.name == "d")
     replay = torch.Generator().set_state(state.noise.get_state())
