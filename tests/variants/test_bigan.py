@@ -8,6 +8,13 @@ import torch.nn.functional as F
 from gankit.variants.base import latent
 from tests.variants.steps import run_step, step_context, tiny_state
 
+
+def _joint(p, a, b):
+    """The joint score of the plain game (no unary terms): dj on the leaky-ReLU'd features of the image and the code."""
+    h = torch.cat([F.leaky_relu(p["dx"](a), 0.2), F.leaky_relu(p["dz"](b), 0.2)], dim=1)
+    return p["dj"](h)["logits"].reshape(-1)
+
+
 SMALL = ["model.g.width=8", "model.e.width=8", "model.dx.width=8", "model.dz.width=16", "model.dj.width=16", "model.z_dim=6", "options.features=16"]
 
 
@@ -22,13 +29,9 @@ def test_d_scores_real_pairs_with_the_encoder_and_fake_pairs_with_their_noise():
     z = latent(ctx.n, 6, "uniform", replay, state.device)
     p = v.players
 
-    def joint(a, b):
-        h = torch.cat([F.leaky_relu(p["dx"](a), 0.2), F.leaky_relu(p["dz"](b), 0.2)], dim=1)
-        return p["dj"](h)["logits"].reshape(-1)
-
     with torch.no_grad():
-        torch.testing.assert_close(losses["d_real"], F.softplus(-joint(x, p["e"](x))))
-        torch.testing.assert_close(losses["d_fake"], F.softplus(joint(p["g"](z), z)))
+        torch.testing.assert_close(losses["d_real"], F.softplus(-_joint(p, x, p["e"](x))))
+        torch.testing.assert_close(losses["d_fake"], F.softplus(_joint(p, p["g"](z), z)))
 
 
 def test_the_d_step_trains_only_d_and_the_other_step_trains_g_and_e_together():
@@ -55,15 +58,11 @@ def test_with_train_augment_d_scores_transformed_images_beside_untransformed_cod
     x, p, augment = ctx.batch["x"], v.players, make_augment("translation,cutout")
     z = latent(ctx.n, 6, "uniform", replay, state.device)
 
-    def joint(a, b):
-        h = torch.cat([F.leaky_relu(p["dx"](a), 0.2), F.leaky_relu(p["dz"](b), 0.2)], dim=1)
-        return p["dj"](h)["logits"].reshape(-1)
-
     with torch.no_grad():
         seen_x, seen_fake = augment(x, replay), augment(p["g"](z), replay)
         assert not torch.equal(seen_x, x)
-        torch.testing.assert_close(losses["d_real"], F.softplus(-joint(seen_x, p["e"](x))))  # E reads the untransformed digit
-        torch.testing.assert_close(losses["d_fake"], F.softplus(joint(seen_fake, z)))
+        torch.testing.assert_close(losses["d_real"], F.softplus(-_joint(p, seen_x, p["e"](x))))  # E reads the untransformed digit
+        torch.testing.assert_close(losses["d_fake"], F.softplus(_joint(p, seen_fake, z)))
 
 
 def test_unary_scores_add_the_image_and_code_terms_to_every_pairs_loss():
