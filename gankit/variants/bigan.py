@@ -5,7 +5,8 @@ discriminator of joint pairs, real (x, E(x)) against generated (G(z), z):
 
 D is three players in one optimiser group: ``dx`` reads the image to a feature vector, ``dz`` the code to a
 feature vector, and ``dj`` scores their concatenation. G and E are one group that plays the game's other side
-(non-saturating: each pair is pushed towards the label of the other kind). At the optimum E inverts G.
+(non-saturating: each pair is pushed towards the label of the other kind). At the optimum E inverts G. With
+``options.unary`` D also scores the image alone and the code alone (BigBiGAN), and each pair's loss sums the three.
 ``encode`` is E(x); ``translate`` (direction ``reconstruct``) is G(E(x)), the reconstructions of the paper's
 figure. ``train.augment`` transforms the images D reads (real and generated alike; Zhao et al.'s DiffAugment), while E
 encodes the untransformed digit: a real pair is (T(x), E(x)), and D memorises the 4,500 training images less easily.
