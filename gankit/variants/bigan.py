@@ -75,16 +75,12 @@ def build_bigan(cfg: Config, data: Any, device: torch.device) -> Variant:
         h = torch.cat([F.leaky_relu(fx[:, :k], 0.2), F.leaky_relu(fz[:, :k], 0.2)], dim=1)
         return torch.cat([players["dj"](h)["logits"].reshape(-1, 1), fx[:, k:], fz[:, k:]], dim=1)
 
-    def joint(players: Players, x: Tensor, z: Tensor) -> Tensor:
-        """D's joint logit of the pairs (x, z): (B,)."""
-        return scores(players, x, z)[:, 0]
-
     def d_objective(ctx: StepContext) -> dict[str, Tensor]:
         x = ctx.batch["x"]
         z = latent(ctx.n, z_dim, prior, ctx.rng, ctx.device)
         with torch.no_grad():
-            code, fake = ctx.players["e"](x), ctx.players["g"](z)
-        real, fake = scores(ctx.players, augment(x, ctx.rng), code), scores(ctx.players, augment(fake, ctx.rng), z)
+            code, image = ctx.players["e"](x), ctx.players["g"](z)
+        real, fake = scores(ctx.players, augment(x, ctx.rng), code), scores(ctx.players, augment(image, ctx.rng), z)
         return {"d_real": F.softplus(-real).sum(1), "d_fake": F.softplus(fake).sum(1)}
 
     def ge_objective(ctx: StepContext) -> dict[str, Tensor]:
@@ -97,7 +93,7 @@ def build_bigan(cfg: Config, data: Any, device: torch.device) -> Variant:
     def probe(players: Players, batches: dict[str, dict[str, Tensor]], rng: torch.Generator) -> tuple[Tensor, Tensor]:
         x = batches["train"]["x"]
         z = latent(len(x), z_dim, prior, rng, rng.device)
-        return torch.sigmoid(joint(players, x, players["e"](x))), torch.sigmoid(joint(players, players["g"](z), z))
+        return torch.sigmoid(scores(players, x, players["e"](x))[:, 0]), torch.sigmoid(scores(players, players["g"](z), z)[:, 0])  # the joint score
 
     def decode(players: Players, latents: dict[str, Tensor]) -> Tensor:
         return players["g"](latents["z"])
